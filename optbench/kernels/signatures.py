@@ -1,0 +1,39 @@
+"""Numba signatures of the kernel contracts (float64 arrays, C-contiguous).
+
+Problem kernels (``data``: float64 array, ``idata``: int64 array owned by the problem):
+
+* ``fg(x, g, data, idata, seed, step) -> f``  value and gradient in one pass; ``seed`` and
+  ``step`` select the minibatch / noise draw of stochastic problems (ignored otherwise).
+* ``value(x, data, idata) -> f``              the full (noise-free, full-batch) objective.
+* ``hvp(x, v, out, data, idata)``             Hessian-vector product, out = H(x) v.
+* ``hess(x, H, data, idata)``                 dense Hessian (small d).
+
+Optimizer kernels (``st``: state, shape (n_state, d); ``sc``: per-run scalars; ``hy``:
+hyperparameters):
+
+* ``prep(sc, hy)``                            once per step, before the coordinate loop;
+  the run loop has stored the step's learning rate in ``sc[0]`` and the step number
+  (1-based, as torch counts) in ``sc[1]``.
+* ``elem(x, g, st, sc, hy, i)``               update coordinate ``i`` of ``x`` and its state.
+* ``update(x, g, st, sc, hy)``                whole-vector update, generated from the two above.
+"""
+from numba import types
+
+f8 = types.float64
+i8 = types.int64
+A = types.float64[::1]
+IA = types.int64[::1]
+A2 = types.float64[:, ::1]
+b1 = types.boolean
+
+FG_SIG = f8(A, A, A, IA, i8, i8)
+VALUE_SIG = f8(A, A, IA)
+HVP_SIG = types.void(A, A, A, A, IA)
+HESS_SIG = types.void(A, A2, A, IA)
+PREP_SIG = types.void(A, A)
+ELEM_SIG = types.void(A, A, A2, A, A, i8)
+UPDATE_SIG = types.void(A, A, A2, A, A)
+
+FG_T = types.FunctionType(FG_SIG)
+VALUE_T = types.FunctionType(VALUE_SIG)
+UPDATE_T = types.FunctionType(UPDATE_SIG)

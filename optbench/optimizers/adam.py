@@ -1,0 +1,73 @@
+r"""Adam and its kin, as ``torch.optim.Adam`` / ``AdamW`` (``amsgrad`` option).
+
+:math:`m_t = \beta_1 m + (1-\beta_1) g`, :math:`v_t = \beta_2 v + (1-\beta_2) g^2`,
+:math:`\theta \leftarrow \theta - (\alpha / (1-\beta_1^t))\, m_t / (\sqrt{v_t}/\sqrt{1-\beta_2^t}
++ \epsilon)` — torch's arrangement of :math:`\alpha \hat m / (\sqrt{\hat v} + \epsilon)`.
+AMSGrad uses :math:`\max_{s \le t} v_s` in place of :math:`v_t`. ``adam``'s ``weight_decay`` is
+coupled L2; ``adamw``'s is decoupled (:math:`\theta \leftarrow \theta (1 - \alpha\lambda)` before
+the step, default 1e-2). The powers :math:`\beta^t` are running products.
+Kingma & Ba (2015); Loshchilov & Hutter (2019); Reddi, Kale & Kumar (2018).
+"""
+from __future__ import annotations
+
+import math
+
+from optbench.params import B, F
+
+from .base import WD, Optimizer, register
+
+
+def adam_prep(sc, hy):
+    sc[2] = sc[2] * hy[0]                     # beta1^t
+    sc[3] = sc[3] * hy[1]                     # beta2^t
+    sc[4] = sc[0] / (1.0 - sc[2])             # step size lr / bc1
+    sc[5] = math.sqrt(1.0 - sc[3])            # sqrt(bc2)
+
+
+def adam_elem(x, g, st, sc, hy, i):
+    gi = g[i]
+    m = st[0, i]
+    m = m + (1.0 - hy[0]) * (gi - m)
+    v = st[1, i] * hy[1] + (1.0 - hy[1]) * gi * gi
+    st[0, i] = m
+    st[1, i] = v
+    if hy[3] != 0.0:
+        if v > st[2, i]:
+            st[2, i] = v
+        v = st[2, i]
+    x[i] = x[i] - sc[4] * (m / (math.sqrt(v) / sc[5] + hy[2]))
+
+
+@register
+class Adam(Optimizer):
+    name = "adam"
+    family = "adaptive"
+    torch_name = "Adam"
+    params = {"lr": F(1e-3, 0.0, lo_open=True), "beta1": F(0.9, 0.0, 1.0, hi_open=True),
+              "beta2": F(0.999, 0.0, 1.0, hi_open=True), "eps": F(1e-8, 0.0),
+              "weight_decay": WD, "amsgrad": B(False)}
+    slots = ("beta1", "beta2", "eps", "amsgrad")
+    PREP = staticmethod(adam_prep)
+    ELEM = staticmethod(adam_elem)
+
+    def n_state(self):
+        return 3 if self.hyper["amsgrad"] else 2
+
+    def init_scalars(self, sc):
+        sc[2] = 1.0
+        sc[3] = 1.0
+
+
+@register
+class AdamW(Adam):
+    name = "adamw"
+    torch_name = "AdamW"
+    decoupled_weight_decay = True
+    params = {**Adam.params, "weight_decay": F(1e-2, 0.0)}
+
+
+@register
+class AMSGrad(Adam):
+    name = "amsgrad"
+    torch_name = "Adam"  # torch.optim.Adam(amsgrad=True)
+    params = {**Adam.params, "amsgrad": B(True)}

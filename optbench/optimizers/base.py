@@ -1,0 +1,135 @@
+"""The optimizer contract (DESIGN.md §2) and the registry of optimizer families.
+
+An optimizer family declares its hyperparameters (torch.optim names and defaults), the
+meaning of ``weight_decay`` (coupled L2 or decoupled), how many state rows it keeps, and two
+plain-Python kernels: ``PREP(sc, hy)`` (once per step) and ``ELEM(x, g, st, sc, hy, i)``
+(one coordinate). Scalars ``sc[0]`` (the step's learning rate) and ``sc[1]`` (the 1-based
+step) are set by the run loop; ``sc[2:]`` belong to the optimizer (running products for bias
+corrections, ...). The whole-vector update is generated from PREP and ELEM, so a fused
+large-d loop and the CUDA path reuse the same per-coordinate formula.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from optbench.kernels import compile as kc
+from optbench.kernels import signatures as S
+from optbench.params import F, Param, resolve
+from optbench.validate import OptbenchInputError
+
+from .schedules import Schedule
+
+REGISTRY: dict[str, type["Optimizer"]] = {}
+
+N_SCALARS = 8  # length of the per-run scalar array sc
+
+
+def register(cls):
+    if cls.name in REGISTRY:
+        raise RuntimeError(f"optimizer {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def vector_update(x, g, st, sc, hy):
+    """Generic whole-vector update: PREP once, then ELEM for every coordinate."""
+    PREP(sc, hy)  # noqa: F821 - bound per optimizer by optbench.kernels.compile
+    for i in range(x.shape[0]):
+        ELEM(x, g, st, sc, hy, i)  # noqa: F821
+
+
+class Optimizer:
+    """An optimizer family with resolved hyperparameters, schedule and gradient clipping.
+
+    ``hyper`` holds the family's own hyperparameters (``lr`` and ``weight_decay`` included);
+    ``schedule``, ``clip_norm`` and ``clip_value`` compose with any family.
+    """
+
+    name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    params: ClassVar[dict[str, Param]] = {}
+    slots: ClassVar[tuple[str, ...]] = ()     # hyperparameters passed to the kernels, in order
+    decoupled_weight_decay: ClassVar[bool] = False
+    torch_name: ClassVar[str | None] = None   # torch.optim class with the same semantics
+    doc: ClassVar[str] = ""
+    PREP = ELEM = None
+
+    def __init__(self, schedule=None, clip_norm=None, clip_value=None, **hyper):
+        self.hyper = resolve(f"optimizer {self.name}", self.params, hyper)
+        self.check()
+        self.schedule = Schedule.make(schedule)
+        self.clip_norm = _clip("clip_norm", clip_norm)
+        self.clip_value = _clip("clip_value", clip_value)
+
+    def check(self):
+        """Cross-parameter checks (override)."""
+
+    # -- layout ----------------------------------------------------------------------
+    def n_state(self) -> int:
+        """Number of state rows of length d."""
+        return 1
+
+    def init_state(self, dim: int):
+        st = np.zeros((max(1, self.n_state()), dim))
+        sc = np.zeros(N_SCALARS)
+        self.init_scalars(sc)
+        return st, sc
+
+    def init_scalars(self, sc):
+        """Initial optimizer scalars sc[2:] (override)."""
+
+    def hyper_array(self) -> np.ndarray:
+        return np.array([float(self.hyper[k]) for k in self.slots] or [0.0], dtype=np.float64)
+
+    @property
+    def lr(self) -> float:
+        return float(self.hyper["lr"])
+
+    @property
+    def weight_decay(self) -> tuple[float, float]:
+        """(coupled L2, decoupled) weight decay applied by the run loop."""
+        wd = float(self.hyper.get("weight_decay", 0.0))
+        return (0.0, wd) if self.decoupled_weight_decay else (wd, 0.0)
+
+    @property
+    def spec(self) -> dict:
+        out = {"optimizer": self.name, **self.hyper}
+        out["schedule"] = self.schedule.spec
+        out["clip_norm"] = self.clip_norm
+        out["clip_value"] = self.clip_value
+        return out
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyper.items())
+        return f"{self.name}({args})"
+
+    def with_hyper(self, **changes) -> "Optimizer":
+        kw = dict(self.hyper)
+        kw.update({k: v for k, v in changes.items() if k in self.params})
+        extra = {k: v for k, v in changes.items() if k not in self.params}
+        return type(self)(schedule=extra.pop("schedule", self.schedule.spec),
+                          clip_norm=extra.pop("clip_norm", self.clip_norm),
+                          clip_value=extra.pop("clip_value", self.clip_value), **kw, **extra)
+
+    # -- kernels ---------------------------------------------------------------------
+    def cpu_update(self):
+        return kc.cpu(vector_update, S.UPDATE_SIG, bind={"PREP": self.PREP, "ELEM": self.ELEM},
+                      name=f"vector_update__{self.name.replace('-', '_')}")
+
+
+def _clip(field, v):
+    if v is None or v == 0 or v == "none":
+        return None
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        raise OptbenchInputError(f"{field} must be a positive number or none, got {v!r}") from None
+    if not np.isfinite(v) or v <= 0:
+        raise OptbenchInputError(f"{field} must be a positive finite number, got {v!r}")
+    return v
+
+
+LR = F(1e-3, 0.0, lo_open=True, doc="learning rate")
+WD = F(0.0, 0.0, doc="weight decay")

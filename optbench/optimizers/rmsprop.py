@@ -1,0 +1,64 @@
+r"""RMSprop, as ``torch.optim.RMSprop``, with an optional bias correction.
+
+:math:`r_t = \rho r_{t-1} + (1-\rho) g^2` (``alpha`` = ρ); with ``centered`` also
+:math:`a_t = \rho a_{t-1} + (1-\rho) g` and the denominator :math:`\sqrt{r_t - a_t^2} +
+\delta`, else :math:`\sqrt{r_t} + \delta`. With ``momentum`` μ > 0:
+:math:`b_t = \mu b_{t-1} + g/\mathrm{den}`, :math:`\theta \leftarrow \theta - \alpha b_t`; else
+:math:`\theta \leftarrow \theta - \alpha g/\mathrm{den}`. ``bias_correction`` (not in torch;
+a published variant) divides :math:`r_t` and :math:`a_t` by :math:`1 - \rho^t`.
+``weight_decay`` is coupled L2. Tieleman & Hinton (2012), lecture 6.5.
+"""
+from __future__ import annotations
+
+import math
+
+from optbench.params import B, F
+
+from .base import WD, Optimizer, register
+
+
+def rmsprop_prep(sc, hy):
+    sc[2] = sc[2] * hy[0]          # running rho^t
+    if hy[4] != 0.0:
+        sc[3] = 1.0 / (1.0 - sc[2])
+    else:
+        sc[3] = 1.0
+
+
+def rmsprop_elem(x, g, st, sc, hy, i):
+    rho = hy[0]
+    gi = g[i]
+    r = st[0, i] * rho + (1.0 - rho) * gi * gi
+    st[0, i] = r
+    if hy[3] != 0.0:
+        a = st[1, i] + (1.0 - rho) * (gi - st[1, i])
+        st[1, i] = a
+        a = a * sc[3]
+        den = math.sqrt(r * sc[3] - a * a) + hy[1]
+    else:
+        den = math.sqrt(r * sc[3]) + hy[1]
+    if hy[2] > 0.0:
+        b = st[2, i] * hy[2] + gi / den
+        st[2, i] = b
+        x[i] = x[i] - sc[0] * b
+    else:
+        x[i] = x[i] - sc[0] * (gi / den)
+
+
+@register
+class RMSprop(Optimizer):
+    name = "rmsprop"
+    family = "adaptive"
+    torch_name = "RMSprop"
+    params = {"lr": F(1e-2, 0.0, lo_open=True), "alpha": F(0.99, 0.0, 1.0, hi_open=True),
+              "eps": F(1e-8, 0.0), "weight_decay": WD, "momentum": F(0.0, 0.0, 1.0, hi_open=True),
+              "centered": B(False), "bias_correction": B(False)}
+    slots = ("alpha", "eps", "momentum", "centered", "bias_correction")
+    PREP = staticmethod(rmsprop_prep)
+    ELEM = staticmethod(rmsprop_elem)
+
+    def n_state(self):
+        return 3
+
+    def init_scalars(self, sc):
+        sc[2] = 1.0

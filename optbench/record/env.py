@@ -1,0 +1,65 @@
+"""The environment record stored with every result set."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_commit(path=None) -> str | None:
+    here = Path(path or Path(__file__).resolve().parents[2])
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def environment() -> dict:
+    import numba
+    import numpy
+    import pandas
+    import pyarrow
+
+    import optbench
+
+    env = {
+        "optbench": optbench.__version__,
+        "schema_version": optbench.SCHEMA_VERSION,
+        "python": platform.python_version(),
+        "numba": numba.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "pyarrow": pyarrow.__version__,
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "git_commit": git_commit(),
+        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    return env
+
+
+def environment_id(env: dict | None = None) -> str:
+    import hashlib
+    import json
+
+    env = dict(env or environment())
+    env.pop("timestamp", None)
+    return hashlib.sha1(json.dumps(env, sort_keys=True, default=str).encode()).hexdigest()[:12]

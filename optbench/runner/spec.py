@@ -1,0 +1,127 @@
+"""Run specifications: frozen, hashable, serialisable; the id is a stable hash (DESIGN.md §3)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from optbench import optimizers as O
+from optbench import problems as P
+from optbench.record.targets import ladder
+from optbench.validate import OptbenchInputError, choice, number
+
+STOPS = ("target", "gtol", "budget")
+DEVICES = ("cpu",)
+DTYPES = ("float64",)
+
+
+def canonical_json(obj) -> str:
+    def fix(v):
+        if isinstance(v, dict):
+            return {str(k): fix(x) for k, x in sorted(v.items())}
+        if isinstance(v, (list, tuple)):
+            return [fix(x) for x in v]
+        if isinstance(v, (np.floating, float)):
+            return float(v) if math.isfinite(v) else repr(float(v))
+        if isinstance(v, (np.integer,)):
+            return int(v)
+        if isinstance(v, np.bool_):
+            return bool(v)
+        return v
+    return json.dumps(fix(obj), sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: (problem, optimizer, seed, budget, targets, stopping rule, recording, device).
+
+    ``problem`` and ``optimizer`` are canonical JSON of the resolved parameters (so two specs
+    that mean the same run are equal and hash alike)."""
+
+    problem: str
+    optimizer: str
+    seed: int = 0
+    steps: int = 1000
+    targets: tuple = ()
+    stop: str = "target"
+    gtol: float = 1e-8
+    record: str = "log"
+    x0: tuple | None = None
+    device: str = "cpu"
+    dtype: str = "float64"
+
+    @classmethod
+    def make(cls, problem, optimizer, *, seed=0, steps=1000, targets=None, stop="target",
+             gtol=1e-8, record="log", x0=None, device="cpu", dtype="float64") -> "RunSpec":
+        """Validate everything (before any compilation) and build the canonical spec."""
+        prob = problem if isinstance(problem, P.Problem) else _build_problem(problem)
+        opt = optimizer if isinstance(optimizer, O.Optimizer) else _build_optimizer(optimizer)
+        seed = number("seed", seed, lo=0, hi=2**63 - 1, integer=True)
+        steps = number("steps", steps, lo=1, hi=10**12, integer=True)
+        choice("stop", stop, STOPS)
+        choice("device", device, DEVICES)
+        choice("dtype", dtype, DTYPES)
+        gtol = number("gtol", gtol, lo=0.0)
+        tg = tuple(float(t) for t in ladder(targets))
+        if not isinstance(record, str):
+            record = "list:" + ",".join(str(int(s)) for s in record)
+        if x0 is not None:
+            x0a = np.asarray(x0, dtype=np.float64).ravel()
+            if x0a.shape != (prob.dim,):
+                raise OptbenchInputError(
+                    f"x0 must have length {prob.dim} for {prob!r}, got {x0a.size}")
+            if not np.all(np.isfinite(x0a)):
+                raise OptbenchInputError("x0 must be finite (it contains NaN or Inf)")
+            x0 = tuple(float(v) for v in x0a)
+        return cls(canonical_json(prob.spec), canonical_json(opt.spec), seed, steps, tg, stop,
+                   gtol, record, x0, device, dtype)
+
+    @property
+    def run_id(self) -> str:
+        d = asdict(self)
+        return hashlib.sha1(canonical_json(d).encode()).hexdigest()[:16]
+
+    @property
+    def problem_params(self) -> dict:
+        return json.loads(self.problem)
+
+    @property
+    def optimizer_params(self) -> dict:
+        return json.loads(self.optimizer)
+
+    def build_problem(self) -> P.Problem:
+        return _build_problem(self.problem_params)
+
+    def build_optimizer(self) -> O.Optimizer:
+        return _build_optimizer(self.optimizer_params)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return d
+
+
+def _build_problem(spec) -> P.Problem:
+    if isinstance(spec, str):
+        return P.get(spec)
+    if isinstance(spec, dict):
+        d = dict(spec)
+        name = d.pop("problem", d.pop("name", None))
+        if name is None:
+            raise OptbenchInputError("problem spec needs a 'problem' name")
+        return P.get(name, **d)
+    raise OptbenchInputError(f"problem must be a name, a table or a Problem, got {spec!r}")
+
+
+def _build_optimizer(spec) -> O.Optimizer:
+    if isinstance(spec, str):
+        return O.get(spec)
+    if isinstance(spec, dict):
+        d = dict(spec)
+        name = d.pop("optimizer", d.pop("name", None))
+        if name is None:
+            raise OptbenchInputError("optimizer spec needs an 'optimizer' name")
+        return O.get(name, **d)
+    raise OptbenchInputError(f"optimizer must be a name, a table or an Optimizer, got {spec!r}")

@@ -1,0 +1,148 @@
+r"""Ill-conditioned quadratics :math:`f(x) = \tfrac12 x^\top A x`, axis-aligned or rotated.
+
+The spectrum of A lies in :math:`[L/\kappa, L]` with shape ``geometric`` (log-spaced),
+``uniform`` (linearly spaced) or ``two-cluster`` (90 % of the eigenvalues at the low end,
+10 % at the top, as in DeepOBS's noisy quadratic). ``rotation="haar"`` uses
+:math:`A = Q^\top \mathrm{diag}(\lambda) Q` with Q Haar-random orthogonal from ``seed``.
+
+Source: Nesterov, *Introductory Lectures on Convex Optimization* (2004), §2.1; the rates of
+REFERENCE.md's table apply. Minimum 0 at the origin.
+
+Cost: diagonal O(d) time and memory; rotated O(d²) time and memory per gradient.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from optbench.params import C, F, I
+
+from .base import Problem, register, rng
+
+
+def quad_fg(x, g, data, idata, seed, step):
+    n = x.shape[0]
+    f = 0.0
+    if idata[0] == 0:
+        for i in range(n):
+            gi = data[i] * x[i]
+            g[i] = gi
+            f += 0.5 * gi * x[i]
+    else:
+        for i in range(n):
+            s = 0.0
+            row = n + i * n
+            for j in range(n):
+                s += data[row + j] * x[j]
+            g[i] = s
+            f += 0.5 * s * x[i]
+    return f
+
+
+def quad_value(x, data, idata):
+    n = x.shape[0]
+    f = 0.0
+    if idata[0] == 0:
+        for i in range(n):
+            f += 0.5 * data[i] * x[i] * x[i]
+    else:
+        for i in range(n):
+            s = 0.0
+            row = n + i * n
+            for j in range(n):
+                s += data[row + j] * x[j]
+            f += 0.5 * s * x[i]
+    return f
+
+
+def quad_hvp(x, v, out, data, idata):
+    n = x.shape[0]
+    if idata[0] == 0:
+        for i in range(n):
+            out[i] = data[i] * v[i]
+    else:
+        for i in range(n):
+            s = 0.0
+            row = n + i * n
+            for j in range(n):
+                s += data[row + j] * v[j]
+            out[i] = s
+
+
+def spectrum(dim: int, cond: float, L: float, shape: str) -> np.ndarray:
+    """Eigenvalues in [L/cond, L], largest last."""
+    mu = L / cond
+    if dim == 1:
+        return np.array([L])
+    if shape == "geometric":
+        return mu * cond ** (np.arange(dim) / (dim - 1))
+    if shape == "uniform":
+        return np.linspace(mu, L, dim)
+    # two-cluster: 90 % at the bottom, 10 % at the top (at least one each)
+    n_top = max(1, int(round(0.1 * dim)))
+    lam = np.full(dim, mu)
+    lam[dim - n_top:] = L
+    return lam
+
+
+def haar_orthogonal(dim: int, seed: int) -> np.ndarray:
+    """Haar-distributed orthogonal matrix (QR of a Gaussian matrix with sign fix)."""
+    z = rng(seed, 2).standard_normal((dim, dim))
+    q, r = np.linalg.qr(z)
+    return q * np.sign(np.diag(r))
+
+
+@register
+class Quadratic(Problem):
+    name = "quadratic"
+    family = "convex"
+    formula = r"f(x) = \tfrac12 x^\top A x,\ \operatorname{spec}(A) \subset [L/\kappa, L]"
+    source = "Nesterov (2004), Introductory Lectures on Convex Optimization, §2.1"
+    params = {
+        "dim": I(2, 1, doc="dimension d"),
+        "cond": F(100.0, 1.0, 1e12, doc="condition number κ = L/μ"),
+        "L": F(1.0, 0.0, lo_open=True, doc="largest eigenvalue"),
+        "spectrum": C("geometric", ("geometric", "uniform", "two-cluster")),
+        "rotation": C("none", ("none", "haar")),
+        "seed": I(0, 0, doc="seed of the rotation"),
+    }
+    FG = staticmethod(quad_fg)
+    VALUE = staticmethod(quad_value)
+    HVP = staticmethod(quad_hvp)
+
+    def build(self):
+        d, p = self.p["dim"], self.p
+        self.eigenvalues = spectrum(d, p["cond"], p["L"], p["spectrum"])
+        if p["rotation"] == "none":
+            return self.eigenvalues.copy(), np.array([0]), d
+        if d > 20_000:
+            from optbench.validate import OptbenchInputError
+            raise OptbenchInputError(f"problem quadratic: rotated needs d² memory; dim {d} > 20000")
+        q = haar_orthogonal(d, p["seed"])
+        A = (q.T * self.eigenvalues) @ q
+        A = 0.5 * (A + A.T)
+        return np.concatenate([self.eigenvalues, A.ravel()]), np.array([1]), d
+
+    def matrix(self) -> np.ndarray:
+        d = self.dim
+        if self.idata[0] == 0:
+            return np.diag(self.data[:d])
+        return self.data[d:].reshape(d, d).copy()
+
+    def x_standard(self):
+        return np.ones(self.dim)
+
+    def init_box(self):
+        return (-1.0, 1.0)
+
+    @property
+    def f_star(self):
+        return 0.0
+
+    @property
+    def x_star(self):
+        return np.zeros(self.dim)
+
+    def cost(self):
+        if self.p["rotation"] == "none":
+            return "O(d) time, O(d) memory"
+        return "O(d^2) time, O(d^2) memory"
