@@ -49,7 +49,7 @@ class SGD(Optimizer):
 
     def check(self):
         h = self.hyper
-        if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
+        if h.get("nesterov") and (h["momentum"] <= 0 or h["dampening"] != 0):
             raise OptbenchInputError(
                 "optimizer sgd: nesterov requires momentum > 0 and dampening = 0")
 

@@ -1,0 +1,127 @@
+"""The ``optbench`` command line.
+
+    optbench run [SUITE] [--seeds N] [--steps N] [--out DIR]   run a suite (default: quick)
+    optbench list problems|optimizers|suites|schedules         what is available
+    optbench show RESULTS                                       summary table of a results folder
+
+Bad input (unknown names, invalid values, unreadable files) prints one line and exits with 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from optbench.validate import OptbenchInputError
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2 (argparse's own convention)
+        self.print_usage(sys.stderr)
+        print(f"optbench: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="optbench", description="Benchmark gradient-based optimizers on a problem "
+                "zoo with Numba-compiled run loops. Results are Parquet tables in results/.")
+    sub = p.add_subparsers(dest="cmd", metavar="COMMAND", parser_class=_Parser)
+    r = sub.add_parser("run", help="run a suite (built-in name or .toml path; default: quick)")
+    r.add_argument("suite", nargs="?", default="quick", help="suite name or path (see 'list suites')")
+    r.add_argument("--seeds", type=int, help="number of seeds per setting (overrides the suite)")
+    r.add_argument("--steps", type=int, help="step budget per run (overrides the suite)")
+    r.add_argument("--out", help="results folder (default: results/<suite name>)")
+    r.add_argument("--serial", action="store_true", help="one core, no prange over runs")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ls = sub.add_parser("list", help="list problems, optimizers, suites or schedules")
+    ls.add_argument("what", choices=["problems", "optimizers", "suites", "schedules"])
+    sh = sub.add_parser("show", help="summary table of a results folder")
+    sh.add_argument("results", help="results folder written by 'optbench run'")
+    sh.add_argument("--target", type=float, default=1e-3, help="Δf target for the steps column")
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if args.cmd is None:
+        _parser().print_help()
+        return 0
+    try:
+        return {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show}[args.cmd](args)
+    except OptbenchInputError as e:
+        print(f"optbench: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("optbench: interrupted; finished runs are stored — run the same command again to "
+              "resume", file=sys.stderr)
+        return 130
+
+
+def _cmd_run(args) -> int:
+    import time
+
+    from optbench.runner.suites import load_suite, run_suite
+
+    from .summary import summary_table
+
+    for name in ("seeds", "steps"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise OptbenchInputError(f"--{name} must be >= 1, got {v}")
+    suite = load_suite(args.suite)
+    out = args.out or f"results/{suite['name']}"
+    t0 = time.perf_counter()
+    runs, _ = run_suite(suite, out, seeds=args.seeds, steps=args.steps,
+                        parallel=False if args.serial else None, progress=not args.no_progress)
+    print(summary_table(runs).to_string())
+    print(f"\n{len(runs)} runs in {out}  ({time.perf_counter() - t0:.1f} s; "
+          f"runs.parquet chunks in {out}/runs, traces in {out}/traces)")
+    return 0
+
+
+def _cmd_list(args) -> int:
+    import pandas as pd
+
+    if args.what == "problems":
+        from optbench import problems as P
+        rows = []
+        for n in P.names():
+            p = P.get(n)
+            rows.append({"problem": n, "family": p.family, "dim": p.dim, "min_dim": p.min_dim,
+                         "f_star": p.f_star, "critical_points": len(p.known_critical_points()),
+                         "stochastic": bool(p.stochastic), "cost": p.cost()})
+        print(pd.DataFrame(rows).to_string(index=False))
+    elif args.what == "optimizers":
+        from optbench import optimizers as O
+        rows = [{"optimizer": n, "family": O.REGISTRY[n].family,
+                 "torch": O.REGISTRY[n].torch_name or "-",
+                 "defaults": ", ".join(f"{k}={v}" for k, v in O.get(n).hyper.items())}
+                for n in O.names()]
+        print(pd.DataFrame(rows).to_string(index=False))
+    elif args.what == "suites":
+        from optbench.runner.suites import builtin_suites, load_suite
+        for n, path in builtin_suites().items():
+            print(f"{n:12s} {load_suite(path).get('description', '')}")
+    else:
+        from optbench.optimizers.schedules import _COMMON, _PARAMS
+        for k, params in _PARAMS.items():
+            ps = ", ".join(f"{n}={p.default}" for n, p in {**params, **_COMMON}.items())
+            print(f"{k:13s} {ps}")
+    return 0
+
+
+def _cmd_show(args) -> int:
+    from optbench.record.store import load
+
+    from .summary import summary_table
+
+    runs, _ = load(args.results)
+    if runs.empty:
+        raise OptbenchInputError(f"{args.results} holds no runs")
+    print(summary_table(runs, target=args.target).to_string())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
