@@ -76,9 +76,15 @@ def run_row(spec, opt, prob, out, iout, hitf, hitg, ladder, wall, compile_s, bat
 
 def error_row(spec, message: str) -> dict:
     row = _base(spec)
-    row.update({"status": "error", "message": message, "nit": 0, "nfev": 0, "ngev": 0, "nhev": 0,
+    nan = float("nan")
+    row.update({"dim": -1, "status": "error", "message": message, "nit": 0, "nfev": 0, "ngev": 0,
+                "nhev": 0, "f0": nan, "fun": nan, "best_f": nan, "f_star": nan, "grad_norm": nan,
+                "dist_to_opt": nan, "wall_s": nan, "compile_s": nan, "batch_size": 0, "env_id": "",
                 "targets": list(spec.targets), "hit_step": [-1] * len(spec.targets),
                 "hit_step_grad": [-1] * len(spec.targets)})
+    for t in TABLE_TARGETS:
+        row[f"steps_{target_label(t)}"] = nan
+        row[f"ngev_{target_label(t)}"] = nan
     return row
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from optbench import optimizers as O
 from optbench import problems as P
-from optbench.record.targets import ladder
+from optbench.record.targets import ladder, record_steps
 from optbench.validate import OptbenchInputError, choice, number
 
 STOPS = ("target", "gtol", "budget")
@@ -66,6 +66,7 @@ class RunSpec:
         choice("dtype", dtype, DTYPES)
         gtol = number("gtol", gtol, lo=0.0)
         tg = tuple(float(t) for t in ladder(targets))
+        record_steps(steps, record)  # validates
         if not isinstance(record, str):
             record = "list:" + ",".join(str(int(s)) for s in record)
         if x0 is not None:
