@@ -63,7 +63,8 @@ def _rebind(fn, target_compile, bind: dict | None, name: str | None):
         if getattr(obj, "_optbench_kernel", False):
             g[n] = target_compile(obj)
     for n, obj in (bind or {}).items():
-        g[n] = target_compile(obj) if callable(obj) and not hasattr(obj, "py_func") else obj
+        # plain kernels are compiled for the target; already-compiled dispatchers pass through
+        g[n] = obj if hasattr(obj, "py_func") else target_compile(obj)
     new = pytypes.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
     new.__qualname__ = name or fn.__qualname__
     new.__module__ = fn.__module__
@@ -71,18 +72,31 @@ def _rebind(fn, target_compile, bind: dict | None, name: str | None):
     return new
 
 
-def cpu(fn, sig=None, *, bind: dict | None = None, name: str | None = None, parallel=False):
-    """``numba.njit`` version of kernel ``fn`` (explicit ``sig`` compiles eagerly and caches)."""
+def cpu(fn, sig=None, *, bind: dict | None = None, name: str | None = None, parallel=False,
+        inline: bool = False):
+    """``numba.njit`` version of kernel ``fn`` (explicit ``sig`` compiles eagerly and caches).
+
+    ``inline=True`` compiles the helpers it binds with ``inline='always'`` (numba-IR inlining),
+    which hot loops need: a call per coordinate otherwise blocks vectorisation."""
     key = (fn, sig, tuple(sorted((bind or {}).items(), key=lambda kv: kv[0])) if bind else None,
-           name, parallel)
+           name, parallel, inline)
     hit = _CPU.get(key)
     if hit is not None:
         return hit
-    new = _rebind(fn, lambda h: cpu(h), bind, name)
+    new = _rebind(fn, (lambda h: _cpu_inline(h)) if inline else (lambda h: cpu(h)), bind, name)
     opts = dict(cache=True, fastmath=False, error_model="numpy", parallel=parallel)
     disp = njit(sig, **opts)(new) if sig is not None else njit(**opts)(new)
     _CPU[key] = disp
     return disp
+
+
+def _cpu_inline(fn):
+    key = ("inline", fn)
+    hit = _CPU.get(key)
+    if hit is None:
+        new = _rebind(fn, _cpu_inline, None, None)
+        hit = _CPU[key] = njit(inline="always", cache=True, error_model="numpy")(new)
+    return hit
 
 
 def cuda_device(fn, *, bind: dict | None = None, name: str | None = None):

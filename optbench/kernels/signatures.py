@@ -14,7 +14,8 @@ hyperparameters):
 * ``prep(sc, hy)``                            once per step, before the coordinate loop;
   the run loop has stored the step's learning rate in ``sc[0]`` and the step number
   (1-based, as torch counts) in ``sc[1]``.
-* ``elem(x, g, st, sc, hy, i)``               update coordinate ``i`` of ``x`` and its state.
+* ``elem(x, gi, st, sc, hy, i)``              update coordinate ``i`` of ``x`` and its state,
+  given the (clipped, decayed) gradient value ``gi`` of that coordinate.
 * ``update(x, g, st, sc, hy)``                whole-vector update, generated from the two above.
 """
 from numba import types
@@ -31,7 +32,7 @@ VALUE_SIG = f8(A, A, IA)
 HVP_SIG = types.void(A, A, A, A, IA)
 HESS_SIG = types.void(A, A2, A, IA)
 PREP_SIG = types.void(A, A)
-ELEM_SIG = types.void(A, A, A2, A, A, i8)
+ELEM_SIG = types.void(A, f8, A2, A, A, i8)
 UPDATE_SIG = types.void(A, A, A2, A, A)
 
 FG_T = types.FunctionType(FG_SIG)

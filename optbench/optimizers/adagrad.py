@@ -17,8 +17,7 @@ def adagrad_prep(sc, hy):
     sc[2] = sc[0] / (1.0 + (sc[1] - 1.0) * hy[0])
 
 
-def adagrad_elem(x, g, st, sc, hy, i):
-    gi = g[i]
+def adagrad_elem(x, gi, st, sc, hy, i):
     r = st[0, i] + gi * gi
     st[0, i] = r
     x[i] = x[i] - sc[2] * (gi / (math.sqrt(r) + hy[1]))

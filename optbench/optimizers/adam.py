@@ -24,8 +24,7 @@ def adam_prep(sc, hy):
     sc[5] = math.sqrt(1.0 - sc[3])            # sqrt(bc2)
 
 
-def adam_elem(x, g, st, sc, hy, i):
-    gi = g[i]
+def adam_elem(x, gi, st, sc, hy, i):
     m = st[0, i]
     m = m + (1.0 - hy[0]) * (gi - m)
     v = st[1, i] * hy[1] + (1.0 - hy[1]) * gi * gi

@@ -2,8 +2,8 @@
 
 An optimizer family declares its hyperparameters (torch.optim names and defaults), the
 meaning of ``weight_decay`` (coupled L2 or decoupled), how many state rows it keeps, and two
-plain-Python kernels: ``PREP(sc, hy)`` (once per step) and ``ELEM(x, g, st, sc, hy, i)``
-(one coordinate). Scalars ``sc[0]`` (the step's learning rate) and ``sc[1]`` (the 1-based
+plain-Python kernels: ``PREP(sc, hy)`` (once per step) and ``ELEM(x, gi, st, sc, hy, i)``
+(coordinate i, given its gradient value gi). Scalars ``sc[0]`` (the step's learning rate) and ``sc[1]`` (the 1-based
 step) are set by the run loop; ``sc[2:]`` belong to the optimizer (running products for bias
 corrections, ...). The whole-vector update is generated from PREP and ELEM, so a fused
 large-d loop and the CUDA path reuse the same per-coordinate formula.
@@ -37,7 +37,7 @@ def vector_update(x, g, st, sc, hy):
     """Generic whole-vector update: PREP once, then ELEM for every coordinate."""
     PREP(sc, hy)  # noqa: F821 - bound per optimizer by optbench.kernels.compile
     for i in range(x.shape[0]):
-        ELEM(x, g, st, sc, hy, i)  # noqa: F821
+        ELEM(x, g[i], st, sc, hy, i)  # noqa: F821
 
 
 class Optimizer:
@@ -116,7 +116,7 @@ class Optimizer:
     # -- kernels ---------------------------------------------------------------------
     def cpu_update(self):
         return kc.cpu(vector_update, S.UPDATE_SIG, bind={"PREP": self.PREP, "ELEM": self.ELEM},
-                      name=f"vector_update__{self.name.replace('-', '_')}")
+                      name=f"vector_update__{self.name.replace('-', '_')}", inline=True)
 
 
 def _clip(field, v):

@@ -25,9 +25,8 @@ def rmsprop_prep(sc, hy):
         sc[3] = 1.0
 
 
-def rmsprop_elem(x, g, st, sc, hy, i):
+def rmsprop_elem(x, gi, st, sc, hy, i):
     rho = hy[0]
-    gi = g[i]
     r = st[0, i] * rho + (1.0 - rho) * gi * gi
     st[0, i] = r
     if hy[3] != 0.0:

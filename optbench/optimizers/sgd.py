@@ -19,8 +19,7 @@ def sgd_prep(sc, hy):
     pass
 
 
-def sgd_elem(x, g, st, sc, hy, i):
-    gi = g[i]
+def sgd_elem(x, gi, st, sc, hy, i):
     mom = hy[0]
     if mom != 0.0:
         if sc[1] == 1.0:

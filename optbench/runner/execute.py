@@ -19,6 +19,9 @@ from optbench.record.env import environment_id
 from optbench.record.targets import record_steps
 
 from . import loop as L
+from .fused import fused_driver
+
+FUSED_MIN_DIM = 4096  # separable problems at least this large use the fused parallel loop
 from .spec import RunSpec
 
 
@@ -87,8 +90,11 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
     t_c0 = time.perf_counter()
     prob = s0.build_problem()
     opts = [s.build_optimizer() for s in batch]
-    fg, val, _ = prob.cpu_kernels()
-    upd = opts[0].cpu_update()
+    if prob.elementwise() and prob.dim >= FUSED_MIN_DIM:
+        fg = val = upd = None
+    else:
+        fg, val, _ = prob.cpu_kernels()
+        upd = opts[0].cpu_update()
     compile_s = time.perf_counter() - t_c0
 
     R, d = len(batch), prob.dim
@@ -128,32 +134,16 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
     TRACE = np.zeros((R, nrec_max, L.N_TRACE))
     OUT = np.zeros((R, L.N_OUT))
     IOUT = np.zeros((R, L.N_IOUT), np.int64)
-    G = np.zeros((R, d))
-    if parallel is None:
-        parallel = R > 1 and (os.cpu_count() or 1) > 1
-    driver = L.batch_parallel if parallel else L.batch_serial
-
-    # warm-up: one run, zero steps, on copies (loads machine code, touches every path)
-    t_w = time.perf_counter()
-    L.batch_serial(fg, val, upd, X[:1].copy(), G[:1].copy(), ST[:1].copy(), SC[:1].copy(),
-                   HY[:1].copy(), prob.data, prob.idata, seeds[:1].copy(), CTL[:1].copy(),
-                   skinds[:1].copy(), SP[:1].copy(), np.zeros(1, np.int64), xstar, ftg, gtg, rec,
-                   HITF[:1].copy(), HITG[:1].copy(), TRACE[:1].copy(), OUT[:1].copy(),
-                   IOUT[:1].copy())
-    if parallel:
-        driver(fg, val, upd, X[:1].copy(), G[:1].copy(), ST[:1].copy(), SC[:1].copy(),
-               HY[:1].copy(), prob.data, prob.idata, seeds[:1].copy(), CTL[:1].copy(),
-               skinds[:1].copy(), SP[:1].copy(), np.zeros(1, np.int64), xstar, ftg, gtg, rec,
-               HITF[:1].copy(), HITG[:1].copy(), TRACE[:1].copy(), OUT[:1].copy(),
-               IOUT[:1].copy())
-    compile_s += time.perf_counter() - t_w
-
+    G = np.zeros((R, d)) if fg is not None else None
+    if prob.elementwise() and d >= FUSED_MIN_DIM:
+        compile_s, batch_wall = _call_fused(prob, opts[0], X, ST, SC, HY, CTL, skinds, SP, nsteps,
+                                            xstar, ftg, gtg, rec, HITF, HITG, TRACE, OUT, IOUT,
+                                            compile_s)
+    else:
+        compile_s, batch_wall = _call_generic(prob, fg, val, upd, X, G, ST, SC, HY, seeds, CTL,
+                                              skinds, SP, nsteps, xstar, ftg, gtg, rec, HITF,
+                                              HITG, TRACE, OUT, IOUT, compile_s, parallel)
     rate = tick_rate()
-    t0 = time.perf_counter()
-    driver(fg, val, upd, X, G, ST, SC, HY, prob.data, prob.idata, seeds, CTL, skinds, SP, nsteps,
-           xstar, ftg, gtg, rec, HITF, HITG, TRACE, OUT, IOUT)
-    batch_wall = time.perf_counter() - t0
-
     rows, traces, xf = [], [], []
     for r, (s, o) in enumerate(zip(batch, opts)):
         nrec = int(IOUT[r, L.I_NREC])
@@ -169,3 +159,38 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
         traces.append(T.trace_frame(s.run_id, tr, tsec))
         xf.append((x0s[r], X[r].copy()))
     return rows, traces, xf
+
+
+def _call_generic(prob, fg, val, upd, X, G, ST, SC, HY, seeds, CTL, skinds, SP, nsteps, xstar,
+                  ftg, gtg, rec, HITF, HITG, TRACE, OUT, IOUT, compile_s, parallel):
+    R = X.shape[0]
+    if parallel is None:
+        parallel = R > 1 and (os.cpu_count() or 1) > 1
+    driver = L.batch_parallel if parallel else L.batch_serial
+    # warm-up: one run, zero steps, on copies (loads the machine code, touches every path)
+    t_w = time.perf_counter()
+    one = [a[:1].copy() for a in (X, G, ST, SC, HY, seeds, CTL, skinds, SP)]
+    outs = [a[:1].copy() for a in (HITF, HITG, TRACE, OUT, IOUT)]
+    for drv in {L.batch_serial, driver}:
+        drv(fg, val, upd, *one[:5], prob.data, prob.idata, *one[5:], np.zeros(1, np.int64),
+            xstar, ftg, gtg, rec, *outs)
+    compile_s += time.perf_counter() - t_w
+    t0 = time.perf_counter()
+    driver(fg, val, upd, X, G, ST, SC, HY, prob.data, prob.idata, seeds, CTL, skinds, SP, nsteps,
+           xstar, ftg, gtg, rec, HITF, HITG, TRACE, OUT, IOUT)
+    return compile_s, time.perf_counter() - t0
+
+
+def _call_fused(prob, opt, X, ST, SC, HY, CTL, skinds, SP, nsteps, xstar, ftg, gtg, rec, HITF,
+                HITG, TRACE, OUT, IOUT, compile_s):
+    t_c = time.perf_counter()
+    drv = fused_driver(prob, opt)
+    drv(X[0].copy(), ST[0].copy(), SC[0].copy(), HY[0].copy(), prob.data, prob.idata,
+        CTL[0].copy(), skinds[0], SP[0].copy(), 0, xstar, ftg, gtg, rec, HITF[0].copy(),
+        HITG[0].copy(), TRACE[0].copy(), OUT[0].copy(), IOUT[0].copy())
+    compile_s += time.perf_counter() - t_c
+    t0 = time.perf_counter()
+    for r in range(X.shape[0]):
+        drv(X[r], ST[r], SC[r], HY[r], prob.data, prob.idata, CTL[r], skinds[r], SP[r], nsteps[r],
+            xstar, ftg, gtg, rec, HITF[r], HITG[r], TRACE[r], OUT[r], IOUT[r])
+    return compile_s, time.perf_counter() - t0

@@ -39,48 +39,141 @@ STATUS = ("converged", "budget", "diverged", "error")
 _lr_at = njit(cache=True)(lr_at)
 
 
+B_JF, B_JG, B_JR, B_NREC, B_STATUS = range(5)
+F_BEST, F_F0, F_DIV = range(3)
+
+
 @njit(cache=True)
-def _record(trace, j, t, f, best, gn, x, xstar):
-    trace[j, T_STEP] = t
-    trace[j, T_NGEV] = t + 1
-    trace[j, T_F] = f
-    trace[j, T_BEST] = best
-    trace[j, T_GNORM] = gn
-    if xstar.shape[0] == x.shape[0]:
-        s = 0.0
-        for i in range(x.shape[0]):
-            d = x[i] - xstar[i]
-            s += d * d
-        trace[j, T_DIST] = math.sqrt(s)
-    else:
-        trace[j, T_DIST] = np.nan
-    trace[j, T_TICKS] = _readcyclecounter()
+def book_start(bk, bf, hitf, hitg):
+    """Reset the bookkeeping state (bk: target/record pointers and status; bf: best, f0, level)."""
+    for j in range(hitf.shape[0]):
+        hitf[j] = -1
+    for j in range(hitg.shape[0]):
+        hitg[j] = -1
+    for j in range(bk.shape[0]):
+        bk[j] = 0
+    bk[B_STATUS] = 1
+    bf[F_BEST] = np.inf
+    bf[F_F0] = np.nan
+    bf[F_DIV] = np.inf
+
+
+@njit(cache=True)
+def is_record_step(bk, rec, t):
+    j = bk[B_JR]
+    return j < rec.shape[0] and rec[j] == t
+
+
+@njit(cache=True)
+def _distance(x, xstar):
+    if xstar.shape[0] != x.shape[0]:
+        return np.nan
+    s = 0.0
+    for i in range(x.shape[0]):
+        d = x[i] - xstar[i]
+        s += d * d
+    return math.sqrt(s)
+
+
+@njit(cache=True)
+def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace,
+             bk, bf):
+    """Targets, divergence, stopping rule and trace sampling at step t (f = f(x_t),
+    gn = ‖∇f(x_t)‖, dist = ‖x_t − x*‖ or NaN to compute it here). Returns True to stop."""
+    fref = ctl[C_FREF]
+    has_ref = not math.isnan(fref)
+    if t == 0:
+        bf[F_F0] = f
+        base = abs(f - fref) if has_ref else abs(f)
+        bf[F_DIV] = f + ctl[C_DIV] * (1.0 + base)
+    if f < bf[F_BEST]:
+        bf[F_BEST] = f
+    best = bf[F_BEST]
+    if has_ref:
+        while bk[B_JF] < ftargets.shape[0] and best - fref <= ftargets[bk[B_JF]]:
+            hitf[bk[B_JF]] = t
+            bk[B_JF] += 1
+    while bk[B_JG] < gtargets.shape[0] and gn <= gtargets[bk[B_JG]]:
+        hitg[bk[B_JG]] = t
+        bk[B_JG] += 1
+    stop = False
+    mode = ctl[C_STOP]       # 0: run the budget, 1: stop at the last f target, 2: at gtol
+    if not (math.isfinite(f) and math.isfinite(gn)) or f > bf[F_DIV]:
+        bk[B_STATUS] = 2
+        stop = True
+    elif mode == 1.0 and has_ref and bk[B_JF] == ftargets.shape[0]:
+        bk[B_STATUS] = 0
+        stop = True
+    elif mode == 2.0 and gn <= ctl[C_GTOL]:
+        bk[B_STATUS] = 0
+        stop = True
+    elif t >= nsteps:
+        stop = True
+    rec_now = is_record_step(bk, rec, t)
+    if rec_now or stop:
+        j = bk[B_NREC]
+        trace[j, T_STEP] = t
+        trace[j, T_NGEV] = t + 1
+        trace[j, T_F] = f
+        trace[j, T_BEST] = best
+        trace[j, T_GNORM] = gn
+        trace[j, T_DIST] = _distance(x, xstar) if math.isnan(dist) else dist
+        trace[j, T_TICKS] = _readcyclecounter()
+        bk[B_NREC] += 1
+        if rec_now:
+            bk[B_JR] += 1
+    return stop
+
+
+@njit(cache=True)
+def step_scalars(t, ctl, skind, sp, sc, gn):
+    """Set the step's learning rate and number in sc; return the norm-clipping factor."""
+    lr = _lr_at(skind, sp, ctl[C_LR], t)
+    sc[0] = lr
+    sc[1] = t + 1.0
+    coef = 1.0
+    cn = ctl[C_CLIPN]
+    if cn > 0.0:
+        c = cn / (gn + 1e-6)
+        if c < 1.0:
+            coef = c
+    return coef
+
+
+@njit(cache=True, inline="always")
+def modified_grad(gi, xi, coef, cv, wd):
+    """Norm clipping (factor coef), value clipping (cv > 0), coupled weight decay (wd)."""
+    gi = gi * coef
+    if cv > 0.0:
+        gi = min(max(gi, -cv), cv)
+    return gi + wd * xi
+
+
+@njit(cache=True)
+def book_finish(t, f, gn, trace, out, iout, bk, bf):
+    iout[I_TICK1] = _readcyclecounter()
+    out[O_F] = f
+    out[O_BEST] = bf[F_BEST]
+    out[O_GNORM] = gn
+    out[O_F0] = bf[F_F0]
+    out[O_DIST] = trace[bk[B_NREC] - 1, T_DIST]
+    iout[I_STATUS] = bk[B_STATUS]
+    iout[I_NIT] = t
+    iout[I_NGEV] = t + 1
+    iout[I_NFEV] = t + 1
+    iout[I_NREC] = bk[B_NREC]
 
 
 @njit(cache=True)
 def run_core(fg, value, update, x, g, st, sc, hy, data, idata, seed, ctl, skind, sp, nsteps,
              xstar, ftargets, gtargets, rec, hitf, hitg, trace, out, iout):
-    """One run; writes results into hitf/hitg/trace/out/iout. Returns nothing."""
+    """One run; writes results into hitf/hitg/trace/out/iout."""
     d = x.shape[0]
-    fref = ctl[C_FREF]
-    has_ref = not math.isnan(fref)
+    bk = np.empty(5, np.int64)
+    bf = np.empty(3)
+    book_start(bk, bf, hitf, hitg)
     stoch = ctl[C_STOCH] != 0.0
-    stop_mode = ctl[C_STOP]       # 0: run the budget, 1: stop at last f target, 2: at gtol
-    for j in range(hitf.shape[0]):
-        hitf[j] = -1
-    for j in range(hitg.shape[0]):
-        hitg[j] = -1
-    jf = 0
-    jg = 0
-    jr = 0
-    nrec = 0
-    best = np.inf
-    f0 = np.nan
-    div_level = np.inf
-    status = 1
     t = 0
-    f = np.nan
-    gn = np.nan
     iout[I_TICK0] = _readcyclecounter()
     while True:
         f = fg(x, g, data, idata, seed, t)
@@ -88,79 +181,25 @@ def run_core(fg, value, update, x, g, st, sc, hy, data, idata, seed, ctl, skind,
         for i in range(d):
             s += g[i] * g[i]
         gn = math.sqrt(s)
-        if stoch and (jr < rec.shape[0] and rec[jr] == t):
+        if stoch and is_record_step(bk, rec, t):
             f = value(x, data, idata)          # recording-only evaluation, not charged
-        if t == 0:
-            f0 = f
-            base = abs(f0 - fref) if has_ref else abs(f0)
-            div_level = f0 + ctl[C_DIV] * (1.0 + base)
-        if f < best:
-            best = f
-        # target bookkeeping (best-so-far f − f*, and ‖∇f‖)
-        if has_ref:
-            while jf < ftargets.shape[0] and best - fref <= ftargets[jf]:
-                hitf[jf] = t
-                jf += 1
-        while jg < gtargets.shape[0] and gn <= gtargets[jg]:
-            hitg[jg] = t
-            jg += 1
-        stop = False
-        if not (math.isfinite(f) and math.isfinite(gn)) or f > div_level:
-            status = 2
-            stop = True
-        elif stop_mode == 1.0 and has_ref and jf == ftargets.shape[0]:
-            status = 0
-            stop = True
-        elif stop_mode == 2.0 and gn <= ctl[C_GTOL]:
-            status = 0
-            stop = True
-        elif t >= nsteps:
-            stop = True
-        if jr < rec.shape[0] and rec[jr] == t:
-            _record(trace, nrec, t, f, best, gn, x, xstar)
-            nrec += 1
-            jr += 1
-        elif stop:
-            _record(trace, nrec, t, f, best, gn, x, xstar)
-            nrec += 1
-        if stop:
+        if bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf,
+                    hitg, trace, bk, bf):
             break
-        # --- the update x_t -> x_{t+1} ---
-        lr = _lr_at(skind, sp, ctl[C_LR], t)
-        sc[0] = lr
-        sc[1] = t + 1.0
-        cn = ctl[C_CLIPN]
-        if cn > 0.0:
-            coef = cn / (gn + 1e-6)
-            if coef < 1.0:
-                for i in range(d):
-                    g[i] = g[i] * coef
+        coef = step_scalars(t, ctl, skind, sp, sc, gn)
         cv = ctl[C_CLIPV]
-        if cv > 0.0:
-            for i in range(d):
-                g[i] = min(max(g[i], -cv), cv)
         wd = ctl[C_WD]
-        if wd != 0.0:
+        if coef != 1.0 or cv > 0.0 or wd != 0.0:
             for i in range(d):
-                g[i] = g[i] + wd * x[i]
+                g[i] = modified_grad(g[i], x[i], coef, cv, wd)
         dwd = ctl[C_DWD]
         if dwd != 0.0:
-            shrink = 1.0 - lr * dwd
+            shrink = 1.0 - sc[0] * dwd
             for i in range(d):
                 x[i] = x[i] * shrink
         update(x, g, st, sc, hy)
         t += 1
-    iout[I_TICK1] = _readcyclecounter()
-    out[O_F] = f
-    out[O_BEST] = best
-    out[O_GNORM] = gn
-    out[O_F0] = f0
-    out[O_DIST] = trace[nrec - 1, T_DIST]
-    iout[I_STATUS] = status
-    iout[I_NIT] = t
-    iout[I_NGEV] = t + 1
-    iout[I_NFEV] = t + 1
-    iout[I_NREC] = nrec
+    book_finish(t, f, gn, trace, out, iout, bk, bf)
 
 
 _A, _IA, _A2 = S.A, S.IA, S.A2
