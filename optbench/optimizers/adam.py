@@ -18,8 +18,10 @@ from .base import WD, Optimizer, register
 
 
 def adam_prep(sc, hy):
-    sc[2] = sc[2] * hy[0]                     # beta1^t
-    sc[3] = sc[3] * hy[1]                     # beta2^t
+    # running powers beta^t; below 1e-30, 1 - beta^t == 1 exactly, so flushing them to 0
+    # changes no result and keeps the arithmetic out of slow subnormal numbers
+    sc[2] = sc[2] * hy[0] if sc[2] > 1e-30 else 0.0   # beta1^t
+    sc[3] = sc[3] * hy[1] if sc[3] > 1e-30 else 0.0   # beta2^t
     sc[4] = sc[0] / (1.0 - sc[2])             # step size lr / bc1
     sc[5] = math.sqrt(1.0 - sc[3])            # sqrt(bc2)
 

@@ -18,7 +18,7 @@ from .base import WD, Optimizer, register
 
 
 def rmsprop_prep(sc, hy):
-    sc[2] = sc[2] * hy[0]          # running rho^t
+    sc[2] = sc[2] * hy[0] if sc[2] > 1e-30 else 0.0   # running rho^t (flushed: see adam_prep)
     if hy[4] != 0.0:
         sc[3] = 1.0 / (1.0 - sc[2])
     else:

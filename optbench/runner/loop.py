@@ -58,13 +58,13 @@ def book_start(bk, bf, hitf, hitg):
     bf[F_DIV] = np.inf
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def is_record_step(bk, rec, t):
     j = bk[B_JR]
     return j < rec.shape[0] and rec[j] == t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _distance(x, xstar):
     if xstar.shape[0] != x.shape[0]:
         return np.nan
@@ -75,7 +75,7 @@ def _distance(x, xstar):
     return math.sqrt(s)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace,
              bk, bf):
     """Targets, divergence, stopping rule and trace sampling at step t (f = f(x_t),
@@ -125,7 +125,7 @@ def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hit
     return stop
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def step_scalars(t, ctl, skind, sp, sc, gn):
     """Set the step's learning rate and number in sc; return the norm-clipping factor."""
     lr = _lr_at(skind, sp, ctl[C_LR], t)
