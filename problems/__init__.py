@@ -8,7 +8,10 @@ import importlib
 
 from .base import Problem, REGISTRY, register  # noqa: F401
 
-_FAMILY_MODULES = ("quadratic", "rosenbrock", "saddle", "oned")
+_FAMILY_MODULES = ("quadratic", "rosenbrock", "saddle", "oned",
+                   "double_well", "styblinski_tang", "matrix_factorisation", "linear_net",
+                   "regression", "noisy",
+                   "classic2d", "classic_nd", "monkey", "mgh")
 
 
 def _load_all():

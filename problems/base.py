@@ -46,6 +46,7 @@ class Problem:
     source: ClassVar[str] = ""          # citation
     start_default: ClassVar[str] = "standard"
     FG = VALUE = HVP = HESS = None      # plain-Python kernels (staticmethod)
+    EFG = None                          # separable problems: efg(xi, data, idata, i) -> (f_i, g_i)
 
     def __init__(self, **params):
         schema = dict(self.params)
@@ -121,6 +122,10 @@ class Problem:
             return None
         lo, hi = self.init_box()
         return ((lo, hi), (lo, hi))
+
+    def elementwise(self) -> bool:
+        """True when this instance is separable and exposes EFG (enables the fused loop)."""
+        return self.EFG is not None and not self.stochastic
 
     def cost(self) -> str:
         """Time and memory of one gradient evaluation as a function of d."""

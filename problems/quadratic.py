@@ -68,6 +68,11 @@ def quad_hvp(x, v, out, data, idata):
             out[i] = s
 
 
+def quad_efg(xi, data, idata, i):
+    gi = data[i] * xi
+    return 0.5 * gi * xi, gi
+
+
 def spectrum(dim: int, cond: float, L: float, shape: str) -> np.ndarray:
     """Eigenvalues in [L/cond, L], largest last."""
     mu = L / cond
@@ -108,6 +113,10 @@ class Quadratic(Problem):
     FG = staticmethod(quad_fg)
     VALUE = staticmethod(quad_value)
     HVP = staticmethod(quad_hvp)
+    EFG = staticmethod(quad_efg)
+
+    def elementwise(self):
+        return self.p["rotation"] == "none"
 
     def build(self):
         d, p = self.p["dim"], self.p

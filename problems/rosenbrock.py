@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from optbench.kernels.compile import kernel
 from optbench.params import I
 
 from .base import Problem, register
 
 
+@kernel  # called by the noisy variant (problems/noisy.py)
 def rosen_fg(x, g, data, idata, seed, step):
     n = x.shape[0]
     for i in range(n):

@@ -181,25 +181,40 @@ def run_core(fg, value, update, x, g, st, sc, hy, data, idata, seed, ctl, skind,
         for i in range(d):
             s += g[i] * g[i]
         gn = math.sqrt(s)
-        if stoch and is_record_step(bk, rec, t):
-            f = value(x, data, idata)          # recording-only evaluation, not charged
+        if stoch:
+            # minibatch/noisy f is not the objective: targets, the stop rule and the trace use
+            # the full-batch f, evaluated (not charged) at recording steps and at the end only
+            if not is_record_step(bk, rec, t) and t < nsteps and math.isfinite(f) \
+                    and math.isfinite(gn):
+                coef = step_scalars(t, ctl, skind, sp, sc, gn)
+                _update(update, x, g, st, sc, hy, ctl, coef)
+                t += 1
+                continue
+            f = value(x, data, idata)
         if bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf,
                     hitg, trace, bk, bf):
             break
         coef = step_scalars(t, ctl, skind, sp, sc, gn)
-        cv = ctl[C_CLIPV]
-        wd = ctl[C_WD]
-        if coef != 1.0 or cv > 0.0 or wd != 0.0:
-            for i in range(d):
-                g[i] = modified_grad(g[i], x[i], coef, cv, wd)
-        dwd = ctl[C_DWD]
-        if dwd != 0.0:
-            shrink = 1.0 - sc[0] * dwd
-            for i in range(d):
-                x[i] = x[i] * shrink
-        update(x, g, st, sc, hy)
+        _update(update, x, g, st, sc, hy, ctl, coef)
         t += 1
     book_finish(t, f, gn, trace, out, iout, bk, bf)
+
+
+@njit(cache=True, inline="always")
+def _update(update, x, g, st, sc, hy, ctl, coef):
+    """Clipping, weight decay, then the optimizer's update (generic loop)."""
+    d = x.shape[0]
+    cv = ctl[C_CLIPV]
+    wd = ctl[C_WD]
+    if coef != 1.0 or cv > 0.0 or wd != 0.0:
+        for i in range(d):
+            g[i] = modified_grad(g[i], x[i], coef, cv, wd)
+    dwd = ctl[C_DWD]
+    if dwd != 0.0:
+        shrink = 1.0 - sc[0] * dwd
+        for i in range(d):
+            x[i] = x[i] * shrink
+    update(x, g, st, sc, hy)
 
 
 _A, _IA, _A2 = S.A, S.IA, S.A2
