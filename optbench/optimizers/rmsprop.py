@@ -33,7 +33,9 @@ def rmsprop_elem(x, gi, st, sc, hy, i):
         a = st[1, i] + (1.0 - rho) * (gi - st[1, i])
         st[1, i] = a
         a = a * sc[3]
-        den = math.sqrt(r * sc[3] - a * a) + hy[1]
+        # r̂ − â² ≥ 0 in exact arithmetic; it is exactly 0 at t = 1 with bias correction, where
+        # rounding could make it negative: clamp (torch's centered form never reaches 0)
+        den = math.sqrt(max(r * sc[3] - a * a, 0.0)) + hy[1]
     else:
         den = math.sqrt(r * sc[3]) + hy[1]
     if hy[2] > 0.0:
