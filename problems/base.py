@@ -47,6 +47,8 @@ class Problem:
     start_default: ClassVar[str] = "standard"
     FG = VALUE = HVP = HESS = None      # plain-Python kernels (staticmethod)
     EFG = None                          # separable problems: efg(xi, data, idata, i) -> (f_i, g_i)
+    METRICS = None                      # optional: metrics(x, data, idata, out), see metric_names
+    parallel_safe: ClassVar[bool] = True  # False: kernels use scratch in data; runs go one by one
 
     def __init__(self, **params):
         schema = dict(self.params)
@@ -122,6 +124,10 @@ class Problem:
             return None
         lo, hi = self.init_box()
         return ((lo, hi), (lo, hi))
+
+    def metric_names(self) -> list[str]:
+        """Names of the extra trace columns written by METRICS (none by default)."""
+        return []
 
     def elementwise(self) -> bool:
         """True when this instance is separable and exposes EFG (enables the fused loop)."""

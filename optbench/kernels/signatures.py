@@ -7,6 +7,8 @@ Problem kernels (``data``: float64 array, ``idata``: int64 array owned by the pr
 * ``value(x, data, idata) -> f``              the full (noise-free, full-batch) objective.
 * ``hvp(x, v, out, data, idata)``             Hessian-vector product, out = H(x) v.
 * ``hess(x, H, data, idata)``                 dense Hessian (small d).
+* ``metrics(x, data, idata, out)``            optional extra trace columns (``metric_names()``),
+  evaluated at recording steps only.
 
 Optimizer kernels (``st``: state, shape (n_state, d); ``sc``: per-run scalars; ``hy``:
 hyperparameters):
@@ -34,7 +36,9 @@ HESS_SIG = types.void(A, A2, A, IA)
 PREP_SIG = types.void(A, A)
 ELEM_SIG = types.void(A, f8, A2, A, A, i8)
 UPDATE_SIG = types.void(A, A, A2, A, A)
+METRICS_SIG = types.void(A, A, IA, A)
 
 FG_T = types.FunctionType(FG_SIG)
 VALUE_T = types.FunctionType(VALUE_SIG)
 UPDATE_T = types.FunctionType(UPDATE_SIG)
+METRICS_T = types.FunctionType(METRICS_SIG)

@@ -12,6 +12,10 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
+from functools import partial
+
+from optbench.kernels import compile as kc
+from optbench.kernels import signatures as S
 from optbench.kernels.clock import _readcyclecounter
 from optbench.optimizers.base import N_SCALARS
 from optbench.record import tables as T
@@ -90,11 +94,15 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
     t_c0 = time.perf_counter()
     prob = s0.build_problem()
     opts = [s.build_optimizer() for s in batch]
-    if prob.elementwise() and prob.dim >= FUSED_MIN_DIM:
-        fg = val = upd = None
+    fused = prob.elementwise() and prob.dim >= FUSED_MIN_DIM
+    if not prob.parallel_safe:
+        parallel = False
+    if fused:
+        fg = val = upd = met_k = None
     else:
         fg, val, _ = prob.cpu_kernels()
         upd = opts[0].cpu_update()
+        met_k = kc.cpu(prob.METRICS or L.no_metrics, S.METRICS_SIG)
     compile_s = time.perf_counter() - t_c0
 
     R, d = len(batch), prob.dim
@@ -134,15 +142,20 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
     TRACE = np.zeros((R, nrec_max, L.N_TRACE))
     OUT = np.zeros((R, L.N_OUT))
     IOUT = np.zeros((R, L.N_IOUT), np.int64)
-    G = np.zeros((R, d)) if fg is not None else None
-    if prob.elementwise() and d >= FUSED_MIN_DIM:
+    G = np.zeros((R, d)) if not fused else None
+    names = prob.metric_names()
+    MET = np.zeros((R, nrec_max, len(names)))
+    if fused:
         compile_s, batch_wall = _call_fused(prob, opts[0], X, ST, SC, HY, CTL, skinds, SP, nsteps,
                                             xstar, ftg, gtg, rec, HITF, HITG, TRACE, OUT, IOUT,
                                             compile_s)
     else:
-        compile_s, batch_wall = _call_generic(prob, fg, val, upd, X, G, ST, SC, HY, seeds, CTL,
-                                              skinds, SP, nsteps, xstar, ftg, gtg, rec, HITF,
-                                              HITG, TRACE, OUT, IOUT, compile_s, parallel)
+        if parallel is None:
+            parallel = R > 1 and (os.cpu_count() or 1) > 1
+        arrays = [X, G, ST, SC, HY, prob.data, prob.idata, seeds, CTL, skinds, SP, nsteps, xstar,
+                  ftg, gtg, rec, HITF, HITG, TRACE, MET, OUT, IOUT]
+        driver = partial(L.batch_parallel if parallel else L.batch_serial, fg, val, upd, met_k)
+        compile_s, batch_wall = _call_batch(driver, arrays, compile_s)
     rate = tick_rate()
     rows, traces, xf = [], [], []
     for r, (s, o) in enumerate(zip(batch, opts)):
@@ -156,29 +169,28 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
             tsec = wall * (tr[:, L.T_STEP] + 1) / (IOUT[r, L.I_NIT] + 1)
         rows.append(T.run_row(s, o, prob, OUT[r], IOUT[r], HITF[r], HITG[r], ftg, wall,
                               compile_s, R, environment_id()))
-        traces.append(T.trace_frame(s.run_id, tr, tsec))
+        tf = T.trace_frame(s.run_id, tr, tsec)
+        for k, name in enumerate(names):
+            tf[name] = MET[r, :nrec, k]
+        traces.append(tf)
         xf.append((x0s[r], X[r].copy()))
     return rows, traces, xf
 
 
-def _call_generic(prob, fg, val, upd, X, G, ST, SC, HY, seeds, CTL, skinds, SP, nsteps, xstar,
-                  ftg, gtg, rec, HITF, HITG, TRACE, OUT, IOUT, compile_s, parallel):
-    R = X.shape[0]
-    if parallel is None:
-        parallel = R > 1 and (os.cpu_count() or 1) > 1
-    driver = L.batch_parallel if parallel else L.batch_serial
-    # warm-up: one run, zero steps, on copies (loads the machine code, touches every path)
+def _call_batch(driver, arrays, compile_s):
+    """Warm up on a one-run, zero-step copy (loads the machine code), then time the batch."""
+    one = [a[:1].copy() if i in _PER_RUN else a for i, a in enumerate(arrays)]
+    one[11] = np.zeros(1, np.int64)   # nsteps
     t_w = time.perf_counter()
-    one = [a[:1].copy() for a in (X, G, ST, SC, HY, seeds, CTL, skinds, SP)]
-    outs = [a[:1].copy() for a in (HITF, HITG, TRACE, OUT, IOUT)]
-    for drv in {L.batch_serial, driver}:
-        drv(fg, val, upd, *one[:5], prob.data, prob.idata, *one[5:], np.zeros(1, np.int64),
-            xstar, ftg, gtg, rec, *outs)
+    driver(*one)
     compile_s += time.perf_counter() - t_w
     t0 = time.perf_counter()
-    driver(fg, val, upd, X, G, ST, SC, HY, prob.data, prob.idata, seeds, CTL, skinds, SP, nsteps,
-           xstar, ftg, gtg, rec, HITF, HITG, TRACE, OUT, IOUT)
+    driver(*arrays)
     return compile_s, time.perf_counter() - t0
+
+
+# positions of the per-run arrays in the batch argument list (the others are shared)
+_PER_RUN = {0, 1, 2, 3, 4, 7, 8, 9, 10, 11, 16, 17, 18, 19, 20, 21}
 
 
 def _call_fused(prob, opt, X, ST, SC, HY, CTL, skinds, SP, nsteps, xstar, ftg, gtg, rec, HITF,

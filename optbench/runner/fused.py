@@ -34,8 +34,8 @@ FUSED_SIG = types.void(
 def fused_run(x, st, sc, hy, data, idata, ctl, skind, sp, nsteps, xstar, ftargets, gtargets, rec,
               hitf, hitg, trace, out, iout):
     d = x.shape[0]
-    bk = np.empty(5, np.int64)
-    bf = np.empty(3)
+    bk = np.empty(L.N_BK, np.int64)
+    bf = np.empty(L.N_BF)
     book_start(bk, bf, hitf, hitg)
     has_xstar = xstar.shape[0] == d
     f = 0.0

@@ -39,8 +39,9 @@ STATUS = ("converged", "budget", "diverged", "error")
 _lr_at = njit(cache=True)(lr_at)
 
 
-B_JF, B_JG, B_JR, B_NREC, B_STATUS = range(5)
-F_BEST, F_F0, F_DIV = range(3)
+B_JF, B_JG, B_JR, B_NREC, B_STATUS, B_NEXTREC = range(6)
+F_BEST, F_F0, F_DIV, F_FTHR, F_GTHR = range(5)
+N_BK, N_BF = 6, 5
 
 
 @njit(cache=True)
@@ -53,9 +54,12 @@ def book_start(bk, bf, hitf, hitg):
     for j in range(bk.shape[0]):
         bk[j] = 0
     bk[B_STATUS] = 1
+    bk[B_NEXTREC] = -1
     bf[F_BEST] = np.inf
     bf[F_F0] = np.nan
     bf[F_DIV] = np.inf
+    bf[F_FTHR] = np.inf     # step 0 always takes the full path
+    bf[F_GTHR] = np.inf
 
 
 @njit(cache=True, inline="always")
@@ -122,13 +126,32 @@ def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hit
         bk[B_NREC] += 1
         if rec_now:
             bk[B_JR] += 1
+    # thresholds of the next event, for the fast path of quiet_step
+    bf[F_FTHR] = fref + ftargets[bk[B_JF]] if has_ref and bk[B_JF] < ftargets.shape[0] else -np.inf
+    gthr = gtargets[bk[B_JG]] if bk[B_JG] < gtargets.shape[0] else -1.0
+    if mode == 2.0:
+        gthr = max(gthr, ctl[C_GTOL])
+    bf[F_GTHR] = gthr
+    bk[B_NEXTREC] = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1
     return stop
+
+
+@njit(cache=True, inline="always")
+def quiet_step(t, f, gn, nsteps, bk, bf):
+    """True when step t changes nothing but best-so-far f (no target, record, stop or
+    divergence): then the full bookkeeping is skipped. NaN never counts as quiet."""
+    if f > bf[F_FTHR] and gn > bf[F_GTHR] and f <= bf[F_DIV] and gn < np.inf and t < nsteps \
+            and t != bk[B_NEXTREC]:
+        if f < bf[F_BEST]:
+            bf[F_BEST] = f
+        return True
+    return False
 
 
 @njit(cache=True, inline="always")
 def step_scalars(t, ctl, skind, sp, sc, gn):
     """Set the step's learning rate and number in sc; return the norm-clipping factor."""
-    lr = _lr_at(skind, sp, ctl[C_LR], t)
+    lr = ctl[C_LR] if skind == 0 and sp[2] == 0.0 else _lr_at(skind, sp, ctl[C_LR], t)
     sc[0] = lr
     sc[1] = t + 1.0
     coef = 1.0
@@ -165,12 +188,13 @@ def book_finish(t, f, gn, trace, out, iout, bk, bf):
 
 
 @njit(cache=True)
-def run_core(fg, value, update, x, g, st, sc, hy, data, idata, seed, ctl, skind, sp, nsteps,
-             xstar, ftargets, gtargets, rec, hitf, hitg, trace, out, iout):
-    """One run; writes results into hitf/hitg/trace/out/iout."""
+def run_core(fg, value, update, metrics, x, g, st, sc, hy, data, idata, seed, ctl, skind, sp,
+             nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace, met, out, iout):
+    """One run; writes results into hitf/hitg/trace/met/out/iout. ``metrics`` (problem-specific
+    trace columns, e.g. accuracies) is evaluated at recording steps only, not charged."""
     d = x.shape[0]
-    bk = np.empty(5, np.int64)
-    bf = np.empty(3)
+    bk = np.empty(N_BK, np.int64)
+    bf = np.empty(N_BF)
     book_start(bk, bf, hitf, hitg)
     stoch = ctl[C_STOCH] != 0.0
     t = 0
@@ -191,8 +215,17 @@ def run_core(fg, value, update, x, g, st, sc, hy, data, idata, seed, ctl, skind,
                 t += 1
                 continue
             f = value(x, data, idata)
-        if bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf,
-                    hitg, trace, bk, bf):
+        if quiet_step(t, f, gn, nsteps, bk, bf):
+            coef = step_scalars(t, ctl, skind, sp, sc, gn)
+            _update(update, x, g, st, sc, hy, ctl, coef)
+            t += 1
+            continue
+        nrec = bk[B_NREC]
+        stop = bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf,
+                        hitg, trace, bk, bf)
+        if bk[B_NREC] > nrec and met.shape[1] > 0:
+            metrics(x, data, idata, met[nrec])
+        if stop:
             break
         coef = step_scalars(t, ctl, skind, sp, sc, gn)
         _update(update, x, g, st, sc, hy, ctl, coef)
@@ -220,22 +253,27 @@ def _update(update, x, g, st, sc, hy, ctl, coef):
 _A, _IA, _A2 = S.A, S.IA, S.A2
 _A3 = types.float64[:, :, ::1]
 _IA2 = types.int64[:, ::1]
-BATCH_SIG = types.void(
-    S.FG_T, S.VALUE_T, S.UPDATE_T,
+_ARRAYS = (
     _A2, _A2, _A3, _A2, _A2,          # X, G, ST, SC, HY
     _A, _IA, _IA,                     # data, idata, seeds
     _A2, _IA, _A2, _IA,               # CTL, skinds, SP, nsteps
     _A, _A, _A, _IA,                  # xstar, ftargets, gtargets, rec
-    _IA2, _IA2, _A3, _A2, _IA2,       # HITF, HITG, TRACE, OUT, IOUT
+    _IA2, _IA2, _A3, _A3, _A2, _IA2,  # HITF, HITG, TRACE, MET, OUT, IOUT
 )
+BATCH_SIG = types.void(S.FG_T, S.VALUE_T, S.UPDATE_T, S.METRICS_T, *_ARRAYS)
 
 
-def _batch(fg, value, update, X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps,
-           xstar, ftargets, gtargets, rec, HITF, HITG, TRACE, OUT, IOUT):
+def _batch(fg, value, update, metrics, X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP,
+           nsteps, xstar, ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
     for r in prange(X.shape[0]):
-        run_core(fg, value, update, X[r], G[r], ST[r], SC[r], HY[r], data, idata, seeds[r],
-                 CTL[r], skinds[r], SP[r], nsteps[r], xstar, ftargets, gtargets, rec,
-                 HITF[r], HITG[r], TRACE[r], OUT[r], IOUT[r])
+        run_core(fg, value, update, metrics, X[r], G[r], ST[r], SC[r], HY[r], data, idata,
+                 seeds[r], CTL[r], skinds[r], SP[r], nsteps[r], xstar, ftargets, gtargets, rec,
+                 HITF[r], HITG[r], TRACE[r], MET[r], OUT[r], IOUT[r])
+
+
+def no_metrics(x, data, idata, out):
+    """Metrics kernel of problems without extra trace columns."""
+    pass
 
 
 def _named(fn, name):
