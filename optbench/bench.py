@@ -213,25 +213,37 @@ def to_markdown(res: dict) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m optbench.bench")
-    ap.add_argument("what", choices=["engine"])
+    ap.add_argument("what", choices=["engine", "zoo"])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a check, not a figure)")
     ap.add_argument("--write", help="rewrite this Markdown file's engine section")
     a = ap.parse_args(argv)
-    res = engine(quick=a.quick)
+    if a.what == "zoo":
+        from . import bench_zoo
+        res = bench_zoo.zoo()
+        md = bench_zoo.to_markdown(res, environment())
+        title = "## Zoo (issue: problem zoo)"
+    else:
+        res = engine(quick=a.quick)
+        md = to_markdown(res)
+        title = "## Engine (issue: core engine)"
     print(json.dumps(res, indent=2))
-    md = to_markdown(res)
     print(md)
     if a.write:
-        path = Path(a.write)
-        head = "# Benchmarks\n\nEvery figure here is produced by a script in the repository; the command is given with each table.\n\n"
-        text = path.read_text() if path.exists() else head
-        start = text.find("## Engine (issue: core engine)")
-        if start >= 0:
-            end = text.find("\n## ", start + 5)
-            text = text[:start] + md + (text[end + 1:] if end >= 0 else "")
-        else:
-            text = text.rstrip() + "\n\n" + md
-        path.write_text(text)
+        write_section(Path(a.write), title, md)
+
+
+def write_section(path: Path, title: str, md: str):
+    """Replace (or append) the section that starts with ``title`` in a Markdown file."""
+    head = ("# Benchmarks\n\nEvery figure here is produced by a script in the repository; "
+            "the command is given with each table.\n\n")
+    text = path.read_text() if path.exists() else head
+    start = text.find(title)
+    if start >= 0:
+        end = text.find("\n## ", start + 5)
+        text = text[:start] + md + (text[end + 1:] if end >= 0 else "")
+    else:
+        text = text.rstrip() + "\n\n" + md
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from .base import Problem, REGISTRY, register  # noqa: F401
 _FAMILY_MODULES = ("quadratic", "rosenbrock", "saddle", "oned",
                    "double_well", "styblinski_tang", "matrix_factorisation", "linear_net",
                    "regression", "noisy",
-                   "classic2d", "classic_nd", "monkey", "mgh")
+                   "classic2d", "classic_nd", "monkey", "mgh", "mgh_nd")
 
 
 def _load_all():
