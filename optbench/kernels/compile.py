@@ -56,15 +56,28 @@ def kernel(fn):
     return fn
 
 
-def _rebind(fn, target_compile, bind: dict | None, name: str | None):
+_CUDA_SUBSTITUTES: dict[int, object] = {}
+
+
+def cuda_substitute(obj, fn):
+    """Use kernel ``fn`` in place of the CPU-only object ``obj`` (e.g. an intrinsic) on CUDA."""
+    _CUDA_SUBSTITUTES[id(obj)] = fn
+
+
+def _rebind(fn, target_compile, bind: dict | None, name: str | None, cuda: bool = False):
     g = dict(fn.__globals__)
     for n in fn.__code__.co_names:
         obj = g.get(n)
         if getattr(obj, "_optbench_kernel", False):
             g[n] = target_compile(obj)
+        elif cuda and getattr(getattr(obj, "py_func", None), "_optbench_kernel", False):
+            g[n] = target_compile(obj.py_func)      # a CPU dispatcher of a kernel
+        elif cuda and id(obj) in _CUDA_SUBSTITUTES:
+            g[n] = target_compile(_CUDA_SUBSTITUTES[id(obj)])
     for n, obj in (bind or {}).items():
         # plain kernels are compiled for the target; already-compiled dispatchers pass through
-        g[n] = obj if hasattr(obj, "py_func") else target_compile(obj)
+        g[n] = obj if hasattr(obj, "py_func") or hasattr(obj, "_dispatcher") \
+            or type(obj).__module__.startswith("numba.cuda") else target_compile(obj)
     new = pytypes.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
     new.__qualname__ = name or fn.__qualname__
     new.__module__ = fn.__module__
@@ -107,7 +120,7 @@ def cuda_device(fn, *, bind: dict | None = None, name: str | None = None):
         return hit
     from numba import cuda
 
-    new = _rebind(fn, lambda h: cuda_device(h), bind, name)
+    new = _rebind(fn, lambda h: cuda_device(h), bind, name, cuda=True)
     dev = cuda.jit(device=True)(new)
     _CUDA[key] = dev
     return dev

@@ -20,6 +20,7 @@ from numba import njit, prange, types
 
 from optbench.kernels import signatures as S
 from optbench.kernels.clock import _readcyclecounter
+from optbench.kernels.compile import kernel
 from optbench.optimizers.schedules import lr_at
 
 # ctl: per-run control values
@@ -45,6 +46,7 @@ N_BK, N_BF = 6, 5
 
 
 @njit(cache=True)
+@kernel
 def book_start(bk, bf, hitf, hitg):
     """Reset the bookkeeping state (bk: target/record pointers and status; bf: best, f0, level)."""
     for j in range(hitf.shape[0]):
@@ -63,12 +65,14 @@ def book_start(bk, bf, hitf, hitg):
 
 
 @njit(cache=True, inline="always")
+@kernel
 def is_record_step(bk, rec, t):
     j = bk[B_JR]
     return j < rec.shape[0] and rec[j] == t
 
 
 @njit(cache=True, inline="always")
+@kernel
 def _distance(x, xstar):
     if xstar.shape[0] != x.shape[0]:
         return np.nan
@@ -80,6 +84,7 @@ def _distance(x, xstar):
 
 
 @njit(cache=True, inline="always")
+@kernel
 def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace,
              bk, bf):
     """Targets, divergence, stopping rule and trace sampling at step t (f = f(x_t),
@@ -137,6 +142,7 @@ def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hit
 
 
 @njit(cache=True, inline="always")
+@kernel
 def quiet_step(t, f, gn, nsteps, bk, bf):
     """True when step t changes nothing but best-so-far f (no target, record, stop or
     divergence): then the full bookkeeping is skipped. NaN never counts as quiet."""
@@ -149,6 +155,7 @@ def quiet_step(t, f, gn, nsteps, bk, bf):
 
 
 @njit(cache=True, inline="always")
+@kernel
 def step_scalars(t, ctl, skind, sp, sc, gn):
     """Set the step's learning rate and number in sc; return the norm-clipping factor."""
     lr = ctl[C_LR] if skind == 0 and sp[2] == 0.0 else _lr_at(skind, sp, ctl[C_LR], t)
@@ -164,6 +171,7 @@ def step_scalars(t, ctl, skind, sp, sc, gn):
 
 
 @njit(cache=True, inline="always")
+@kernel
 def modified_grad(gi, xi, coef, cv, wd):
     """Norm clipping (factor coef), value clipping (cv > 0), coupled weight decay (wd)."""
     gi = gi * coef
@@ -173,6 +181,7 @@ def modified_grad(gi, xi, coef, cv, wd):
 
 
 @njit(cache=True)
+@kernel
 def book_finish(t, f, gn, trace, out, iout, bk, bf):
     iout[I_TICK1] = _readcyclecounter()
     out[O_F] = f
@@ -188,13 +197,13 @@ def book_finish(t, f, gn, trace, out, iout, bk, bf):
 
 
 @njit(cache=True)
+@kernel
 def run_core(fg, value, update, metrics, x, g, st, sc, hy, data, idata, seed, ctl, skind, sp,
-             nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace, met, out, iout):
+             nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace, met, out, iout, bk, bf):
     """One run; writes results into hitf/hitg/trace/met/out/iout. ``metrics`` (problem-specific
-    trace columns, e.g. accuracies) is evaluated at recording steps only, not charged."""
+    trace columns, e.g. accuracies) is evaluated at recording steps only, not charged.
+    ``bk`` (int64, N_BK) and ``bf`` (float64, N_BF) are the caller's bookkeeping scratch."""
     d = x.shape[0]
-    bk = np.empty(N_BK, np.int64)
-    bf = np.empty(N_BF)
     book_start(bk, bf, hitf, hitg)
     stoch = ctl[C_STOCH] != 0.0
     t = 0
@@ -205,37 +214,33 @@ def run_core(fg, value, update, metrics, x, g, st, sc, hy, data, idata, seed, ct
         for i in range(d):
             s += g[i] * g[i]
         gn = math.sqrt(s)
+        quiet = False
         if stoch:
             # minibatch/noisy f is not the objective: targets, the stop rule and the trace use
             # the full-batch f, evaluated (not charged) at recording steps and at the end only
-            if not is_record_step(bk, rec, t) and t < nsteps and math.isfinite(f) \
-                    and math.isfinite(gn):
-                coef = step_scalars(t, ctl, skind, sp, sc, gn)
-                _update(update, x, g, st, sc, hy, ctl, coef)
-                t += 1
-                continue
-            f = value(x, data, idata)
-        if quiet_step(t, f, gn, nsteps, bk, bf):
-            coef = step_scalars(t, ctl, skind, sp, sc, gn)
-            _update(update, x, g, st, sc, hy, ctl, coef)
-            t += 1
-            continue
-        nrec = bk[B_NREC]
-        stop = bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf,
-                        hitg, trace, bk, bf)
-        if bk[B_NREC] > nrec and met.shape[1] > 0:
-            metrics(x, data, idata, met[nrec])
-        if stop:
-            break
+            quiet = not is_record_step(bk, rec, t) and t < nsteps and math.isfinite(f) \
+                and math.isfinite(gn)
+            if not quiet:
+                f = value(x, data, idata)
+        if not quiet and not quiet_step(t, f, gn, nsteps, bk, bf):
+            nrec = bk[B_NREC]
+            stop = bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftargets, gtargets, rec,
+                            hitf, hitg, trace, bk, bf)
+            if bk[B_NREC] > nrec and met.shape[1] > 0:
+                metrics(x, data, idata, met[nrec])
+            if stop:
+                break
         coef = step_scalars(t, ctl, skind, sp, sc, gn)
-        _update(update, x, g, st, sc, hy, ctl, coef)
+        modify_step(x, g, sc, ctl, coef)
+        update(x, g, st, sc, hy)
         t += 1
     book_finish(t, f, gn, trace, out, iout, bk, bf)
 
 
 @njit(cache=True, inline="always")
-def _update(update, x, g, st, sc, hy, ctl, coef):
-    """Clipping, weight decay, then the optimizer's update (generic loop)."""
+@kernel
+def modify_step(x, g, sc, ctl, coef):
+    """Clipping and coupled weight decay on g, decoupled weight decay on x (generic loop)."""
     d = x.shape[0]
     cv = ctl[C_CLIPV]
     wd = ctl[C_WD]
@@ -247,7 +252,6 @@ def _update(update, x, g, st, sc, hy, ctl, coef):
         shrink = 1.0 - sc[0] * dwd
         for i in range(d):
             x[i] = x[i] * shrink
-    update(x, g, st, sc, hy)
 
 
 _A, _IA, _A2 = S.A, S.IA, S.A2
@@ -266,11 +270,14 @@ BATCH_SIG = types.void(S.FG_T, S.VALUE_T, S.UPDATE_T, S.METRICS_T, *_ARRAYS)
 def _batch(fg, value, update, metrics, X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP,
            nsteps, xstar, ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
     for r in prange(X.shape[0]):
+        bk = np.empty(N_BK, np.int64)
+        bf = np.empty(N_BF)
         run_core(fg, value, update, metrics, X[r], G[r], ST[r], SC[r], HY[r], data, idata,
                  seeds[r], CTL[r], skinds[r], SP[r], nsteps[r], xstar, ftargets, gtargets, rec,
-                 HITF[r], HITG[r], TRACE[r], MET[r], OUT[r], IOUT[r])
+                 HITF[r], HITG[r], TRACE[r], MET[r], OUT[r], IOUT[r], bk, bf)
 
 
+@kernel
 def no_metrics(x, data, idata, out):
     """Metrics kernel of problems without extra trace columns."""
     pass

@@ -1,0 +1,115 @@
+"""The arrays of one batch of runs (one problem, one optimizer family, shared budget, recording
+and targets) as the compiled drivers take them, and their conversion back to table rows.
+Shared by the CPU drivers and the CUDA kernels."""
+from __future__ import annotations
+
+import numpy as np
+
+from optbench.optimizers.base import N_SCALARS
+from optbench.record import tables as T
+from optbench.record.env import environment_id
+from optbench.record.targets import record_steps
+
+from . import loop as L
+
+# the driver argument order (after the kernels)
+ARG_NAMES = ("X", "G", "ST", "SC", "HY", "data", "idata", "seeds", "CTL", "skinds", "SP",
+             "nsteps", "xstar", "ftg", "gtg", "rec", "HITF", "HITG", "TRACE", "MET", "OUT", "IOUT")
+PER_RUN = ("X", "G", "ST", "SC", "HY", "seeds", "CTL", "skinds", "SP", "nsteps", "HITF", "HITG",
+           "TRACE", "MET", "OUT", "IOUT")
+STOP_MODE = {"budget": 0.0, "target": 1.0, "gtol": 2.0}
+
+
+def record_array(spec) -> np.ndarray:
+    rec = spec.record
+    if rec.startswith("list:"):
+        rec = [int(s) for s in rec[5:].split(",") if s]
+    return record_steps(spec.steps, rec)
+
+
+class Batch:
+    """Build every per-run array of a batch from its specs (validated already)."""
+
+    def __init__(self, specs, prob=None, opts=None):
+        s0 = specs[0]
+        self.specs = specs
+        self.prob = prob if prob is not None else s0.build_problem()
+        self.opts = opts if opts is not None else [s.build_optimizer() for s in specs]
+        prob, opts = self.prob, self.opts
+        R, d = len(specs), prob.dim
+        ns = max(1, opts[0].n_state())
+        hys = [o.hyper_array() for o in opts]
+        a = {"X": np.empty((R, d)), "G": np.zeros((R, d)), "ST": np.zeros((R, ns, d)),
+             "SC": np.zeros((R, N_SCALARS)), "HY": np.zeros((R, max(len(h) for h in hys))),
+             "data": prob.data, "idata": prob.idata,
+             "seeds": np.array([s.seed for s in specs], np.int64),
+             "CTL": np.zeros((R, L.N_CTL)), "skinds": np.zeros(R, np.int64),
+             "SP": np.zeros((R, 6)), "nsteps": np.array([s.steps for s in specs], np.int64)}
+        fstar = prob.f_star
+        for r, (s, o) in enumerate(zip(specs, opts)):
+            a["X"][r] = np.asarray(s.x0) if s.x0 is not None else prob.x0(s.seed)
+            a["ST"][r], a["SC"][r] = o.init_state(d)
+            a["HY"][r, :len(hys[r])] = hys[r]
+            wd, dwd = o.weight_decay
+            stop = STOP_MODE[s.stop]
+            if s.stop == "target" and fstar is None:
+                stop = STOP_MODE["gtol"]
+            a["CTL"][r] = [wd, dwd, o.clip_norm or 0.0, o.clip_value or 0.0,
+                           np.nan if fstar is None else fstar, 1e8, s.gtol,
+                           1.0 if prob.stochastic else 0.0, stop, o.lr]
+            a["skinds"][r], a["SP"][r] = o.schedule.arrays(s.steps)
+        self.x0s = a["X"].copy()
+        xs = prob.x_star
+        a["xstar"] = np.zeros(0) if xs is None else np.ascontiguousarray(xs, dtype=np.float64)
+        a["ftg"] = np.array(s0.targets, dtype=np.float64)
+        a["gtg"] = a["ftg"].copy()
+        a["rec"] = record_array(s0)
+        nrec_max = a["rec"].size + 1
+        a["HITF"] = np.zeros((R, a["ftg"].size), np.int64)
+        a["HITG"] = np.zeros((R, a["gtg"].size), np.int64)
+        a["TRACE"] = np.zeros((R, nrec_max, L.N_TRACE))
+        self.metric_names = prob.metric_names()
+        a["MET"] = np.zeros((R, nrec_max, len(self.metric_names)))
+        a["OUT"] = np.zeros((R, L.N_OUT))
+        a["IOUT"] = np.zeros((R, L.N_IOUT), np.int64)
+        self.a = a
+
+    def __len__(self):
+        return len(self.specs)
+
+    def args(self) -> list:
+        return [self.a[k] for k in ARG_NAMES]
+
+    def warmup_args(self) -> list:
+        """A one-run, zero-step copy of the arguments (to load machine code before timing)."""
+        out = [self.a[k][:1].copy() if k in PER_RUN else self.a[k] for k in ARG_NAMES]
+        out[ARG_NAMES.index("nsteps")] = np.zeros(1, np.int64)
+        return out
+
+    def results(self, compile_s: float, batch_wall: float, rate: float, device_name: str = ""):
+        """Table rows, trace frames and (x0, x) per run. ``rate`` = cycle-counter ticks per
+        second (0: no counter; the batch's wall time is then spread over runs and steps)."""
+        a = self.a
+        R = len(self)
+        rows, traces, xf = [], [], []
+        for r, (s, o) in enumerate(zip(self.specs, self.opts)):
+            iout = a["IOUT"][r]
+            nrec = int(iout[L.I_NREC])
+            tr = a["TRACE"][r, :nrec]
+            if rate > 0:
+                wall = (iout[L.I_TICK1] - iout[L.I_TICK0]) / rate
+                tsec = (tr[:, L.T_TICKS] - iout[L.I_TICK0]) / rate
+            else:
+                wall = batch_wall / R
+                tsec = wall * (tr[:, L.T_STEP] + 1) / (iout[L.I_NIT] + 1)
+            row = T.run_row(s, o, self.prob, a["OUT"][r], iout, a["HITF"][r], a["HITG"][r],
+                            a["ftg"], wall, compile_s, R, environment_id())
+            if device_name:
+                row["device_name"] = device_name
+            rows.append(row)
+            tf = T.trace_frame(s.run_id, tr, tsec)
+            for k, name in enumerate(self.metric_names):
+                tf[name] = a["MET"][r, :nrec, k]
+            traces.append(tf)
+            xf.append((self.x0s[r], a["X"][r].copy()))
+        return rows, traces, xf
