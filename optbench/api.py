@@ -58,10 +58,11 @@ def _steps_table(row) -> pd.DataFrame:
 
 
 def run(problem, optimizer, steps: int = 1000, *, x0=None, seed: int = 0, targets=None,
-        stop: str = "target", gtol: float = 1e-8, record="log", device: str = "cpu") -> RunResult:
+        stop: str = "target", gtol: float = 1e-8, record="log", device: str = "cpu",
+        dtype: str = "float64") -> RunResult:
     """Run one optimizer on one problem (everything validated before compilation)."""
     spec = RunSpec.make(problem, optimizer, seed=seed, steps=steps, targets=targets, stop=stop,
-                        gtol=gtol, record=record, x0=x0, device=device)
+                        gtol=gtol, record=record, x0=x0, device=device, dtype=dtype)
     runs, traces, xs = execute([spec], parallel=False, keep_x=True)
     row = runs.iloc[0].to_dict()
     x0v, xv = xs[0] if xs[0] is not None else (None, None)

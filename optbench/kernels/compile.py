@@ -68,10 +68,11 @@ def _rebind(fn, target_compile, bind: dict | None, name: str | None, cuda: bool 
     g = dict(fn.__globals__)
     for n in fn.__code__.co_names:
         obj = g.get(n)
-        if getattr(obj, "_optbench_kernel", False):
+        if hasattr(obj, "py_func"):                 # a CPU dispatcher (of a kernel, or not)
+            if cuda and getattr(obj.py_func, "_optbench_kernel", False):
+                g[n] = target_compile(obj.py_func)
+        elif getattr(obj, "_optbench_kernel", False):
             g[n] = target_compile(obj)
-        elif cuda and getattr(getattr(obj, "py_func", None), "_optbench_kernel", False):
-            g[n] = target_compile(obj.py_func)      # a CPU dispatcher of a kernel
         elif cuda and id(obj) in _CUDA_SUBSTITUTES:
             g[n] = target_compile(_CUDA_SUBSTITUTES[id(obj)])
     for n, obj in (bind or {}).items():

@@ -30,7 +30,7 @@ def _ticks():
 def _group_key(spec: RunSpec):
     o = spec.optimizer_params
     return (spec.problem, o["optimizer"], bool(o.get("amsgrad", False)), spec.steps, spec.record,
-            spec.targets)
+            spec.targets, spec.device, spec.dtype)
 
 
 def execute(specs: list[RunSpec], *, parallel: bool | None = None, progress=None,

@@ -14,8 +14,8 @@ from optbench.record.targets import ladder, record_steps
 from optbench.validate import OptbenchInputError, choice, number
 
 STOPS = ("target", "gtol", "budget")
-DEVICES = ("cpu",)
-DTYPES = ("float64",)
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float64", "float32")
 
 
 def canonical_json(obj) -> str:
@@ -64,6 +64,11 @@ class RunSpec:
         choice("stop", stop, STOPS)
         choice("device", device, DEVICES)
         choice("dtype", dtype, DTYPES)
+        if device == "cpu" and dtype != "float64":
+            raise OptbenchInputError("dtype float32 is for device='cuda'; the CPU path is float64")
+        if device == "cuda":
+            from optbench.cuda import check_available
+            check_available()
         gtol = number("gtol", gtol, lo=0.0)
         tg = tuple(float(t) for t in ladder(targets))
         record_steps(steps, record)  # validates

@@ -1,0 +1,112 @@
+"""The GPU path (numba.cuda) on the CUDA simulator: the same runs as the CPU path, from the same
+kernel sources. Runs in a subprocess because NUMBA_ENABLE_CUDASIM must be set before numba is
+imported. A real-GPU check is marked ``gpu`` and skipped where numba finds no GPU."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import optbench as ob
+
+SIM = r"""
+import json, os
+assert os.environ["NUMBA_ENABLE_CUDASIM"] == "1"
+import numpy as np
+import optbench as ob
+
+def compare(problem, opt, steps, **kw):
+    c = ob.run(problem, opt, steps=steps, **kw)
+    g = ob.run(problem, opt, steps=steps, device="cuda", **kw)
+    rel = float(np.max(np.abs(g.x - c.x) / np.maximum(np.abs(c.x), 1e-300)))
+    tf = c.trace.f.to_numpy(); gf = g.trace.f.to_numpy()
+    same_len = len(tf) == len(gf)
+    trel = float(np.max(np.abs(gf - tf) / np.maximum(np.abs(tf), 1e-300))) if same_len else 1.0
+    return {"rel_x": rel, "rel_trace": trel, "status": [c.status, g.status], "nit": [c.nit, g.nit],
+            "hits_equal": bool(c.steps_to_target.equals(g.steps_to_target)),
+            "device_name": g.row.get("device_name")}
+
+out = {}
+for name in ob.optimizers.names():
+    lr = {"sgd": 1e-3, "gd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3}.get(name, 1e-2)
+    out[f"rosenbrock/{name}"] = compare("rosenbrock", ob.optimizer(name, lr=lr), 300)
+    out[f"double-well-1000/{name}"] = compare(ob.problem("double-well", dim=1000, start="random"),
+                                              ob.optimizer(name, lr=lr), 3, stop="budget")
+mlps = [n for n in ob.problems.names() if n.startswith("mlp")]
+for name in ob.optimizers.names() if mlps else []:
+    out[f"{mlps[0]}/{name}"] = compare(mlps[0], ob.optimizer(name, lr=1e-3), 3, stop="budget")
+# a batch: lr grid x seeds on random starts, one kernel launch
+kw = dict(problems=[ob.problem("quadratic", dim=5, rotation="haar", start="random")],
+          optimizers=["adam"], grid={"lr": [1e-3, 1e-2, 1e-1]}, seeds=range(3), steps=200)
+rc, _ = ob.sweep(**kw)
+rg, _ = ob.sweep(**kw, device="cuda")
+out["sweep"] = {"fun_equal": bool(np.allclose(rc.fun, rg.fun, rtol=1e-12, atol=0)),
+                "status_equal": rc.status.tolist() == rg.status.tolist(),
+                "device": sorted(set(rg.device)), "n": len(rg)}
+r32 = ob.run("rosenbrock", ob.optimizer("adam", lr=1e-2), steps=500, device="cuda",
+             dtype="float32")
+out["float32"] = {"dtype": r32.row["dtype"], "status": r32.status, "fun": float(r32.fun)}
+print("RESULT" + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def sim():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    r = subprocess.run([sys.executable, "-c", SIM], capture_output=True, text=True, env=env,
+                       timeout=1200)
+    assert r.returncode == 0, r.stderr[-3000:]
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("RESULT")][-1]
+    return json.loads(line[6:])
+
+
+def test_every_optimizer_matches_cpu_on_2d_1000d_and_mlp(sim):
+    keys = [k for k in sim if "/" in k]
+    assert len(keys) >= 2 * len(ob.optimizers.names())
+    for k in keys:
+        v = sim[k]
+        assert v["rel_x"] <= 1e-12 and v["rel_trace"] <= 1e-12, (k, v)
+        assert v["status"][0] == v["status"][1] and v["nit"][0] == v["nit"][1], (k, v)
+        assert v["hits_equal"], k
+        assert v["device_name"] == "CUDA simulator"
+
+
+def test_batched_sweep_matches_cpu(sim):
+    s = sim["sweep"]
+    assert s["n"] == 9 and s["fun_equal"] and s["status_equal"] and s["device"] == ["cuda"]
+
+
+def test_float32_recorded(sim):
+    assert sim["float32"]["dtype"] == "float32"
+    assert sim["float32"]["status"] in ("converged", "budget")
+    assert sim["float32"]["fun"] < 24.2          # it made progress from f(x0) = 24.2
+
+
+def test_no_gpu_no_simulator_is_a_clear_error():
+    code = ("import optbench as ob\n"
+            "try:\n    ob.run('rosenbrock', 'adam', device='cuda')\n"
+            "except ob.OptbenchInputError as e:\n    print('ERR', e)\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=300)
+    if "ERR" not in r.stdout:
+        pytest.skip("a real CUDA GPU is present: the no-GPU message cannot be shown here")
+    assert "no CUDA GPU" in r.stdout and "NUMBA_ENABLE_CUDASIM=1" in r.stdout
+
+
+def _has_gpu():
+    try:
+        from numba import cuda
+        return cuda.is_available()
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _has_gpu(), reason="needs a real CUDA GPU")
+def test_real_gpu_matches_cpu():
+    o = ob.optimizer("adam", lr=1e-2)
+    c = ob.run("rosenbrock", o, steps=2000)
+    g = ob.run("rosenbrock", o, steps=2000, device="cuda")
+    assert g.status == c.status and abs(g.fun - c.fun) <= 1e-9 * max(1.0, abs(c.fun))
