@@ -47,6 +47,15 @@ out["sweep"] = {"fun_equal": bool(np.allclose(rc.fun, rg.fun, rtol=1e-12, atol=0
 r32 = ob.run("rosenbrock", ob.optimizer("adam", lr=1e-2), steps=500, device="cuda",
              dtype="float32")
 out["float32"] = {"dtype": r32.row["dtype"], "status": r32.status, "fun": float(r32.fun)}
+# large separable problems: the whole grid on one run (threshold lowered to keep the simulator fast)
+import optbench.cuda.execute as CE
+CE.GRID_MIN_DIM = 32
+for name, o in (("adam", ob.optimizer("adam", lr=1e-2)),
+                ("nesterov-clip", ob.optimizer("nesterov", lr=0.5, clip_value=0.5))):
+    p = ob.problem("double-well", dim=64, start="random")
+    r = compare(p, o, 4, stop="budget")
+    r["layout"] = ob.run(p, o, steps=1, device="cuda").row["gpu_layout"]
+    out[f"grid/{name}"] = r
 print("RESULT" + json.dumps(out))
 """
 
@@ -62,7 +71,7 @@ def sim():
 
 
 def test_every_optimizer_matches_cpu_on_2d_1000d_and_mlp(sim):
-    keys = [k for k in sim if "/" in k]
+    keys = [k for k in sim if "/" in k and not k.startswith("grid/")]
     assert len(keys) >= 2 * len(ob.optimizers.names())
     for k in keys:
         v = sim[k]
@@ -70,6 +79,14 @@ def test_every_optimizer_matches_cpu_on_2d_1000d_and_mlp(sim):
         assert v["status"][0] == v["status"][1] and v["nit"][0] == v["nit"][1], (k, v)
         assert v["hits_equal"], k
         assert v["device_name"] == "CUDA simulator"
+
+
+def test_grid_per_run_layout_matches_cpu(sim):
+    for k in ("grid/adam", "grid/nesterov-clip"):
+        v = sim[k]
+        assert v["layout"].startswith("grid per run"), v
+        assert v["rel_x"] <= 1e-12 and v["rel_trace"] <= 1e-12, (k, v)
+        assert v["status"][0] == v["status"][1] and v["nit"][0] == v["nit"][1]
 
 
 def test_batched_sweep_matches_cpu(sim):

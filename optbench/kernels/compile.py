@@ -65,25 +65,42 @@ def cuda_substitute(obj, fn):
 
 
 def _rebind(fn, target_compile, bind: dict | None, name: str | None, cuda: bool = False):
+    """Copy ``fn`` with its kernel globals compiled for the target by ``target_compile(h, sub)``.
+
+    ``bind`` names are bound in ``fn`` and passed down (as ``sub``) to every marked helper that
+    names one of them, so a helper written against, say, ``EFG`` is specialised with ``fn``."""
     g = dict(fn.__globals__)
+    bind = bind or {}
+
+    def sub(h):
+        return {k: v for k, v in bind.items() if k in h.__code__.co_names} or None
+
     for n in fn.__code__.co_names:
         obj = g.get(n)
         if hasattr(obj, "py_func"):                 # a CPU dispatcher (of a kernel, or not)
             if cuda and getattr(obj.py_func, "_optbench_kernel", False):
-                g[n] = target_compile(obj.py_func)
+                g[n] = target_compile(obj.py_func, sub(obj.py_func))
         elif getattr(obj, "_optbench_kernel", False):
-            g[n] = target_compile(obj)
+            g[n] = target_compile(obj, sub(obj))
         elif cuda and id(obj) in _CUDA_SUBSTITUTES:
-            g[n] = target_compile(_CUDA_SUBSTITUTES[id(obj)])
-    for n, obj in (bind or {}).items():
+            g[n] = target_compile(_CUDA_SUBSTITUTES[id(obj)], None)
+    for n, obj in bind.items():
         # plain kernels are compiled for the target; already-compiled dispatchers pass through
         g[n] = obj if hasattr(obj, "py_func") or hasattr(obj, "_dispatcher") \
-            or type(obj).__module__.startswith("numba.cuda") else target_compile(obj)
+            or type(obj).__module__.startswith("numba.cuda") else target_compile(obj, None)
     new = pytypes.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
     new.__qualname__ = name or fn.__qualname__
     new.__module__ = fn.__module__
     new.__doc__ = fn.__doc__
     return new
+
+
+def _bind_key(bind):
+    return tuple(sorted(bind.items(), key=lambda kv: kv[0])) if bind else None
+
+
+def _sub_name(h, sub, parent):
+    return f"{h.__qualname__}__{parent}" if sub else None
 
 
 def cpu(fn, sig=None, *, bind: dict | None = None, name: str | None = None, parallel=False,
@@ -92,36 +109,44 @@ def cpu(fn, sig=None, *, bind: dict | None = None, name: str | None = None, para
 
     ``inline=True`` compiles the helpers it binds with ``inline='always'`` (numba-IR inlining),
     which hot loops need: a call per coordinate otherwise blocks vectorisation."""
-    key = (fn, sig, tuple(sorted((bind or {}).items(), key=lambda kv: kv[0])) if bind else None,
-           name, parallel, inline)
+    key = (fn, sig, _bind_key(bind), name, parallel, inline)
     hit = _CPU.get(key)
     if hit is not None:
         return hit
-    new = _rebind(fn, (lambda h: _cpu_inline(h)) if inline else (lambda h: cpu(h)), bind, name)
+    parent = name or fn.__qualname__
+    if inline:
+        def tc(h, sub):
+            return _cpu_inline(h, sub, _sub_name(h, sub, parent))
+    else:
+        def tc(h, sub):
+            return cpu(h, bind=sub, name=_sub_name(h, sub, parent))
+    new = _rebind(fn, tc, bind, name)
     opts = dict(cache=True, fastmath=False, error_model="numpy", parallel=parallel)
     disp = njit(sig, **opts)(new) if sig is not None else njit(**opts)(new)
     _CPU[key] = disp
     return disp
 
 
-def _cpu_inline(fn):
-    key = ("inline", fn)
+def _cpu_inline(fn, bind=None, name=None):
+    key = ("inline", fn, _bind_key(bind), name)
     hit = _CPU.get(key)
     if hit is None:
-        new = _rebind(fn, _cpu_inline, None, None)
+        parent = name or fn.__qualname__
+        new = _rebind(fn, lambda h, sub: _cpu_inline(h, sub, _sub_name(h, sub, parent)), bind,
+                      name)
         hit = _CPU[key] = njit(inline="always", cache=True, error_model="numpy")(new)
     return hit
 
 
 def cuda_device(fn, *, bind: dict | None = None, name: str | None = None):
     """``numba.cuda.jit(device=True)`` version of kernel ``fn`` (also on the CUDA simulator)."""
-    key = (fn, tuple(sorted((bind or {}).items(), key=lambda kv: kv[0])) if bind else None, name)
+    key = (fn, _bind_key(bind), name)
     hit = _CUDA.get(key)
     if hit is not None:
         return hit
     from numba import cuda
 
-    new = _rebind(fn, lambda h: cuda_device(h), bind, name, cuda=True)
+    new = _rebind(fn, lambda h, sub: cuda_device(h, bind=sub), bind, name, cuda=True)
     dev = cuda.jit(device=True)(new)
     _CUDA[key] = dev
     return dev

@@ -1,0 +1,126 @@
+"""Large separable problems on the GPU: the whole grid works on one run.
+
+Each step is two launches: ``book`` (one thread: targets, trace, stop rule, the step's
+scalars — the CPU's bookkeeping kernels compiled for the device) and ``grid_pass`` (every
+thread, grid-stride over the coordinates: the CPU fused loop's ``fused_element``, with a
+shared-memory block reduction of f, ‖g‖² and ‖x − x*‖² and one atomic add per block). All
+n + 1 steps are launched up front; once a run stops, the kernels return at once. Results are
+copied back once, at the end.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import cuda, float64
+
+from optbench.kernels import compile as kc
+from optbench.runner import fused as FU
+from optbench.runner import loop as L
+
+THREADS = 256
+_KERNELS: dict = {}
+
+
+def kernels(problem, optimizer):
+    key = (problem.EFG, optimizer.PREP, optimizer.ELEM)
+    hit = _KERNELS.get(key)
+    if hit is not None:
+        return hit
+    bind = {"EFG": problem.EFG, "PREP": optimizer.PREP, "ELEM": optimizer.ELEM}
+    element = kc.cuda_device(FU.fused_element, bind=bind)
+    prepare = kc.cuda_device(FU.fused_prepare, bind=bind)
+    efg = kc.cuda_device(problem.EFG)
+    book_start = kc.cuda_device(L.book_start.py_func)
+    bookkeep = kc.cuda_device(L.bookkeep.py_func)
+    book_finish = kc.cuda_device(L.book_finish.py_func)
+    is_record_step = kc.cuda_device(L.is_record_step.py_func)
+
+    @cuda.jit
+    def start(bk, bf, hitf, hitg, flag):
+        book_start(bk, bf, hitf, hitg)
+        flag[0] = 0
+
+    @cuda.jit
+    def book(t, acc, x, sc, hy, ctl, skind, sp, nsteps, xstar, ftg, gtg, rec, hitf, hitg, trace,
+             out, iout, bk, bf, stepv, flag):
+        if flag[0] != 0:
+            return
+        f = acc[0]
+        gn = math.sqrt(acc[1])
+        dist = math.sqrt(acc[2]) if acc[3] != 0.0 else math.nan
+        if bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftg, gtg, rec, hitf, hitg, trace,
+                    bk, bf):
+            book_finish(t, f, gn, trace, out, iout, bk, bf)
+            flag[0] = 1
+            return
+        prepare(t, ctl, skind, sp, sc, hy, gn, stepv)
+        acc[0] = 0.0
+        acc[1] = 0.0
+        acc[2] = 0.0
+        acc[3] = 1.0 if xstar.shape[0] == x.shape[0] and is_record_step(bk, rec, t + 1) else 0.0
+
+    @cuda.jit
+    def grid_pass(first, x, st, sc, hy, data, idata, xstar, stepv, acc, flag):
+        if flag[0] != 0:
+            return
+        sm = cuda.shared.array((3, THREADS), float64)
+        tid = cuda.threadIdx.x
+        f = 0.0
+        s = 0.0
+        dd = 0.0
+        want = acc[3] != 0.0
+        for i in range(cuda.grid(1), x.shape[0], cuda.gridsize(1)):
+            if first:
+                fi, gi = efg(x[i], data, idata, i)
+            else:
+                fi, gi = element(x, st, sc, hy, data, idata, i, stepv)
+            f += fi
+            s += gi * gi
+            if want:
+                e = x[i] - xstar[i]
+                dd += e * e
+        sm[0, tid] = f
+        sm[1, tid] = s
+        sm[2, tid] = dd
+        cuda.syncthreads()
+        half = THREADS // 2
+        while half > 0:
+            if tid < half:
+                for k in range(3):
+                    sm[k, tid] += sm[k, tid + half]
+            cuda.syncthreads()
+            half //= 2
+        if tid == 0:
+            for k in range(3):
+                cuda.atomic.add(acc, k, sm[k, 0])
+
+    _KERNELS[key] = (start, book, grid_pass)
+    return _KERNELS[key]
+
+
+def run_one(ks, a: dict, r: int, blocks: int):
+    """Run run r of a batch's (dtype-converted) arrays on the device; results copied back."""
+    start, book, grid_pass = ks
+    per = {k: cuda.to_device(np.ascontiguousarray(a[k][r])) for k in
+           ("X", "ST", "SC", "HY", "CTL", "SP", "HITF", "HITG", "TRACE", "OUT", "IOUT")}
+    shared = {k: cuda.to_device(a[k]) for k in ("data", "idata", "xstar", "ftg", "gtg", "rec")}
+    bk = cuda.to_device(np.zeros(L.N_BK, np.int64))
+    bf = cuda.to_device(np.zeros(L.N_BF))
+    stepv = cuda.to_device(np.zeros(4, a["X"].dtype))
+    flag = cuda.to_device(np.zeros(1, np.int64))
+    x = a["X"][r]
+    has_xstar = a["xstar"].shape[0] == x.shape[0]
+    acc = cuda.to_device(np.array([0.0, 0.0, 0.0, 1.0 if has_xstar and 0 in a["rec"] else 0.0]))
+    start[1, 1](bk, bf, per["HITF"], per["HITG"], flag)
+    grid_pass[blocks, THREADS](1, per["X"], per["ST"], per["SC"], per["HY"], shared["data"],
+                               shared["idata"], shared["xstar"], stepv, acc, flag)
+    n = int(a["nsteps"][r])
+    for t in range(n + 1):
+        book[1, 1](t, acc, per["X"], per["SC"], per["HY"], per["CTL"], a["skinds"][r], per["SP"],
+                   n, shared["xstar"], shared["ftg"], shared["gtg"], shared["rec"], per["HITF"],
+                   per["HITG"], per["TRACE"], per["OUT"], per["IOUT"], bk, bf, stepv, flag)
+        grid_pass[blocks, THREADS](0, per["X"], per["ST"], per["SC"], per["HY"], shared["data"],
+                                   shared["idata"], shared["xstar"], stepv, acc, flag)
+    cuda.synchronize()
+    return {k: v.copy_to_host() for k, v in per.items()}
