@@ -213,11 +213,17 @@ def to_markdown(res: dict) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m optbench.bench")
-    ap.add_argument("what", choices=["engine", "zoo"])
+    ap.add_argument("what", choices=["engine", "zoo", "gpu"])
+    ap.add_argument("--runs", type=int, default=1_000_000, help="gpu: runs in the sweep")
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a check, not a figure)")
     ap.add_argument("--write", help="rewrite this Markdown file's engine section")
     a = ap.parse_args(argv)
-    if a.what == "zoo":
+    if a.what == "gpu":
+        from . import bench_gpu
+        res = bench_gpu.gpu(runs=a.runs)
+        md = bench_gpu.to_markdown(res)
+        title = "## GPU (issue: GPU execution)"
+    elif a.what == "zoo":
         from . import bench_zoo
         res = bench_zoo.zoo()
         md = bench_zoo.to_markdown(res, environment())

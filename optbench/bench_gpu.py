@@ -1,0 +1,79 @@
+"""GPU benchmarks (run where a CUDA GPU is present; reported as skipped otherwise).
+
+    python -m optbench.bench gpu [--runs 1000000] [--write BENCHMARKS.md]
+
+* Adam on 2-D Rosenbrock, a batched sweep (``runs`` × 10⁴ steps, thread per run): aggregate
+  optimizer steps per second in float64 and float32, and the same sweep's rate on the CPU path
+  (on fewer runs: the rate per second is what is compared);
+* one Adam run on a 2²⁶-dimensional diagonal quadratic (whole grid on one run): bytes moved per
+  step / time, as a fraction of a device-to-device copy measured in the same process.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import optbench as ob
+
+
+def _sweep_rate(runs: int, steps: int, device: str, dtype: str = "float64") -> float:
+    lrs = np.logspace(-4, -1, runs)
+    specs = [ob.RunSpec.make("rosenbrock", ob.optimizer("adam", lr=float(lr)), steps=steps,
+                             stop="budget", record="none", device=device, dtype=dtype)
+             for lr in lrs]
+    from optbench.runner.execute import execute
+    runs_df, _ = execute(specs)
+    total_steps = float(runs_df["nit"].sum())
+    wall = float(runs_df["wall_s"].sum())       # per-run shares of the batch's kernel time
+    return total_steps / wall
+
+
+def _copy_bandwidth(nbytes: int) -> float:
+    from numba import cuda
+    a = cuda.device_array(nbytes // 8, dtype=np.float64)
+    b = cuda.device_array_like(a)
+    b.copy_to_device(a)
+    cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(10):
+        b.copy_to_device(a)
+    cuda.synchronize()
+    return 2 * nbytes * 10 / (time.perf_counter() - t0)   # read + write
+
+
+def gpu(runs: int = 1_000_000, steps: int = 10_000, dim: int = 2 ** 26) -> dict:
+    from optbench.cuda import check_available, device_name
+    try:
+        check_available()
+    except ob.OptbenchInputError as e:
+        return {"skipped": str(e)}
+    res = {"device": device_name()}
+    res["sweep_steps_per_s_float64"] = _sweep_rate(runs, steps, "cuda", "float64")
+    res["sweep_steps_per_s_float32"] = _sweep_rate(runs, steps, "cuda", "float32")
+    res["cpu_sweep_steps_per_s"] = _sweep_rate(4096, steps, "cpu")
+    res["gpu_over_cpu"] = res["sweep_steps_per_s_float64"] / res["cpu_sweep_steps_per_s"]
+    p = ob.problem("quadratic", dim=dim, cond=1e3, start="random")
+    r = ob.run(p, ob.optimizer("adam", lr=1e-3), steps=50, stop="budget", device="cuda")
+    moved = 7 * 8 * dim * r.nit           # x, m, v read + written, λ read
+    res["quadratic_GBps"] = moved / r.wall_s / 1e9
+    res["copy_GBps"] = _copy_bandwidth(8 * dim) / 1e9
+    res["bandwidth_fraction"] = res["quadratic_GBps"] / res["copy_GBps"]
+    return res
+
+
+def to_markdown(res: dict) -> str:
+    if "skipped" in res:
+        return ("## GPU (issue: GPU execution)\n\nNot measured: " + res["skipped"] +
+                ". Run `python -m optbench.bench gpu --write BENCHMARKS.md` on a machine with a "
+                "CUDA GPU.\n")
+    return "\n".join([
+        "## GPU (issue: GPU execution)", "",
+        f"Measured by `python -m optbench.bench gpu` on {res['device']}.", "",
+        "| work | figure | goal |", "|---|---|---|",
+        f"| Adam, 2-D Rosenbrock sweep, float64 | {res['sweep_steps_per_s_float64']:.3g} steps/s | ≥ 1e10 on an H100 |",
+        f"| same, float32 | {res['sweep_steps_per_s_float32']:.3g} steps/s | |",
+        f"| same sweep on the CPU path | {res['cpu_sweep_steps_per_s']:.3g} steps/s | GPU/CPU = {res['gpu_over_cpu']:.0f}× |",
+        f"| Adam, 2^26 quadratic, one run | {res['quadratic_GBps']:.0f} GB/s = "
+        f"{100 * res['bandwidth_fraction']:.0f} % of copy ({res['copy_GBps']:.0f} GB/s) | ≥ 70 % |",
+        ""])
