@@ -27,14 +27,16 @@ def compare(problem, opt, steps, **kw):
             "hits_equal": bool(c.steps_to_target.equals(g.steps_to_target)),
             "device_name": g.row.get("device_name")}
 
+FIRST_ORDER = [n for n in ob.optimizers.names()
+               if getattr(ob.optimizers.REGISTRY[n], "kind", "first_order") == "first_order"]
 out = {}
-for name in ob.optimizers.names():
+for name in FIRST_ORDER:
     lr = {"sgd": 1e-3, "gd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3}.get(name, 1e-2)
     out[f"rosenbrock/{name}"] = compare("rosenbrock", ob.optimizer(name, lr=lr), 300)
     out[f"double-well-1000/{name}"] = compare(ob.problem("double-well", dim=1000, start="random"),
                                               ob.optimizer(name, lr=lr), 3, stop="budget")
 mlps = [n for n in ob.problems.names() if n.startswith("mlp")]
-for name in ob.optimizers.names() if mlps else []:
+for name in FIRST_ORDER if mlps else []:
     out[f"{mlps[0]}/{name}"] = compare(mlps[0], ob.optimizer(name, lr=1e-3), 3, stop="budget")
 # a batch: lr grid x seeds on random starts, one kernel launch
 kw = dict(problems=[ob.problem("quadratic", dim=5, rotation="haar", start="random")],
@@ -72,7 +74,9 @@ def sim():
 
 def test_every_optimizer_matches_cpu_on_2d_1000d_and_mlp(sim):
     keys = [k for k in sim if "/" in k and not k.startswith("grid/")]
-    assert len(keys) >= 2 * len(ob.optimizers.names())
+    first_order = [n for n in ob.optimizers.names()
+                   if getattr(ob.optimizers.REGISTRY[n], "kind", "first_order") == "first_order"]
+    assert len(first_order) >= 9 and len(keys) >= 2 * len(first_order)
     for k in keys:
         v = sim[k]
         assert v["rel_x"] <= 1e-12 and v["rel_trace"] <= 1e-12, (k, v)

@@ -87,29 +87,37 @@ class Batch:
         return out
 
     def results(self, compile_s: float, batch_wall: float, rate: float, device_name: str = ""):
-        """Table rows, trace frames and (x0, x) per run. ``rate`` = cycle-counter ticks per
-        second (0: no counter; the batch's wall time is then spread over runs and steps)."""
+        """Table rows, the batch's traces (one frame) and (x0, x) per run. ``rate`` =
+        cycle-counter ticks per second (0: no counter; the batch's wall time is then spread
+        over runs and steps)."""
         a = self.a
         R = len(self)
-        rows, traces, xf = [], [], []
+        iout = a["IOUT"]
+        nrec = iout[:, L.I_NREC].astype(np.int64)
+        if rate > 0:
+            walls = (iout[:, L.I_TICK1] - iout[:, L.I_TICK0]) / rate
+        else:
+            walls = np.full(R, batch_wall / R)
+        env = environment_id()
+        rows = []
         for r, (s, o) in enumerate(zip(self.specs, self.opts)):
-            iout = a["IOUT"][r]
-            nrec = int(iout[L.I_NREC])
-            tr = a["TRACE"][r, :nrec]
-            if rate > 0:
-                wall = (iout[L.I_TICK1] - iout[L.I_TICK0]) / rate
-                tsec = (tr[:, L.T_TICKS] - iout[L.I_TICK0]) / rate
-            else:
-                wall = batch_wall / R
-                tsec = wall * (tr[:, L.T_STEP] + 1) / (iout[L.I_NIT] + 1)
-            row = T.run_row(s, o, self.prob, a["OUT"][r], iout, a["HITF"][r], a["HITG"][r],
-                            a["ftg"], wall, compile_s, R, environment_id())
+            row = T.run_row(s, o, self.prob, a["OUT"][r], iout[r], a["HITF"][r], a["HITG"][r],
+                            a["ftg"], float(walls[r]), compile_s, R, env)
             if device_name:
                 row["device_name"] = device_name
             rows.append(row)
-            tf = T.trace_frame(s.run_id, tr, tsec)
-            for k, name in enumerate(self.metric_names):
-                tf[name] = a["MET"][r, :nrec, k]
-            traces.append(tf)
-            xf.append((self.x0s[r], a["X"][r].copy()))
-        return rows, traces, xf
+        # traces of all runs at once: rows j < nrec[r] of each run's buffer, run-major
+        mask = np.arange(a["TRACE"].shape[1])[None, :] < nrec[:, None]
+        tr = a["TRACE"][mask]
+        if rate > 0:
+            tsec = (tr[:, L.T_TICKS] - np.repeat(iout[:, L.I_TICK0], nrec)) / rate
+        else:
+            nit = np.repeat(iout[:, L.I_NIT], nrec)
+            tsec = np.repeat(walls, nrec) * (tr[:, L.T_STEP] + 1) / (nit + 1)
+        frame = T.trace_frame(np.repeat(np.array([s.run_id for s in self.specs]), nrec), tr,
+                              tsec)
+        met = a["MET"][mask]
+        for k, name in enumerate(self.metric_names):
+            frame[name] = met[:, k]
+        xf = [(self.x0s[r], a["X"][r].copy()) for r in range(R)]
+        return rows, frame, xf

@@ -7,6 +7,7 @@ import time
 from collections import defaultdict
 from functools import partial
 
+import pandas as pd
 from numba import njit
 
 from optbench.kernels import compile as kc
@@ -40,7 +41,7 @@ def execute(specs: list[RunSpec], *, parallel: bool | None = None, progress=None
     for i, s in enumerate(specs):
         groups[_group_key(s)].append(i)
     run_rows: list = [None] * len(specs)
-    trace_parts: list = [None] * len(specs)
+    trace_parts: list = []
     xs: list = [None] * len(specs)
     for idx in groups.values():
         batch = [specs[i] for i in idx]
@@ -48,10 +49,13 @@ def execute(specs: list[RunSpec], *, parallel: bool | None = None, progress=None
             rows, traces, xf = run_batch(batch, parallel=parallel)
         except Exception as exc:  # a failure is a status, never a lost row
             rows = [T.error_row(s, f"{type(exc).__name__}: {exc}") for s in batch]
-            traces = [T.empty_trace(s.run_id) for s in batch]
+            traces = T.empty_trace("")
             xf = [None] * len(batch)
+        # a batch's traces: one frame (or a list of per-run frames)
+        trace_parts.append(traces if isinstance(traces, pd.DataFrame) else
+                           T.traces_frame(traces))
         for j, i in enumerate(idx):
-            run_rows[i], trace_parts[i], xs[i] = rows[j], traces[j], xf[j]
+            run_rows[i], xs[i] = rows[j], xf[j]
         if progress is not None:
             progress(len(batch), sum(r["status"] in ("diverged", "error") for r in rows))
     runs = T.runs_frame(run_rows)

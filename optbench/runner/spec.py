@@ -67,6 +67,10 @@ class RunSpec:
         if device == "cpu" and dtype != "float64":
             raise OptbenchInputError("dtype float32 is for device='cuda'; the CPU path is float64")
         if device == "cuda":
+            if getattr(opt, "kind", "first_order") != "first_order":
+                raise OptbenchInputError(
+                    f"optimizer {opt.name} runs on the CPU only; device='cuda' takes first-order "
+                    "optimizers")
             from optbench.cuda import check_available
             check_available()
         gtol = number("gtol", gtol, lo=0.0)
