@@ -140,10 +140,13 @@ class Problem:
     # -- compiled kernels -------------------------------------------------------------
     def cpu_kernels(self):
         """(fg, value, hvp) compiled with ``numba.njit`` (explicit signatures, cached)."""
-        fg = kc.cpu(self.FG, S.FG_SIG)
-        val = kc.cpu(self.VALUE, S.VALUE_SIG)
-        hvp = kc.cpu(self.HVP, S.HVP_SIG) if self.HVP is not None else None
-        return fg, val, hvp
+        ks = self.__dict__.get("_cpu_kernels")
+        if ks is None:
+            fg = kc.cpu(self.FG, S.FG_SIG)
+            val = kc.cpu(self.VALUE, S.VALUE_SIG)
+            hvp = kc.cpu(self.HVP, S.HVP_SIG) if self.HVP is not None else None
+            ks = self.__dict__["_cpu_kernels"] = (fg, val, hvp)
+        return ks
 
     def _x(self, x):
         x = np.ascontiguousarray(x, dtype=np.float64)

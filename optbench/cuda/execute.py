@@ -99,7 +99,8 @@ def _run_thread_per_run(specs, prob, opts):
     compile_s = time.perf_counter() - t_c
 
     R = len(b)
-    step = _chunk_size(a, R)
+    # problems whose kernels keep scratch in their (shared) data run one run per launch
+    step = _chunk_size(a, R) if prob.parallel_safe else 1
     kernel_s = transfer_s = 0.0
     for lo in range(0, R, step):
         hi = min(R, lo + step)
