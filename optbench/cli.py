@@ -1,8 +1,10 @@
 """The ``optbench`` command line.
 
     optbench run [SUITE] [--seeds N] [--steps N] [--out DIR]   run a suite (default: quick)
+        [--executor serial|processes|dask] [--address tcp://HOST:PORT] [--workers N]
     optbench list problems|optimizers|suites|schedules         what is available
     optbench show RESULTS                                       summary table of a results folder
+    optbench asv-record RESULTS [--commit REF] [--name NAME]    a result set into asv's history
 
 Bad input (unknown names, invalid values, unreadable files) prints one line and exits with 2.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from optbench import asv_bridge
+from optbench.plots import cli as plots_cli
 from optbench.validate import OptbenchInputError
 
 EXIT_BAD_INPUT = 2
@@ -33,12 +37,22 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--steps", type=int, help="step budget per run (overrides the suite)")
     r.add_argument("--out", help="results folder (default: results/<suite name>)")
     r.add_argument("--serial", action="store_true", help="one core, no prange over runs")
+    r.add_argument("--executor", choices=["serial", "processes", "dask"],
+                   help="where runs execute (default: processes when more than one core is "
+                   "usable and the sweep has several execution groups, else serial; dask when "
+                   "--address is given)")
+    r.add_argument("--address", help="dask scheduler address, e.g. tcp://HOST:8786 "
+                   "(default with --executor dask: a LocalCluster on this machine)")
+    r.add_argument("--workers", type=int, help="worker processes for processes/dask-local "
+                   "(default: usable cores)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     ls = sub.add_parser("list", help="list problems, optimizers, suites or schedules")
     ls.add_argument("what", choices=["problems", "optimizers", "suites", "schedules"])
     sh = sub.add_parser("show", help="summary table of a results folder")
     sh.add_argument("results", help="results folder written by 'optbench run'")
     sh.add_argument("--target", type=float, default=1e-3, help="Δf target for the steps column")
+    asv_bridge.add_parser(sub)
+    plots_cli.add_parsers(sub)
     return p
 
 
@@ -48,13 +62,16 @@ def main(argv=None) -> int:
         _parser().print_help()
         return 0
     try:
-        return {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show}[args.cmd](args)
+        return {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show,
+                "asv-record": asv_bridge.main,
+                "plot": plots_cli.main, "report": plots_cli.main,
+                "gallery": plots_cli.main}[args.cmd](args)
     except OptbenchInputError as e:
         print(f"optbench: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("optbench: interrupted; finished runs are stored — run the same command again to "
-              "resume", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"optbench: {e}" if str(e) else "optbench: interrupted; finished runs are stored "
+              "— run the same command again to resume", file=sys.stderr)
         return 130
 
 
@@ -65,7 +82,7 @@ def _cmd_run(args) -> int:
 
     from .summary import summary_table
 
-    for name in ("seeds", "steps"):
+    for name in ("seeds", "steps", "workers"):
         v = getattr(args, name)
         if v is not None and v < 1:
             raise OptbenchInputError(f"--{name} must be >= 1, got {v}")
@@ -73,7 +90,10 @@ def _cmd_run(args) -> int:
     out = args.out or f"results/{suite['name']}"
     t0 = time.perf_counter()
     runs, _ = run_suite(suite, out, seeds=args.seeds, steps=args.steps,
-                        parallel=False if args.serial else None, progress=not args.no_progress)
+                        parallel=False if args.serial else None, progress=not args.no_progress,
+                        executor=args.executor or ("serial" if args.serial else None),
+                        address=args.address, workers=args.workers,
+                        load="runs")
     print(summary_table(runs).to_string())
     print(f"\n{len(runs)} runs in {out}  ({time.perf_counter() - t0:.1f} s; "
           f"runs.parquet chunks in {out}/runs, traces in {out}/traces)")

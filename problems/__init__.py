@@ -11,7 +11,7 @@ from .base import Problem, REGISTRY, register  # noqa: F401
 _FAMILY_MODULES = ("quadratic", "rosenbrock", "saddle", "oned",
                    "double_well", "styblinski_tang", "matrix_factorisation", "linear_net",
                    "regression", "noisy",
-                   "classic2d", "classic_nd", "monkey", "mgh", "mgh_nd")
+                   "classic2d", "classic_nd", "monkey", "mgh", "mgh_nd", "mlp")
 
 
 def _load_all():
@@ -28,6 +28,6 @@ def get(name: str, **params) -> Problem:
     _load_all()
     from optbench.validate import unknown
 
-    if name not in REGISTRY:
+    if not isinstance(name, str) or name not in REGISTRY:
         raise unknown("problem", name, REGISTRY)
     return REGISTRY[name](**params)

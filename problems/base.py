@@ -18,6 +18,7 @@ from optbench.params import C, Param, resolve
 from optbench.validate import OptbenchInputError
 
 REGISTRY: dict[str, type["Problem"]] = {}
+MAX_DIM = 2 ** 31  # one float64 vector of this size is 16 GiB
 
 
 def register(cls):
@@ -55,6 +56,9 @@ class Problem:
         schema.setdefault("start", C(self.start_default, ("standard", "random"),
                                      doc="x0: the standard start, or uniform in init_box(seed)"))
         self.p = resolve(f"problem {self.name}", schema, params)
+        if "dim" in self.p and self.p["dim"] is not None and self.p["dim"] > MAX_DIM:
+            raise OptbenchInputError(
+                f"problem {self.name}.dim must be <= {MAX_DIM}, got {self.p['dim']}")
         data, idata, dim = self.build()
         if dim < self.min_dim:
             raise OptbenchInputError(

@@ -49,6 +49,7 @@ class Optimizer:
 
     name: ClassVar[str] = ""
     family: ClassVar[str] = ""
+    kind: ClassVar[str] = "first_order"       # second_order / zero_order: runner/second_order.py
     params: ClassVar[dict[str, Param]] = {}
     slots: ClassVar[tuple[str, ...]] = ()     # hyperparameters passed to the kernels, in order
     decoupled_weight_decay: ClassVar[bool] = False

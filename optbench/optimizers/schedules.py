@@ -67,7 +67,7 @@ class Schedule:
     """A resolved schedule: ``kind`` and its parameters."""
 
     def __init__(self, kind: str = "constant", **params):
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             raise unknown("schedule", kind, KINDS)
         self.kind = kind
         self.params = resolve(f"schedule {kind}", {**_PARAMS[kind], **_COMMON}, params)

@@ -2,19 +2,37 @@
 
 Layout::
 
-    RESULTS/meta.json                    schema version, environment, suite
-    RESULTS/runs/part-<n>-<hash>.parquet one chunk of the runs table
-    RESULTS/traces/part-<n>-<hash>.parquet  the traces of the same runs
+    RESULTS/meta.json                       schema version, environment, suite
+    RESULTS/runs/part-<n>-<tag>.parquet     one chunk of the runs table
+    RESULTS/traces/part-<n>-<tag>.parquet   the traces of the same runs (same file name)
+    RESULTS/.lock                           held by the sweep writing the folder
+    RESULTS/quarantine/                     corrupted parts moved aside by a resuming sweep
 
-Chunks are written atomically (temporary file, fsync, rename), runs before nothing else
-depends on them, so an interrupted sweep keeps every finished chunk. A run id already stored
-is skipped on the next run of the same suite. ``load`` concatenates the chunks (later chunks
-win for a repeated id).
+Never lose work:
+
+* Chunks are written atomically (temporary file, fsync, rename). The traces part is renamed
+  into place before its runs part, so a run counts as done only once its traces are on disk.
+  A sweep killed at any moment keeps every finished chunk; a temporary file left by a killed
+  write is ignored by readers and deleted by the next writer.
+* **One writer at a time.** A sweep holds an exclusive ``flock`` on ``RESULTS/.lock`` while it
+  writes; a second sweep on the same folder is refused with a message naming the holder
+  (pid, host, start time). The kernel releases the lock when the holder dies, even by
+  ``kill -9``, so a crashed sweep never leaves a stale lock. (Readers never lock: they see
+  complete files only.) The lock is local to one machine: on a shared file system run at most
+  one sweep per results folder — dask workers never write the store, the client does.
+* **Corruption is detected per file**: a starting sweep reads every part once, and
+  Parquet pages carry CRC checksums verified on every read. A damaged file raises
+  :class:`OptbenchInputError` naming it; a resuming sweep moves the damaged part (and its
+  partner runs/traces part) to ``quarantine/`` and recomputes only those runs.
+* Parts carry their schema version; a folder or part written by a newer optbench is refused
+  (never read as an older schema), an older one gets a clear message.
 """
 from __future__ import annotations
 
 import json
 import os
+import socket
+import time
 import uuid
 from pathlib import Path
 
@@ -27,21 +45,70 @@ from optbench.validate import OptbenchInputError
 
 from .env import environment
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no locking (documented)
+    fcntl = None
+
+KINDS = ("runs", "traces")
+
 
 class Store:
     def __init__(self, path, *, create: bool = True):
         self.path = Path(path)
+        self._lock_fh = None
         if create:
             try:
                 (self.path / "runs").mkdir(parents=True, exist_ok=True)
                 (self.path / "traces").mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise OptbenchInputError(f"cannot create results folder {self.path}: {e.strerror}") from None
+                raise OptbenchInputError(
+                    f"cannot create results folder {self.path}: {e.strerror}") from None
             if not os.access(self.path, os.W_OK):
                 raise OptbenchInputError(f"results folder {self.path} is not writable")
         elif not (self.path / "runs").is_dir():
             raise OptbenchInputError(f"{self.path} is not an optbench results folder (no runs/)")
         self._check_meta()
+
+    # -- the writer lock --------------------------------------------------------------
+    def lock(self):
+        """Take the exclusive writer lock, or raise naming the sweep that holds it."""
+        if self._lock_fh is not None or fcntl is None:
+            return self
+        path = self.path / ".lock"
+        try:
+            fh = open(path, "a+")
+        except OSError as e:
+            raise OptbenchInputError(f"cannot open lock file {path}: {e.strerror}") from None
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise OptbenchInputError(
+                f"results folder {self.path} is being written by another sweep ({holder}); "
+                "wait for it to finish or use another output folder") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                 f"{time.strftime('%Y-%m-%d %H:%M:%S')}")
+        fh.flush()
+        self._lock_fh = fh
+        return self
+
+    def unlock(self):
+        if self._lock_fh is not None:
+            fh, self._lock_fh = self._lock_fh, None
+            fh.seek(0)
+            fh.truncate()
+            fh.close()  # closing the descriptor releases the flock
+
+    def __enter__(self):
+        return self.lock()
+
+    def __exit__(self, *exc):
+        self.unlock()
 
     # -- meta -------------------------------------------------------------------------
     @property
@@ -52,21 +119,17 @@ class Store:
         if not self.meta_path.exists():
             return {}
         try:
-            return json.loads(self.meta_path.read_text())
+            m = json.loads(self.meta_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError):
-            raise OptbenchInputError(f"{self.meta_path} is corrupted (not valid JSON)") from None
+            m = None
+        if not isinstance(m, dict):
+            raise OptbenchInputError(
+                f"{self.meta_path} is corrupted (not a JSON object); restore it, or delete it "
+                "and re-run the suite to rewrite it (the Parquet parts are not affected)")
+        return m
 
     def _check_meta(self):
-        m = self.meta()
-        v = m.get("schema_version")
-        if v is not None and v > optbench.SCHEMA_VERSION:
-            raise OptbenchInputError(
-                f"{self.path} was written with schema version {v}; this optbench reads up to "
-                f"{optbench.SCHEMA_VERSION}: upgrade optbench")
-        if v is not None and v < optbench.SCHEMA_VERSION:
-            raise OptbenchInputError(
-                f"{self.path} has old schema version {v} (current {optbench.SCHEMA_VERSION}); "
-                "re-run the suite into a new folder")
+        _check_schema(self.meta().get("schema_version"), self.path)
 
     def write_meta(self, **extra):
         m = self.meta()
@@ -78,27 +141,89 @@ class Store:
     def _parts(self, kind: str) -> list[Path]:
         return sorted((self.path / kind).glob("part-*.parquet"))
 
-    def done_ids(self) -> set[str]:
-        ids: set[str] = set()
+    def done_ids(self, *, with_status: bool = False):
+        """Run ids stored so far (a set), or a dict run id -> status."""
+        out: dict = {}
         for f in self._parts("runs"):
-            ids.update(_read(f, columns=["run_id"])["run_id"].tolist())
-        return ids
+            df = _read(f, columns=["run_id", "status"])
+            out.update(zip(df["run_id"].tolist(), df["status"].astype(str).tolist()))
+        return out if with_status else set(out)
 
     def append(self, runs: pd.DataFrame, traces: pd.DataFrame):
         if runs.empty:
             return
-        tag = f"{len(self._parts('runs')):06d}-{uuid.uuid4().hex[:8]}"
+        tag = f"{self._next_number():06d}-{uuid.uuid4().hex[:8]}"
         # traces first: a runs chunk only becomes visible once its traces are on disk
         _atomic_parquet(traces, self.path / "traces" / f"part-{tag}.parquet")
         _atomic_parquet(runs, self.path / "runs" / f"part-{tag}.parquet")
 
-    def load(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def _orphans(self) -> list[Path]:
+        """Traces parts whose runs part never landed (a write killed between the renames)."""
+        runs = {f.name for f in self._parts("runs")}
+        return [f for f in self._parts("traces") if f.name not in runs]
+
+    def _next_number(self) -> int:
+        """One more than the highest chunk number: name order is write order (later wins)."""
+        nums = [-1]
+        for kind in KINDS:
+            for f in self._parts(kind):
+                try:
+                    nums.append(int(f.name.split("-")[1]))
+                except (IndexError, ValueError):
+                    pass
+        return max(nums) + 1
+
+    def clean_incomplete(self) -> list[Path]:
+        """Delete what killed writes left: temporary files and orphan traces parts (their runs
+        are not stored, so they are recomputed). Call only while holding the lock."""
+        gone = []
+        tmps = [f for d in (self.path, self.path / "runs", self.path / "traces")
+                for f in d.glob(".*.tmp")]
+        for f in tmps + self._orphans():
+            try:
+                f.unlink()
+                gone.append(f)
+            except OSError:  # pragma: no cover
+                pass
+        return gone
+
+    def corrupted(self) -> list[tuple[Path, str]]:
+        """``(file, reason)`` for every damaged part (each part is read in full, one at a time,
+        with its page checksums verified)."""
+        bad = []
+        for kind in KINDS:
+            for f in self._parts(kind):
+                try:
+                    _read(f, raw=True, arrow=True)
+                except (pa.ArrowException, OSError, KeyError) as e:
+                    bad.append((f, _reason(e)))
+        return bad
+
+    def quarantine(self, files) -> list[Path]:
+        """Move damaged parts and their partner parts to ``quarantine/``; returns what moved."""
+        q = self.path / "quarantine"
+        moved = []
+        for f in files:
+            for kind in KINDS:
+                src = self.path / kind / Path(f).name
+                if src.exists():
+                    dst = q / kind / src.name
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(src, dst)
+                    moved.append(dst)
+        return moved
+
+    def load(self, what: str = "all"):
+        """``(runs, traces)``; ``what="runs"`` skips reading the traces (``traces`` is None)."""
         rparts = [_read(f) for f in self._parts("runs")]
-        tparts = [_read(f) for f in self._parts("traces")]
         runs = pd.concat(rparts, ignore_index=True) if rparts else pd.DataFrame()
-        traces = pd.concat(tparts, ignore_index=True) if tparts else pd.DataFrame()
         if not runs.empty:
             runs = runs.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+        if what == "runs":
+            return runs, None
+        orphans = set(self._orphans())
+        tparts = [_read(f) for f in self._parts("traces") if f not in orphans]
+        traces = pd.concat(tparts, ignore_index=True) if tparts else pd.DataFrame()
         return runs, traces
 
 
@@ -107,11 +232,43 @@ def load(path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return Store(path, create=False).load()
 
 
-def _read(path: Path, columns=None) -> pd.DataFrame:
+def _check_schema(v, where):
+    if v is None:
+        return
+    if v > optbench.SCHEMA_VERSION:
+        raise OptbenchInputError(
+            f"{where} was written with schema version {v}; this optbench reads up to "
+            f"{optbench.SCHEMA_VERSION}: upgrade optbench")
+    if v < optbench.SCHEMA_VERSION:
+        raise OptbenchInputError(
+            f"{where} has old schema version {v} (current {optbench.SCHEMA_VERSION}); "
+            "re-run the suite into a new folder")
+
+
+def _part_schema(md):
+    v = (md or {}).get(b"optbench_schema")
     try:
-        return pq.read_table(path, columns=columns).to_pandas()
-    except (pa.ArrowInvalid, OSError) as e:
-        raise OptbenchInputError(f"corrupted results file {path}: {e}") from None
+        return int(v) if v is not None else None
+    except ValueError:
+        return None
+
+
+def _reason(e) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def _read(path: Path, columns=None, raw: bool = False, arrow: bool = False):
+    try:
+        pf = pq.ParquetFile(path, page_checksum_verification=True)
+        _check_schema(_part_schema(pf.schema_arrow.metadata), path)
+        t = pf.read(columns=columns)
+        return t if arrow else t.to_pandas()
+    except (pa.ArrowException, OSError, KeyError) as e:
+        if raw:
+            raise
+        raise OptbenchInputError(
+            f"corrupted results file {path}: {_reason(e)} (the other parts are intact; "
+            "re-running the suite into this folder recomputes its runs)") from None
 
 
 def _atomic_write(path: Path, data: bytes):
@@ -121,6 +278,7 @@ def _atomic_write(path: Path, data: bytes):
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
 
 
 def _atomic_parquet(df: pd.DataFrame, path: Path):
@@ -128,7 +286,21 @@ def _atomic_parquet(df: pd.DataFrame, path: Path):
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"optbench_schema": str(optbench.SCHEMA_VERSION).encode()})
-    pq.write_table(table, tmp)
+    pq.write_table(table, tmp, write_page_checksum=True)
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(d: Path):
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)

@@ -19,6 +19,10 @@ from optbench.runner import loop as L
 
 from .targets import TABLE_TARGETS
 
+# gradient-equivalent evaluations (a value with its gradient is free; first-order runs:
+# grad_equiv = ngev)
+COST_MODEL = "grad_equiv = ngev + 0.5*(nfev - ngev) + nhev + dim*nhess"
+
 TRACE_COLUMNS = ["run_id", "step", "ngev", "f", "best_f", "grad_norm", "dist_to_opt", "time_s"]
 
 
@@ -56,7 +60,8 @@ def run_row(spec, opt, prob, out, iout, hitf, hitg, ladder, wall, compile_s, bat
     }[status]
     row.update({
         "dim": prob.dim, "status": status, "message": msg, "nit": nit,
-        "nfev": int(iout[L.I_NFEV]), "ngev": int(iout[L.I_NGEV]), "nhev": 0,
+        "nfev": int(iout[L.I_NFEV]), "ngev": int(iout[L.I_NGEV]), "nhev": 0, "nhess": 0,
+        "grad_equiv": float(iout[L.I_NGEV]), "cost_model": COST_MODEL,
         "f0": float(out[L.O_F0]), "fun": float(out[L.O_F]), "best_f": float(out[L.O_BEST]),
         "f_star": np.nan if prob.f_star is None else float(prob.f_star),
         "grad_norm": float(out[L.O_GNORM]), "dist_to_opt": float(out[L.O_DIST]),
@@ -71,6 +76,7 @@ def run_row(spec, opt, prob, out, iout, hitf, hitg, ladder, wall, compile_s, bat
         h = int(hitf[j[0]]) if j.size else -1
         row[f"steps_{target_label(t)}"] = float(h) if h >= 0 else np.nan
         row[f"ngev_{target_label(t)}"] = float(h + 1) if h >= 0 else np.nan
+        row[f"grad_equiv_{target_label(t)}"] = row[f"ngev_{target_label(t)}"]
     return row
 
 

@@ -18,7 +18,11 @@ def ladder(targets=None) -> np.ndarray:
     """Targets as a strictly decreasing float array (default: the COCO ladder)."""
     if targets is None or (isinstance(targets, str) and targets == "coco"):
         return COCO_LADDER.copy()
-    t = np.asarray(targets, dtype=np.float64).ravel()
+    try:
+        t = np.asarray(targets, dtype=np.float64).ravel()
+    except (TypeError, ValueError, OverflowError):
+        raise OptbenchInputError(f"targets must be positive finite numbers, got {targets!r}") \
+            from None
     if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0):
         raise OptbenchInputError(f"targets must be positive finite numbers, got {targets!r}")
     return np.unique(t)[::-1].copy()
@@ -47,7 +51,10 @@ def record_steps(budget: int, record="log", points: int = 100) -> np.ndarray:
             raise OptbenchInputError(
                 f"record must be 'log', 'every:K', 'none' or a list of steps, got {record!r}")
     else:
-        s = np.unique(np.asarray(record, dtype=np.int64))
+        try:
+            s = np.unique(np.asarray(record, dtype=np.int64))
+        except (TypeError, ValueError, OverflowError):
+            raise OptbenchInputError(f"record steps must be integers, got {record!r}") from None
         if s.size and (s[0] < 0):
             raise OptbenchInputError("record steps must be >= 0")
     return np.ascontiguousarray(s[s <= budget], dtype=np.int64)

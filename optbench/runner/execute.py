@@ -83,6 +83,9 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
     t_c0 = time.perf_counter()
     prob = batch[0].build_problem()
     opts = [s.build_optimizer() for s in batch]
+    if getattr(opts[0], "kind", "first_order") != "first_order":
+        from . import second_order
+        return second_order.run_batch(batch, parallel=parallel, prob=prob, opts=opts)
     if batch[0].device == "cuda":
         from optbench.cuda.execute import run_batch_cuda
         return run_batch_cuda(batch, prob, opts)

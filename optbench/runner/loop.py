@@ -35,7 +35,7 @@ N_OUT = 5
 I_STATUS, I_NIT, I_NGEV, I_NFEV, I_NREC, I_TICK0, I_TICK1 = range(7)
 N_IOUT = 7
 
-STATUS = ("converged", "budget", "diverged", "error")
+STATUS = ("converged", "budget", "diverged", "error", "failed")  # failed: runner/second_order.py
 
 _lr_at = njit(cache=True)(lr_at)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 
 import numpy as np
 
@@ -74,12 +75,27 @@ class RunSpec:
             from optbench.cuda import check_available
             check_available()
         gtol = number("gtol", gtol, lo=0.0)
-        tg = tuple(float(t) for t in ladder(targets))
+        if targets is not None and not isinstance(targets, (str, list, tuple, np.ndarray)):
+            raise OptbenchInputError(f"targets must be 'coco' or a list of numbers, got {targets!r}")
+        if isinstance(targets, str) and targets != "coco":
+            raise OptbenchInputError(f"targets must be 'coco' or a list of numbers, got {targets!r}")
+        try:
+            tg = tuple(float(t) for t in ladder(targets))
+        except (TypeError, ValueError) as e:
+            if isinstance(e, OptbenchInputError):
+                raise
+            raise OptbenchInputError(f"targets must be positive numbers, got {targets!r}") from None
+        if not isinstance(record, (str, list, tuple, np.ndarray)) or isinstance(record, bool):
+            raise OptbenchInputError(
+                f"record must be 'log', 'every:K', 'none' or a list of steps, got {record!r}")
         record_steps(steps, record)  # validates
         if not isinstance(record, str):
             record = "list:" + ",".join(str(int(s)) for s in record)
         if x0 is not None:
-            x0a = np.asarray(x0, dtype=np.float64).ravel()
+            try:
+                x0a = np.asarray(x0, dtype=np.float64).ravel()
+            except (TypeError, ValueError):
+                raise OptbenchInputError(f"x0 must be a list of numbers, got {x0!r}") from None
             if x0a.shape != (prob.dim,):
                 raise OptbenchInputError(
                     f"x0 must have length {prob.dim} for {prob!r}, got {x0a.size}")
@@ -89,9 +105,9 @@ class RunSpec:
         return cls(canonical_json(prob.spec), canonical_json(opt.spec), seed, steps, tg, stop,
                    gtol, record, x0, device, dtype)
 
-    @property
+    @cached_property
     def run_id(self) -> str:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         return hashlib.sha1(canonical_json(d).encode()).hexdigest()[:16]
 
     @property

@@ -1,0 +1,50 @@
+r"""Optimal constant parameters on quadratics with Hessian spectrum in [μ, L] (REFERENCE.md).
+
+| method | parameters | rate per step |
+|---|---|---|
+| ``gd`` | α = 2/(L+μ) | (κ−1)/(κ+1) |
+| ``momentum`` (heavy ball) | α = (2/(√L+√μ))², β = ((√κ−1)/(√κ+1))² | (√κ−1)/(√κ+1) |
+| ``nesterov`` | α = 1/L, β = (√κ−1)/(√κ+1) | ≈ 1 − 1/√κ |
+| ``linear-cg``, ``newton`` | none | CG: 2((√κ−1)/(√κ+1))^k bound; Newton: one step |
+
+Sources: Polyak, *Introduction to Optimization* (1987) §3.2; Nesterov, *Introductory Lectures on
+Convex Optimization* (2004) §2.2. The literal values in the ``quadratic-theory`` suite come
+from :func:`optimal_parameters`; :func:`matched` keeps the runs whose parameters are the
+optimal ones for their problem's κ. Cost: O(1).
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from optbench.validate import OptbenchInputError
+
+METHODS = ("gd", "momentum", "nesterov", "linear-cg", "newton")
+
+
+def optimal_parameters(method: str, L: float, mu: float) -> dict:
+    """Optimizer spec ({"optimizer": name, ...}) with the optimal constant parameters
+    (the tunings of :func:`optbench.analysis.theory.tuned`; CG and Newton have none)."""
+    if method in ("linear-cg", "newton"):
+        if not (math.isfinite(L) and math.isfinite(mu) and L >= mu > 0):
+            raise OptbenchInputError(f"need L >= mu > 0, got L={L!r}, mu={mu!r}")
+        return {"optimizer": method}
+    if method not in METHODS:
+        raise OptbenchInputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    from optbench.analysis.theory import tuned
+    return tuned(method, L, mu)
+
+
+def matched(runs, rtol: float = 1e-9):
+    """Rows of a runs table on ``quadratic`` problems whose optimizer parameters are the
+    optimal ones for the problem's (L, μ = L/cond) (parameter-free methods always match)."""
+    keep = []
+    for pp, op in zip(runs["problem_params"], runs["optimizer_params"]):
+        p, o = json.loads(pp), json.loads(op)
+        if p.get("problem") != "quadratic" or o["optimizer"] not in METHODS:
+            keep.append(False)
+            continue
+        want = optimal_parameters(o["optimizer"], p["L"], p["L"] / p["cond"])
+        keep.append(all(k in o and math.isclose(float(o[k]), float(v), rel_tol=rtol)
+                        for k, v in want.items() if k != "optimizer"))
+    return runs[keep]

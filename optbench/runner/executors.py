@@ -1,0 +1,442 @@
+"""Executors: where the tasks of a sweep run (serial, a local process pool, dask.distributed).
+
+A **task** is a list of run specs made of whole execution groups (same problem, optimizer
+family, budget, recording and targets; see ``execute._group_key``), so each compiled batch
+is loaded once per task. Groups larger than ``task_runs`` are split into pieces of exactly
+``task_runs`` runs (the last piece shorter). The split depends only on the full list of specs,
+never on the executor or the number of workers, so every run has the same batch on every
+executor and after any resume: the runs table (``batch_size`` included) is the same.
+
+* ``serial``: in this process; a batch uses ``prange`` over runs when cores allow.
+* ``processes``: a ``concurrent.futures`` pool (``forkserver`` on Linux, else ``spawn``);
+  every worker imports optbench once, so kernels load warm from numba's disk cache.
+* ``dask``: a ``dask.distributed`` client to ``address`` (for example a dask-jobqueue
+  SLURM/PBS cluster), or a ``LocalCluster`` with one single-threaded worker process per core.
+
+Default (``default_executor``): ``processes`` when more than one core is usable by this
+process and the sweep has more than one execution group, else ``serial``.
+
+A worker that dies (killed, out of memory, a crash in compiled code) never stops the sweep:
+the tasks in flight are re-run one at a time to find the culprit, the culprit is split into
+its groups, and a group that kills its worker again becomes ``error`` rows with the message.
+A Python exception in a run is already an ``error`` row (``execute``).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from optbench.validate import OptbenchInputError, number, unknown
+
+EXECUTORS = ("serial", "processes", "dask")
+DEFAULT_TASK_RUNS = 1024
+DASK_CONNECT_TIMEOUT = 5.0  # seconds; OPTBENCH_DASK_TIMEOUT overrides
+
+# test hooks (read in the driving process, passed to workers explicitly):
+#   OPTBENCH_TEST_WORKER_EXIT=<run id>  a worker running a task with this run exits at once
+#   OPTBENCH_TEST_TASK_SLEEP=<seconds>  every task sleeps first (to kill workers mid-sweep)
+_HOOK_ENV = {"exit_on": "OPTBENCH_TEST_WORKER_EXIT", "sleep": "OPTBENCH_TEST_TASK_SLEEP"}
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def group_specs(specs) -> dict:
+    """Execution groups in first-appearance order: group key -> list of specs."""
+    from .execute import _group_key
+
+    groups: dict = {}
+    for s in specs:
+        groups.setdefault(_group_key(s), []).append(s)
+    return groups
+
+
+def default_executor(n_groups: int) -> str:
+    return "processes" if usable_cores() > 1 and n_groups > 1 else "serial"
+
+
+def plan_tasks(specs, *, task_runs: int = DEFAULT_TASK_RUNS, workers: int = 1,
+               skip=frozenset(), ids=None) -> list[list]:
+    """Cut ``specs`` into tasks of whole groups (pieces of ``task_runs`` for large groups),
+    leaving out run ids in ``skip`` (``ids``: the specs' run ids, if already computed);
+    small pieces of different groups share a task."""
+    task_runs = number("task_runs", task_runs, lo=1, integer=True)
+    if skip:
+        ids = [s.run_id for s in specs] if ids is None else ids
+        keep = {id(s) for s, i in zip(specs, ids) if i not in skip}
+    pieces = []
+    for key, g in group_specs(specs).items():
+        for i in range(0, len(g), task_runs):
+            p = [s for s in g[i:i + task_runs] if not skip or id(s) in keep]
+            if p:
+                pieces.append((key, p))
+    total = sum(len(p) for _, p in pieces)
+    target = max(1, min(task_runs, math.ceil(total / (4 * max(1, workers)))))
+    tasks, cur, keys = [], [], set()
+    for key, p in pieces:
+        if len(p) >= target:
+            tasks.append(p)
+            continue
+        if cur and (len(cur) + len(p) > target or key in keys):
+            tasks.append(cur)
+            cur, keys = [], set()
+        cur = cur + p
+        keys.add(key)
+    if cur:
+        tasks.append(cur)
+    return tasks
+
+
+def hooks_from_env() -> dict:
+    out = {}
+    for k, env in _HOOK_ENV.items():
+        v = os.environ.get(env)
+        if v:
+            out[k] = float(v) if k == "sleep" else v
+    return out
+
+
+def run_task(specs, hooks=None, parallel=False):
+    """Worker side: run one task; returns ``(runs, traces)`` DataFrames."""
+    if hooks:
+        if hooks.get("exit_on") and any(s.run_id == hooks["exit_on"] for s in specs):
+            os._exit(70)
+        if hooks.get("sleep"):
+            time.sleep(hooks["sleep"])
+    from .execute import execute
+
+    return execute(list(specs), parallel=parallel)
+
+
+def error_tables(specs, message: str):
+    from optbench.record import tables as T
+
+    return (T.runs_frame([T.error_row(s, message) for s in specs]),
+            T.traces_frame([T.empty_trace(s.run_id) for s in specs]))
+
+
+class _Queue:
+    def __init__(self, tasks):
+        self.q = deque(tasks)
+
+    def pop(self):
+        return self.q.popleft() if self.q else None
+
+    def push(self, task):
+        self.q.append(task)
+
+
+def stream(executor, tasks):
+    """Run ``tasks`` on ``executor``; yield ``(specs, runs, traces)`` as tasks finish.
+
+    A task whose worker died is re-run split into single groups; a single group whose worker
+    died becomes ``error`` rows. Any other failure of a task becomes ``error`` rows."""
+    queue = _Queue(tasks)
+    for specs, (kind, payload) in executor.imap(queue):
+        if kind == "ok":
+            yield specs, payload[0], payload[1]
+            continue
+        groups = list(group_specs(specs).values())
+        if kind == "died" and len(groups) > 1:
+            for g in groups:
+                queue.push(g)
+            continue
+        runs, traces = error_tables(specs, payload)
+        yield specs, runs, traces
+
+
+# -- executors --------------------------------------------------------------------------
+class SerialExecutor:
+    name = "serial"
+    workers = 1
+
+    def __init__(self, parallel=None):
+        self.parallel = parallel
+
+    def imap(self, queue):
+        while (t := queue.pop()) is not None:
+            try:
+                out = ("ok", run_task(t, None, self.parallel))
+            except Exception as e:  # execute() catches per group; this is a last resort
+                out = ("error", f"{type(e).__name__}: {e}")
+            yield t, out
+
+    def close(self, interrupted: bool = False):
+        pass
+
+
+class _AsyncExecutor:
+    """Keeps a bounded number of tasks in flight (memory stays bounded however many tasks).
+
+    A task whose worker died is a *suspect* (it may only have shared the worker with the
+    culprit): suspects are re-run one at a time with nothing else in flight, and one that
+    kills its worker alone is reported as ``died``."""
+
+    def imap(self, queue):
+        inflight: dict = {}  # handle -> (task, alone)
+        suspects: deque = deque()
+        while True:
+            if suspects:
+                if not inflight:
+                    t = suspects.popleft()
+                    inflight[self._submit(t)] = (t, True)
+            else:
+                while len(inflight) < self._limit() and (t := queue.pop()) is not None:
+                    inflight[self._submit(t)] = (t, False)
+            if not inflight:
+                return
+            for h, out in self._next_done(inflight):
+                t, alone = inflight.pop(h)
+                if out[0] == "died" and not alone:
+                    suspects.append(t)
+                else:
+                    yield t, out
+
+
+def _worker_init():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driving process handles Ctrl-C
+    import threading
+
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    import optbench.runner.execute  # noqa: F401  (warm: numba, drivers, kernel cache)
+
+
+def _exit_with_parent():
+    """A pool worker whose driving process was killed (kill -9) would wait forever for work:
+    exit as soon as the parent is gone."""
+    import multiprocessing as mp
+
+    parent = mp.parent_process()
+    if parent is None:  # pragma: no cover
+        return
+    parent.join()
+    os._exit(0)
+
+
+def _mp_context():
+    import multiprocessing as mp
+
+    if "forkserver" in mp.get_all_start_methods():
+        ctx = mp.get_context("forkserver")
+        ctx.set_forkserver_preload(["optbench.runner.execute"])
+        return ctx
+    return mp.get_context("spawn")  # pragma: no cover - not Linux
+
+
+def _start_forkserver_shielded(ctx):
+    """Start the fork server with Ctrl-C ignored (inherited through exec), so an early Ctrl-C
+    cannot interrupt its preload import; this process handles Ctrl-C itself."""
+    import threading
+
+    if ctx.get_start_method() != "forkserver" or \
+            threading.current_thread() is not threading.main_thread():
+        return
+    from multiprocessing import forkserver
+
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+_DIED = ("a worker process died while running these runs (killed, out of memory, or a crash "
+         "in compiled code)")
+
+
+class ProcessExecutor(_AsyncExecutor):
+    name = "processes"
+
+    def __init__(self, workers=None, hooks=None):
+        self.workers = number("workers", workers, lo=1, integer=True) if workers else usable_cores()
+        self.hooks = hooks or {}
+        self._pool = None
+        self._ok = 0
+
+    def _limit(self):
+        return 2 * self.workers
+
+    def _submit(self, task):
+        if self._pool is None:
+            ctx = _mp_context()
+            _start_forkserver_shielded(ctx)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                             initializer=_worker_init)
+        if callable(task):
+            return self._pool.submit(task)
+        return self._pool.submit(run_task, task, self.hooks, False)
+
+    def _next_done(self, inflight):
+        done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+        codes = ""
+        if any(isinstance(f.exception(), BrokenProcessPool) for f in done):
+            done, _ = wait(list(inflight))  # every other future of a broken pool fails too
+            codes = self._exit_codes()
+            self._drop_pool()
+            if not self._ok:
+                self._canary()
+        for f in done:
+            exc = f.exception()
+            if exc is None:
+                self._ok += 1
+                yield f, ("ok", f.result())
+            elif isinstance(exc, BrokenProcessPool):
+                yield f, ("died", _DIED + (f" (exit code {codes})" if codes else ""))
+            else:
+                yield f, ("error", f"{type(exc).__name__}: {exc}")
+
+    def _canary(self):
+        """No task has succeeded yet and a worker died: can workers start at all?"""
+        try:
+            self._submit(_warm_worker).result()
+        except BrokenProcessPool:
+            self._drop_pool()
+            raise RuntimeError("worker processes of the 'processes' executor die at start-up "
+                               "(see the messages above); use --executor serial") from None
+
+    def _exit_codes(self) -> str:
+        procs = getattr(self._pool, "_processes", None) or {}
+        # 255: forkserver's "status unknown"; SIGTERM: the pool ending a broken pool's survivors
+        codes = {p.exitcode for p in procs.values() if p.exitcode not in (None, 0, 255)}
+        if len(codes) > 1:
+            codes.discard(-signal.SIGTERM)
+        return ", ".join(str(c) for c in sorted(codes))
+
+    def _drop_pool(self, kill: bool = False):
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=not kill, cancel_futures=True)
+        if kill:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+            for p in procs:
+                p.join(timeout=5)
+
+    def close(self, interrupted: bool = False):
+        self._drop_pool(kill=interrupted)
+
+
+def _warm_worker():
+    import optbench
+    import optbench.runner.execute  # noqa: F401
+
+    return optbench.__version__
+
+
+class DaskExecutor(_AsyncExecutor):
+    name = "dask"
+
+    def __init__(self, address=None, workers=None, hooks=None, timeout=None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise OptbenchInputError("the dask executor needs dask.distributed: "
+                                     "pip install 'optbench[dask]'") from None
+        if timeout is None:
+            timeout = float(os.environ.get("OPTBENCH_DASK_TIMEOUT", DASK_CONNECT_TIMEOUT))
+        self.hooks = hooks or {}
+        self.cluster = None
+        self._futs: dict = {}
+        self._ac = None
+        if address:
+            try:
+                self.client = Client(address, timeout=timeout, set_as_default=False)
+            except Exception as e:
+                msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise OptbenchInputError(
+                    f"cannot reach the dask scheduler at {address} within {timeout:g} s "
+                    f"({type(e).__name__}: {msg}); is it running (`dask scheduler`)?") from None
+        else:
+            n = number("workers", workers, lo=1, integer=True) if workers else usable_cores()
+            self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self.cluster, set_as_default=False)
+        # import optbench once on every worker now (warm kernels; a clear error if missing)
+        try:
+            got = self.client.run(_warm_worker, on_error="return")
+        except Exception:  # pragma: no cover - a worker coming or going: tasks still run
+            got = {}
+        bad = [e for e in got.values() if isinstance(e, ImportError)]
+        if bad:
+            self.close()
+            raise OptbenchInputError(
+                f"optbench cannot be imported on {len(bad)} dask worker(s) ({bad[0]}); "
+                "install the same optbench in the workers' environment")
+
+    @property
+    def workers(self) -> int:
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except Exception:  # pragma: no cover
+            return 1
+
+    def _limit(self):
+        return max(4, 2 * self.workers)
+
+    def _submit(self, task):
+        from distributed import as_completed
+
+        if self._ac is None:
+            self._ac = as_completed(loop=self.client.loop)
+        fut = self.client.submit(run_task, task, self.hooks, False, pure=False)
+        self._futs[fut.key] = fut
+        self._ac.add(fut)
+        return fut.key
+
+    def _next_done(self, inflight):
+        from distributed.scheduler import KilledWorker
+
+        fut = next(self._ac)
+        self._futs.pop(fut.key, None)
+        try:
+            out = ("ok", fut.result())
+        except KilledWorker as e:
+            out = ("died", f"dask worker died while running these runs ({e})")
+        except Exception as e:
+            out = ("error", f"{type(e).__name__}: {e}")
+        fut.release()
+        yield fut.key, out
+
+    def close(self, interrupted: bool = False):
+        try:
+            if self._futs:
+                self.client.cancel(list(self._futs.values()))
+            self.client.close(timeout=10)
+        except Exception:  # pragma: no cover
+            pass
+        if self.cluster is not None:
+            try:
+                self.cluster.close(timeout=10)
+            except Exception:  # pragma: no cover
+                pass
+
+
+def make_executor(name=None, *, address=None, workers=None, parallel=None, n_groups=2):
+    """Build the named executor (``None``: dask if an address is given, else the default)."""
+    if name is None:
+        name = "dask" if address else default_executor(n_groups)
+    if name not in EXECUTORS:
+        raise unknown("executor", name, EXECUTORS)
+    if address and name != "dask":
+        raise OptbenchInputError(f"--address is for the dask executor, not {name!r}")
+    if workers is not None:
+        workers = number("workers", workers, lo=1, integer=True)
+    hooks = hooks_from_env()
+    if name == "serial":
+        return SerialExecutor(parallel)
+    if name == "processes":
+        return ProcessExecutor(workers, hooks)
+    return DaskExecutor(address, workers, hooks)
