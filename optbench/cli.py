@@ -37,6 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--steps", type=int, help="step budget per run (overrides the suite)")
     r.add_argument("--out", help="results folder (default: results/<suite name>)")
     r.add_argument("--serial", action="store_true", help="one core, no prange over runs")
+    r.add_argument("--device", choices=["cpu", "cuda"], help="where the runs execute "
+                   "(default: the suite's, else cpu; cuda needs a GPU or NUMBA_ENABLE_CUDASIM=1)")
+    r.add_argument("--dtype", choices=["float64", "float32"], help="state precision (float32: "
+                   "cuda only; default float64)")
     r.add_argument("--executor", choices=["serial", "processes", "dask"],
                    help="where runs execute (default: processes when more than one core is "
                    "usable and the sweep has several execution groups, else serial; dask when "
@@ -89,7 +93,8 @@ def _cmd_run(args) -> int:
     suite = load_suite(args.suite)
     out = args.out or f"results/{suite['name']}"
     t0 = time.perf_counter()
-    runs, _ = run_suite(suite, out, seeds=args.seeds, steps=args.steps,
+    runs, _ = run_suite(suite, out, seeds=args.seeds, steps=args.steps, device=args.device,
+                        dtype=args.dtype,
                         parallel=False if args.serial else None, progress=not args.no_progress,
                         executor=args.executor or ("serial" if args.serial else None),
                         address=args.address, workers=args.workers,

@@ -131,3 +131,23 @@ def test_real_gpu_matches_cpu():
     c = ob.run("rosenbrock", o, steps=2000)
     g = ob.run("rosenbrock", o, steps=2000, device="cuda")
     assert g.status == c.status and abs(g.fun - c.fun) <= 1e-9 * max(1.0, abs(c.fun))
+
+
+def test_cli_device_cuda_on_simulator(tmp_path):
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    suite = tmp_path / "s.toml"
+    suite.write_text('steps = 30\n[[problems]]\nproblem = "rosenbrock"\n'
+                     '[[optimizers]]\noptimizer = "adam"\nlr = [1e-3, 1e-2]\n')
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, "-m", "optbench.cli", "run", str(suite), "--device", "cuda",
+                        "--dtype", "float32", "--executor", "serial", "--out", str(out),
+                        "--no-progress"], capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    runs, _ = ob.load(out)
+    assert len(runs) == 2 and set(runs.device) == {"cuda"} and set(runs.dtype) == {"float32"}
+    assert set(runs.device_name) == {"CUDA simulator"}
+    # float32 on the CPU is refused before anything runs
+    r = subprocess.run([sys.executable, "-m", "optbench.cli", "run", str(suite), "--dtype",
+                        "float32", "--out", str(tmp_path / "o2")], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 2 and "float32 is for device='cuda'" in r.stderr

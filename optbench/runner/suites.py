@@ -39,7 +39,7 @@ else:  # pragma: no cover
 MAX_SEEDS = 1_000_000
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "suites"
 _TOP_KEYS = {"name", "description", "steps", "seeds", "stop", "record", "targets", "gtol",
-             "problems", "optimizers"}
+             "device", "dtype", "problems", "optimizers"}
 
 
 def builtin_suites() -> dict[str, Path]:
@@ -132,8 +132,8 @@ def _expand_table(table: dict) -> list[dict]:
     return out
 
 
-def suite_specs(suite: dict, *, seeds=None, steps=None) -> list:
-    """All validated run specs of a suite (overrides for seeds and steps)."""
+def suite_specs(suite: dict, *, seeds=None, steps=None, device=None, dtype=None) -> list:
+    """All validated run specs of a suite (overrides for seeds, steps, device and dtype)."""
     from .spec import RunSpec, _build_optimizer, _build_problem
 
     seeds = suite.get("seeds", 1) if seeds is None else seeds
@@ -145,7 +145,9 @@ def suite_specs(suite: dict, *, seeds=None, steps=None) -> list:
     if not seeds:
         raise OptbenchInputError("seeds must be at least 1")
     steps = suite.get("steps", 1000) if steps is None else steps
-    kw = {k: suite[k] for k in ("stop", "record", "targets", "gtol") if k in suite}
+    kw = {k: suite[k] for k in ("stop", "record", "targets", "gtol", "device", "dtype")
+          if k in suite}
+    kw.update({k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None})
     probs = [_build_problem(p) for t in suite["problems"] for p in _expand_table(t)]
     opts = [_build_optimizer(o) for t in suite["optimizers"] for o in _expand_table(t)]
     # RunSpec.make depends on the seed only through its check, so the seeds are checked once
@@ -168,7 +170,8 @@ class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C during a sweep: every finished run is stored; the message says how to resume."""
 
 
-def run_suite(suite, out=None, *, seeds=None, steps=None, parallel=None, progress=True,
+def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=None,
+              parallel=None, progress=True,
               executor=None, address=None, workers=None, task_runs: int | None = None,
               chunk_runs: int = 8192, flush_s: float | None = None, retry_errors: bool = False,
               load: str = "all"):
@@ -203,7 +206,7 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, parallel=None, progres
     if executor is not None and executor not in X.EXECUTORS:
         raise unknown("executor", executor, X.EXECUTORS)
     suite = load_suite(suite)
-    specs = suite_specs(suite, seeds=seeds, steps=steps)
+    specs = suite_specs(suite, seeds=seeds, steps=steps, device=device, dtype=dtype)
     out = Path(out) if out is not None else Path("results") / suite["name"]
     store = Store(out).lock()
     ex = bar = ids = None
