@@ -7,7 +7,7 @@ deterministic function of the run seed and the step, identical on CPU and CUDA. 
 HVP are the noise-free objective and Hessian; f* and x* are those of the underlying problem.
 ``sigma = 0`` gives the deterministic problem back (and ``stochastic`` is False).
 
-* ``noisy-quadratic``: :math:`f(x) = \tfrac12 x^\top A x` with the DeepOBS-style two-cluster
+* ``noisy-quadratic`` (``quadratic`` plus noise): :math:`f(x) = \tfrac12 x^\top A x` with the DeepOBS-style two-cluster
   spectrum (90 % of the eigenvalues at L/κ, 10 % at L; see
   :func:`optbench.problems.quadratic.spectrum`), d = 100 by default, rotated by a Haar-random
   orthogonal Q (``rotation="haar"``) or axis-aligned. DeepOBS draws the eigenvalues uniformly
@@ -24,134 +24,52 @@ from __future__ import annotations
 
 import numpy as np
 
+from optbench.kernels.compile import kernel
 from optbench.params import C, F, I
-from optbench.validate import OptbenchInputError
 
-from .base import Problem, register
+from .base import register
 from .minibatch import normal
-from .quadratic import haar_orthogonal, spectrum
+from .quadratic import Quadratic, quad_fg
 from .rosenbrock import Rosenbrock, rosen_fg
 
 _SIGMA = F(0.1, 0.0, doc="standard deviation σ of the additive gradient noise")
 
 
-# ------------------------------------------------------------- noisy quadratic -----------
-# data = [sigma, eigenvalues (d), A (d·d, only when rotated)]; idata = [rotated]
+# data = [the underlying problem's own data ..., sigma] (sigma appended last)
 
-def nquad_fg(x, g, data, idata, seed, step):
-    n = x.shape[0]
-    f = 0.0
-    if idata[0] == 0:
-        for i in range(n):
-            gi = data[1 + i] * x[i]
-            g[i] = gi
-            f += 0.5 * gi * x[i]
-    else:
-        for i in range(n):
-            s = 0.0
-            row = 1 + n + i * n
-            for j in range(n):
-                s += data[row + j] * x[j]
-            g[i] = s
-            f += 0.5 * s * x[i]
-    sigma = data[0]
+@kernel
+def add_noise(g, data, seed, step):
+    """g_i += σ ξ_i with σ = data[-1] and ξ_i = normal(seed, step·d + i)."""
+    sigma = data[data.shape[0] - 1]
     if sigma != 0.0:
+        n = g.shape[0]
         base = step * n
         for i in range(n):
             g[i] += sigma * normal(seed, base + i)
+
+
+def nquad_fg(x, g, data, idata, seed, step):
+    f = quad_fg(x, g, data, idata, seed, step)
+    add_noise(g, data, seed, step)
     return f
-
-
-def nquad_value(x, data, idata):
-    n = x.shape[0]
-    f = 0.0
-    if idata[0] == 0:
-        for i in range(n):
-            f += 0.5 * data[1 + i] * x[i] * x[i]
-    else:
-        for i in range(n):
-            s = 0.0
-            row = 1 + n + i * n
-            for j in range(n):
-                s += data[row + j] * x[j]
-            f += 0.5 * s * x[i]
-    return f
-
-
-def nquad_hvp(x, v, out, data, idata):
-    n = x.shape[0]
-    if idata[0] == 0:
-        for i in range(n):
-            out[i] = data[1 + i] * v[i]
-    else:
-        for i in range(n):
-            s = 0.0
-            row = 1 + n + i * n
-            for j in range(n):
-                s += data[row + j] * v[j]
-            out[i] = s
 
 
 @register
-class NoisyQuadratic(Problem):
+class NoisyQuadratic(Quadratic):
     name = "noisy-quadratic"
-    family = "convex"
     formula = (r"f(x) = \tfrac12 x^\top A x,\ \tilde\nabla f = A x + \sigma\xi,"
                r"\ \xi \sim N(0, I)")
     source = ("Schneider, Balles & Hennig (2019), DeepOBS: A deep learning optimizer "
               "benchmark suite, ICLR (quadratic_deep)")
-    params = {
-        "dim": I(100, 1, doc="dimension d"),
-        "cond": F(100.0, 1.0, 1e12, doc="condition number κ = L/μ"),
-        "L": F(1.0, 0.0, lo_open=True, doc="largest eigenvalue"),
-        "spectrum": C("two-cluster", ("two-cluster", "geometric", "uniform")),
-        "rotation": C("haar", ("haar", "none")),
-        "seed": I(0, 0, doc="seed of the rotation"),
-        "sigma": _SIGMA,
-    }
-    FG = staticmethod(nquad_fg)
-    VALUE = staticmethod(nquad_value)
-    HVP = staticmethod(nquad_hvp)
+    params = {**Quadratic.params, "dim": I(100, 1, doc="dimension d"),
+              "spectrum": C("two-cluster", ("two-cluster", "geometric", "uniform")),
+              "rotation": C("haar", ("haar", "none")), "sigma": _SIGMA}
+    FG = staticmethod(nquad_fg)      # VALUE and HVP: the quadratic's (noise-free)
 
     def build(self):
-        d, p = self.p["dim"], self.p
-        self.stochastic = p["sigma"] > 0.0
-        self.eigenvalues = spectrum(d, p["cond"], p["L"], p["spectrum"])
-        head = np.concatenate([[p["sigma"]], self.eigenvalues])
-        if p["rotation"] == "none":
-            return head, np.array([0]), d
-        if d > 20_000:
-            raise OptbenchInputError(
-                f"problem {self.name}: rotated needs d² memory; dim {d} > 20000")
-        q = haar_orthogonal(d, p["seed"])
-        A = (q.T * self.eigenvalues) @ q
-        A = 0.5 * (A + A.T)
-        return np.concatenate([head, A.ravel()]), np.array([1]), d
-
-    def matrix(self) -> np.ndarray:
-        d = self.dim
-        if self.idata[0] == 0:
-            return np.diag(self.data[1:1 + d])
-        return self.data[1 + d:].reshape(d, d).copy()
-
-    def x_standard(self):
-        return np.ones(self.dim)
-
-    def init_box(self):
-        return (-1.0, 1.0)
-
-    @property
-    def f_star(self):
-        return 0.0
-
-    @property
-    def x_star(self):
-        return np.zeros(self.dim)
-
-    def cost(self):
-        if self.p["rotation"] == "none":
-            return "O(d) time, O(d) memory"
-        return "O(d^2) time, O(d^2) memory"
+        data, idata, dim = super().build()
+        self.stochastic = self.p["sigma"] > 0.0
+        return np.append(data, self.p["sigma"]), idata, dim
 
 
 # ------------------------------------------------------------- noisy Rosenbrock ----------
@@ -159,12 +77,7 @@ class NoisyQuadratic(Problem):
 
 def nrosen_fg(x, g, data, idata, seed, step):
     f = rosen_fg(x, g, data, idata, seed, step)
-    sigma = data[data.shape[0] - 1]
-    if sigma != 0.0:
-        n = x.shape[0]
-        base = step * n
-        for i in range(n):
-            g[i] += sigma * normal(seed, base + i)
+    add_noise(g, data, seed, step)
     return f
 
 

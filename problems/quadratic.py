@@ -39,6 +39,7 @@ def row_dot(a, off, v, n):
     return (s0 + s1) + (s2 + s3)
 
 
+@kernel
 def quad_fg(x, g, data, idata, seed, step):
     n = x.shape[0]
     f = 0.0
@@ -125,7 +126,7 @@ class Quadratic(Problem):
     EFG = staticmethod(quad_efg)
 
     def elementwise(self):
-        return self.p["rotation"] == "none"
+        return self.p["rotation"] == "none" and super().elementwise()
 
     def build(self):
         d, p = self.p["dim"], self.p
@@ -144,7 +145,7 @@ class Quadratic(Problem):
         d = self.dim
         if self.idata[0] == 0:
             return np.diag(self.data[:d])
-        return self.data[d:].reshape(d, d).copy()
+        return self.data[d:d + d * d].reshape(d, d).copy()
 
     def x_standard(self):
         return np.ones(self.dim)
