@@ -73,7 +73,7 @@ class Optimizer:
         return 1
 
     def init_state(self, dim: int):
-        st = np.zeros((max(1, self.n_state()), dim))
+        st = np.full((max(1, self.n_state()), dim), 0.0)   # touched pages (see runner/batch.py)
         sc = np.zeros(N_SCALARS)
         self.init_scalars(sc)
         return st, sc

@@ -7,6 +7,7 @@ import time
 from collections import defaultdict
 from functools import partial
 
+import numpy as np
 import pandas as pd
 from numba import njit
 
@@ -121,12 +122,13 @@ def _call_fused(prob, opt, X, ST, SC, HY, CTL, skinds, SP, nsteps, xstar, ftg, g
                 HITG, TRACE, OUT, IOUT, compile_s):
     t_c = time.perf_counter()
     drv = fused_driver(prob, opt)
+    scratch = (np.empty(L.N_BK, np.int64), np.empty(L.N_BF), np.empty(4))
     drv(X[0].copy(), ST[0].copy(), SC[0].copy(), HY[0].copy(), prob.data, prob.idata,
         CTL[0].copy(), skinds[0], SP[0].copy(), 0, xstar, ftg, gtg, rec, HITF[0].copy(),
-        HITG[0].copy(), TRACE[0].copy(), OUT[0].copy(), IOUT[0].copy())
+        HITG[0].copy(), TRACE[0].copy(), OUT[0].copy(), IOUT[0].copy(), *scratch)
     compile_s += time.perf_counter() - t_c
     t0 = time.perf_counter()
     for r in range(X.shape[0]):
         drv(X[r], ST[r], SC[r], HY[r], prob.data, prob.idata, CTL[r], skinds[r], SP[r], nsteps[r],
-            xstar, ftg, gtg, rec, HITF[r], HITG[r], TRACE[r], OUT[r], IOUT[r])
+            xstar, ftg, gtg, rec, HITF[r], HITG[r], TRACE[r], OUT[r], IOUT[r], *scratch)
     return compile_s, time.perf_counter() - t0

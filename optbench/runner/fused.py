@@ -31,6 +31,7 @@ from .loop import (book_finish, book_start, bookkeep, is_record_step,  # noqa: F
 FUSED_SIG = types.void(
     S.A, S.A2, S.A, S.A, S.A, S.IA, S.A, types.int64, S.A, types.int64,   # x st sc hy data idata ctl skind sp n
     S.A, S.A, S.A, S.IA, S.IA, S.IA, types.float64[:, ::1], S.A, S.IA,    # xstar ftg gtg rec hitf hitg trace out iout
+    S.IA, S.A, S.A,                                                         # bk bf stepv (scratch)
 )
 
 
@@ -58,11 +59,9 @@ def fused_element(x, st, sc, hy, data, idata, i, stepv):
 
 
 def fused_run(x, st, sc, hy, data, idata, ctl, skind, sp, nsteps, xstar, ftargets, gtargets, rec,
-              hitf, hitg, trace, out, iout):
+              hitf, hitg, trace, out, iout, bk, bf, stepv):
+    """One run; ``bk``, ``bf`` (bookkeeping) and ``stepv`` (4 step scalars) are caller scratch."""
     d = x.shape[0]
-    bk = np.empty(L.N_BK, np.int64)
-    bf = np.empty(L.N_BF)
-    stepv = np.empty(4)
     book_start(bk, bf, hitf, hitg)
     has_xstar = xstar.shape[0] == d
     f = 0.0
@@ -103,4 +102,4 @@ def fused_driver(problem, optimizer):
     oname = type(optimizer).__name__
     bind = {"EFG": problem.EFG, "PREP": optimizer.PREP, "ELEM": optimizer.ELEM}
     return kc.cpu(fused_run, FUSED_SIG, bind=bind, name=f"fused_run__{pname}__{oname}",
-                  parallel=True, inline=True)
+                  parallel=True, inline=True, nrt=True)   # prange reductions need NRT

@@ -37,7 +37,7 @@ N_IOUT = 7
 
 STATUS = ("converged", "budget", "diverged", "error", "failed")  # failed: runner/second_order.py
 
-_lr_at = njit(cache=True)(lr_at)
+_lr_at = njit(cache=True, _nrt=False)(lr_at)
 
 
 B_JF, B_JG, B_JR, B_NREC, B_STATUS, B_NEXTREC = range(6)
@@ -45,7 +45,7 @@ F_BEST, F_F0, F_DIV, F_FTHR, F_GTHR = range(5)
 N_BK, N_BF = 6, 5
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 @kernel
 def book_start(bk, bf, hitf, hitg):
     """Reset the bookkeeping state (bk: target/record pointers and status; bf: best, f0, level)."""
@@ -64,14 +64,14 @@ def book_start(bk, bf, hitf, hitg):
     bf[F_GTHR] = np.inf
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 @kernel
 def is_record_step(bk, rec, t):
     j = bk[B_JR]
     return j < rec.shape[0] and rec[j] == t
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 @kernel
 def _distance(x, xstar):
     if xstar.shape[0] != x.shape[0]:
@@ -83,7 +83,7 @@ def _distance(x, xstar):
     return math.sqrt(s)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 @kernel
 def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace,
              bk, bf):
@@ -141,7 +141,7 @@ def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hit
     return stop
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 @kernel
 def quiet_step(t, f, gn, nsteps, bk, bf):
     """True when step t changes nothing but best-so-far f (no target, record, stop or
@@ -154,7 +154,7 @@ def quiet_step(t, f, gn, nsteps, bk, bf):
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 @kernel
 def step_scalars(t, ctl, skind, sp, sc, gn):
     """Set the step's learning rate and number in sc; return the norm-clipping factor."""
@@ -170,7 +170,7 @@ def step_scalars(t, ctl, skind, sp, sc, gn):
     return coef
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 @kernel
 def modified_grad(gi, xi, coef, cv, wd):
     """Norm clipping (factor coef), value clipping (cv > 0), coupled weight decay (wd)."""
@@ -180,7 +180,7 @@ def modified_grad(gi, xi, coef, cv, wd):
     return gi + wd * xi
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 @kernel
 def book_finish(t, f, gn, trace, out, iout, bk, bf):
     iout[I_TICK1] = _readcyclecounter()
@@ -196,7 +196,7 @@ def book_finish(t, f, gn, trace, out, iout, bk, bf):
     iout[I_NREC] = bk[B_NREC]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 @kernel
 def run_core(fg, value, update, metrics, x, g, st, sc, hy, data, idata, seed, ctl, skind, sp,
              nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace, met, out, iout, bk, bf):
@@ -237,7 +237,7 @@ def run_core(fg, value, update, metrics, x, g, st, sc, hy, data, idata, seed, ct
     book_finish(t, f, gn, trace, out, iout, bk, bf)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", _nrt=False)
 @kernel
 def modify_step(x, g, sc, ctl, coef):
     """Clipping and coupled weight decay on g, decoupled weight decay on x (generic loop)."""
