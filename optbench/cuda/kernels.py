@@ -8,32 +8,14 @@ source by :func:`optbench.kernels.compile.cuda_device`.
 """
 from __future__ import annotations
 
-import ast
-import inspect
-import textwrap
-
 from numba import cuda, float64, int64
 
 from optbench.kernels import compile as kc
 from optbench.optimizers.base import vector_update
 from optbench.runner import loop as L
 
-KERNEL_PARAMS = ["fg", "value", "update", "metrics"]
+KERNEL_PARAMS = L.KERNEL_PARAMS
 _KERNELS: dict = {}
-
-
-def without_params(fn, drop: list[str]):
-    """A copy of plain function ``fn`` whose parameters ``drop`` become global names."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    node = tree.body[0]
-    node.decorator_list = []
-    node.args.args = [a for a in node.args.args if a.arg not in drop]
-    ns = dict(fn.__globals__)
-    code = compile(ast.Module(body=[node], type_ignores=[]), inspect.getsourcefile(fn), "exec")
-    exec(code, ns)  # noqa: S102 - our own source, re-parsed
-    out = ns[node.name]
-    out._optbench_kernel = True
-    return out
 
 
 def batch_kernel(problem, optimizer):
@@ -42,7 +24,7 @@ def batch_kernel(problem, optimizer):
     hit = _KERNELS.get(key)
     if hit is not None:
         return hit
-    core_src = without_params(L.run_core.py_func, KERNEL_PARAMS)
+    core_src = kc.without_params(L.run_core.py_func, KERNEL_PARAMS)
     bind = {"fg": problem.FG, "value": problem.VALUE,
             "update": kc.cuda_device(vector_update, bind={"PREP": optimizer.PREP,
                                                           "ELEM": optimizer.ELEM},

@@ -11,8 +11,11 @@ numba's on-disk cache keeps one entry per specialisation and a second process st
 """
 from __future__ import annotations
 
+import ast
 import hashlib
+import inspect
 import os
+import textwrap
 import types as pytypes
 from pathlib import Path
 
@@ -48,6 +51,21 @@ def configure_cache() -> str:
     path.mkdir(parents=True, exist_ok=True)
     numba.config.CACHE_DIR = str(path)
     return str(path)
+
+
+def without_params(fn, drop: list[str]):
+    """A copy of plain function ``fn`` whose parameters ``drop`` become global names, so that
+    binding them (see :func:`cpu`, :func:`cuda_device`) specialises the same source."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    node = tree.body[0]
+    node.decorator_list = []
+    node.args.args = [a for a in node.args.args if a.arg not in drop]
+    ns = dict(fn.__globals__)
+    code = compile(ast.Module(body=[node], type_ignores=[]), inspect.getsourcefile(fn), "exec")
+    exec(code, ns)  # noqa: S102 - our own source, re-parsed
+    out = ns[node.name]
+    out._optbench_kernel = True
+    return out
 
 
 def kernel(fn):

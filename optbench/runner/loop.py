@@ -265,6 +265,8 @@ _ARRAYS = (
     _IA2, _IA2, _A3, _A3, _A2, _IA2,  # HITF, HITG, TRACE, MET, OUT, IOUT
 )
 BATCH_SIG = types.void(S.FG_T, S.VALUE_T, S.UPDATE_T, S.METRICS_T, *_ARRAYS)
+SPECIAL_SIG = types.void(*_ARRAYS)
+KERNEL_PARAMS = ["fg", "value", "update", "metrics"]
 
 
 def _batch(fg, value, update, metrics, X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP,
@@ -275,6 +277,35 @@ def _batch(fg, value, update, metrics, X, G, ST, SC, HY, data, idata, seeds, CTL
         run_core(fg, value, update, metrics, X[r], G[r], ST[r], SC[r], HY[r], data, idata,
                  seeds[r], CTL[r], skinds[r], SP[r], nsteps[r], xstar, ftargets, gtargets, rec,
                  HITF[r], HITG[r], TRACE[r], MET[r], OUT[r], IOUT[r], bk, bf)
+
+
+def _special_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
+                   gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
+    """The same batch with ``run_core`` specialised for one (problem, optimizer) pair."""
+    for r in prange(X.shape[0]):
+        bk = np.empty(N_BK, np.int64)
+        bf = np.empty(N_BF)
+        CORE(X[r], G[r], ST[r], SC[r], HY[r], data, idata, seeds[r], CTL[r], skinds[r],  # noqa: F821
+             SP[r], nsteps[r], xstar, ftargets, gtargets, rec, HITF[r], HITG[r], TRACE[r], MET[r],
+             OUT[r], IOUT[r], bk, bf)
+
+
+def special_driver(problem, optimizer, parallel: bool):
+    """The batch driver with the pair's kernels inlined into ``run_core`` (its source with the
+    kernel parameters bound): compiled on first use of the pair (seconds), cached on disk."""
+    from optbench.kernels import compile as kc
+    from optbench.optimizers.base import vector_update
+
+    tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}"
+    update = kc.cpu(vector_update, bind={"PREP": optimizer.PREP, "ELEM": optimizer.ELEM},
+                    name=f"vector_update__{optimizer.ELEM.__name__}__inl", inline=True)
+    core = kc.cpu(kc.without_params(run_core.py_func, KERNEL_PARAMS),
+                  bind={"fg": problem.FG, "value": problem.VALUE, "update": update,
+                        "metrics": problem.METRICS or no_metrics},
+                  name=f"run_core__{tag}", inline=True)
+    return kc.cpu(_special_batch, SPECIAL_SIG, bind={"CORE": core},
+                  name=f"special_batch__{tag}__{'par' if parallel else 'ser'}",
+                  parallel=parallel, nrt=True)
 
 
 @kernel
