@@ -20,6 +20,7 @@ from . import loop as L
 from .batch import Batch
 from .fused import fused_driver
 
+SPECIAL_MIN_STEPS = 10_000  # single runs at least this long use the pair-specialised driver
 FUSED_MIN_DIM = 4096  # separable problems at least this large use the fused parallel loop
 from .spec import RunSpec
 
@@ -108,8 +109,8 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
             parallel = False
         if parallel is None:
             parallel = len(b) > 1 and (os.cpu_count() or 1) > 1
-        if len(b) == 1 and not prob.stochastic:
-            # a single run: the pair's kernels inlined (compiled once per pair, then cached)
+        if len(b) == 1 and not prob.stochastic and batch[0].steps >= SPECIAL_MIN_STEPS:
+            # a long single run: the pair's kernels inlined (compiled once per pair, cached)
             t_s = time.perf_counter()
             driver = L.special_driver(prob, opts[0], False)
             compile_s += time.perf_counter() - t_s
