@@ -68,10 +68,15 @@ def rotated_quadratic(dim=2000, repeats=21):
         return 0.5 * x @ gg, gg
 
     peer = _median_call(numpy_fg, repeats)
+    from threadpoolctl import threadpool_info, threadpool_limits
+    threads = max((t.get("num_threads", 1) for t in threadpool_info()), default=1)
+    with threadpool_limits(1):
+        peer1 = _median_call(numpy_fg, repeats)
     call()
     assert np.allclose(g, numpy_fg()[1], rtol=1e-10, atol=1e-12)
     return {"dim": dim, "optbench_us": ours * 1e6, "numpy_us": peer * 1e6, "ratio": ours / peer,
-            "problem_bytes": p.data.nbytes}
+            "numpy_1thread_us": peer1 * 1e6, "ratio_1thread": ours / peer1,
+            "blas_threads": threads, "problem_bytes": p.data.nbytes}
 
 
 def zoo() -> dict:
@@ -92,7 +97,17 @@ def to_markdown(res: dict, env: dict) -> str:
         f"| double well, d = {dw['dim']:,}, value + gradient | {dw['optbench_us']:.0f} µs | "
         f"{dw['numpy_us']:.0f} µs | {dw['ratio']:.2f}× |",
         f"| rotated quadratic, d = {rq['dim']:,}, value + gradient | {rq['optbench_us']:.0f} µs | "
-        f"{rq['numpy_us']:.0f} µs (BLAS matvec) | {rq['ratio']:.2f}× |",
+        f"{rq['numpy_1thread_us']:.0f} µs (BLAS matvec, 1 thread) | {rq['ratio_1thread']:.2f}× |",
+        f"| same | | {rq['numpy_us']:.0f} µs (BLAS matvec, {rq['blas_threads']} threads) | "
+        f"{rq['ratio']:.2f}× |",
+        "",
+        "Kernels are single-threaded by design: a run is one thread, and a sweep uses the cores "
+        "across runs (one kernel source also compiles as a CUDA device function). Against BLAS "
+        "on the same single core the rotated gradient is faster; it streams A column-wise, "
+        "eight columns per pass, in a fixed summation order, so its results are bit-identical "
+        "on every machine (BLAS's are not: they depend on its kernels and thread count). "
+        "NumPy with all cores is faster on one gradient; a sweep of two or more runs uses "
+        "both cores in optbench too.",
         "",
         f"Memory: the double-well kernel allocates no arrays (tracemalloc sees "
         f"{dw['optbench_alloc_bytes']} bytes of Python call overhead) "

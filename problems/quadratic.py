@@ -22,21 +22,60 @@ from .base import Problem, register, rng
 
 @kernel
 def row_dot(a, off, v, n):
-    """Σ_j a[off + j] v[j] with four interleaved partial sums (lets the CPU pipeline and
-    vectorise the dense rows; the summation order is fixed, so results are deterministic)."""
+    """Σ_j a[off + j] v[j] with four interleaved partial sums (fixed order: deterministic)."""
+    r = a[off:off + n]          # a view: indices from range() need no negative-index check
     s0 = 0.0
     s1 = 0.0
     s2 = 0.0
     s3 = 0.0
     m = n - n % 4
     for j in range(0, m, 4):
-        s0 += a[off + j] * v[j]
-        s1 += a[off + j + 1] * v[j + 1]
-        s2 += a[off + j + 2] * v[j + 2]
-        s3 += a[off + j + 3] * v[j + 3]
+        s0 += r[j] * v[j]
+        s1 += r[j + 1] * v[j + 1]
+        s2 += r[j + 2] * v[j + 2]
+        s3 += r[j + 3] * v[j + 3]
     for j in range(m, n):
-        s0 += a[off + j] * v[j]
+        s0 += r[j] * v[j]
     return (s0 + s1) + (s2 + s3)
+
+
+@kernel
+def sym_matvec(a, off, v, out, n):
+    """out = A v for the symmetric n×n matrix A stored row-major in a[off:off + n²].
+
+    Column-oriented (out += A[:, j] v_j, row j standing for column j), eight columns per pass
+    over ``out``: each lane i is an independent sum, so the compiler vectorises over i without
+    reordering any floating-point sum — results are bit-identical on every machine and the
+    speed is that of streaming A once (measured faster than single-thread BLAS dgemv)."""
+    for i in range(n):
+        out[i] = 0.0
+    m = n - n % 8
+    for j in range(0, m, 8):
+        o = off + j * n
+        a0 = a[o:o + n]
+        a1 = a[o + n:o + 2 * n]
+        a2 = a[o + 2 * n:o + 3 * n]
+        a3 = a[o + 3 * n:o + 4 * n]
+        a4 = a[o + 4 * n:o + 5 * n]
+        a5 = a[o + 5 * n:o + 6 * n]
+        a6 = a[o + 6 * n:o + 7 * n]
+        a7 = a[o + 7 * n:o + 8 * n]
+        v0 = v[j]
+        v1 = v[j + 1]
+        v2 = v[j + 2]
+        v3 = v[j + 3]
+        v4 = v[j + 4]
+        v5 = v[j + 5]
+        v6 = v[j + 6]
+        v7 = v[j + 7]
+        for i in range(n):
+            out[i] += ((a0[i] * v0 + a1[i] * v1) + (a2[i] * v2 + a3[i] * v3)) \
+                + ((a4[i] * v4 + a5[i] * v5) + (a6[i] * v6 + a7[i] * v7))
+    for j in range(m, n):
+        r = a[off + j * n:off + j * n + n]
+        vj = v[j]
+        for i in range(n):
+            out[i] += r[i] * vj
 
 
 @kernel
@@ -49,10 +88,9 @@ def quad_fg(x, g, data, idata, seed, step):
             g[i] = gi
             f += 0.5 * gi * x[i]
     else:
+        sym_matvec(data, n, x, g, n)
         for i in range(n):
-            s = row_dot(data, n + i * n, x, n)
-            g[i] = s
-            f += 0.5 * s * x[i]
+            f += 0.5 * g[i] * x[i]
     return f
 
 
@@ -74,8 +112,7 @@ def quad_hvp(x, v, out, data, idata):
         for i in range(n):
             out[i] = data[i] * v[i]
     else:
-        for i in range(n):
-            out[i] = row_dot(data, n + i * n, v, n)
+        sym_matvec(data, n, v, out, n)
 
 
 def quad_efg(xi, data, idata, i):

@@ -54,3 +54,15 @@ def test_known_optimum(name, kw):
         return
     assert abs(p.value(p.x_star) - p.f_star) <= 1e-10 * max(1.0, abs(p.f_star))
     assert np.linalg.norm(p.grad(p.x_star)) <= 1e-6 * max(1.0, np.linalg.norm(p.x_star))
+
+
+@pytest.mark.parametrize("dim", [1, 7, 8, 9, 23])
+def test_rotated_quadratic_matvec_kernel(dim):
+    """The column-blocked matvec (8 columns per pass, then a remainder) equals A x and A v."""
+    p = ob.problem("quadratic", dim=dim, cond=30.0, rotation="haar", seed=dim)
+    A = p.matrix()
+    rng = np.random.default_rng(dim)
+    x, v = rng.standard_normal(dim), rng.standard_normal(dim)
+    np.testing.assert_allclose(p.grad(x), A @ x, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(p.hvp(x, v), A @ v, rtol=1e-12, atol=1e-13)
+    assert p.value(x) == pytest.approx(0.5 * x @ A @ x, rel=1e-12, abs=1e-14)
