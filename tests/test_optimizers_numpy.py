@@ -205,6 +205,30 @@ def test_fused_large_d_loop_matches_reference(case):
                                atol=1e-14 * fr[0])
 
 
+def test_fused_loop_is_bit_identical_for_any_thread_count():
+    """The fused loop sums f, ‖∇f‖ and ‖x − x*‖ per fixed block of coordinates, then over
+    blocks in order: the whole trace is bit-identical with one thread and with all of them
+    (d = 10,000 is not a multiple of the block size, so a partial block is included)."""
+    import numba
+
+    prob = ob.problem("quadratic", dim=10_000, cond=1e3, start="random")
+    assert prob.elementwise()
+    opt = ob.optimizer("adam", lr=1e-2, clip_norm=5.0)
+    nmax = numba.config.NUMBA_NUM_THREADS
+    assert nmax >= 2, "needs a machine with at least 2 cores (CI has 2)"
+    out = []
+    try:
+        for n in (1, nmax):
+            numba.set_num_threads(n)
+            res = ob.run(prob, opt, steps=200, stop="budget", record="every:1")
+            out.append((res.x, res.trace.sort_values("step")[["f", "grad_norm", "dist_to_opt"]].reset_index(drop=True)))
+    finally:
+        numba.set_num_threads(nmax)
+    assert np.array_equal(out[0][0], out[1][0])
+    assert out[0][1].equals(out[1][1])
+    assert out[0][1]["f"].iloc[-1] < 0.5 * out[0][1]["f"].iloc[0]
+
+
 def test_rmsprop_centered_bias_correction_is_rejected_or_finite():
     """At t = 1, r̂ = g² and â = g, so the centered variance is exactly 0 in exact arithmetic
     and the step is g/ε; in floating point it may be −1e-17 and √ gives NaN. The combination
