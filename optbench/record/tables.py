@@ -48,7 +48,17 @@ def _base(spec) -> dict:
     }
 
 
-def run_row(spec, opt, prob, out, iout, hitf, hitg, ladder, wall, compile_s, batch, env_id):
+def table_target_index(ladder) -> list:
+    """(label, position in ``ladder`` or -1) of each TABLE_TARGETS entry (once per batch)."""
+    out = []
+    for t in TABLE_TARGETS:
+        j = np.nonzero(np.isclose(ladder, t, rtol=1e-9, atol=0))[0]
+        out.append((target_label(t), int(j[0]) if j.size else -1))
+    return out
+
+
+def run_row(spec, opt, prob, out, iout, hitf, hitg, ladder, wall, compile_s, batch, env_id,
+            tidx=None):
     row = _base(spec)
     status = L.STATUS[int(iout[L.I_STATUS])]
     nit = int(iout[L.I_NIT])
@@ -67,16 +77,14 @@ def run_row(spec, opt, prob, out, iout, hitf, hitg, ladder, wall, compile_s, bat
         "grad_norm": float(out[L.O_GNORM]), "dist_to_opt": float(out[L.O_DIST]),
         "wall_s": float(wall), "compile_s": float(compile_s), "batch_size": int(batch),
         "env_id": env_id,
-        "targets": [float(t) for t in ladder],
-        "hit_step": [int(h) for h in hitf],
-        "hit_step_grad": [int(h) for h in hitg],
+        "targets": np.asarray(ladder, dtype=np.float64).tolist(),
+        "hit_step": np.asarray(hitf, dtype=np.int64).tolist(),
+        "hit_step_grad": np.asarray(hitg, dtype=np.int64).tolist(),
     })
-    for t in TABLE_TARGETS:
-        j = np.nonzero(np.isclose(ladder, t, rtol=1e-9, atol=0))[0]
-        h = int(hitf[j[0]]) if j.size else -1
-        row[f"steps_{target_label(t)}"] = float(h) if h >= 0 else np.nan
-        row[f"ngev_{target_label(t)}"] = float(h + 1) if h >= 0 else np.nan
-        row[f"grad_equiv_{target_label(t)}"] = row[f"ngev_{target_label(t)}"]
+    for lab, j in (tidx if tidx is not None else table_target_index(ladder)):
+        h = int(hitf[j]) if j >= 0 else -1
+        row[f"steps_{lab}"] = float(h) if h >= 0 else np.nan
+        row[f"ngev_{lab}"] = row[f"grad_equiv_{lab}"] = float(h + 1) if h >= 0 else np.nan
     return row
 
 
@@ -92,6 +100,18 @@ def error_row(spec, message: str) -> dict:
         row[f"steps_{target_label(t)}"] = nan
         row[f"ngev_{target_label(t)}"] = nan
     return row
+
+
+def repeat_ids(ids: list, counts: np.ndarray):
+    """``np.repeat(ids, counts)`` as a string column, built in Arrow when pandas stores
+    strings in Arrow (the default of pandas 3): 7× faster for a sweep's trace table."""
+    dtype = pd.Series(["x"]).dtype
+    if getattr(dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+
+        take = pa.array(np.repeat(np.arange(len(ids)), counts))
+        return pd.array(pa.array(ids, type=pa.large_string()).take(take), dtype=dtype)
+    return np.repeat(np.array(ids, dtype=object), counts)
 
 
 def trace_frame(run_id: str, tr: np.ndarray, tsec: np.ndarray) -> pd.DataFrame:

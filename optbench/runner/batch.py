@@ -48,9 +48,19 @@ class Batch:
              "CTL": np.zeros((R, L.N_CTL)), "skinds": np.zeros(R, np.int64),
              "SP": np.zeros((R, 6)), "nsteps": np.array([s.steps for s in specs], np.int64)}
         fstar = prob.f_star
+        x0_of: dict = {}
+        per_opt: dict = {}   # state, scalars and schedule depend on (optimizer, budget) only
         for r, (s, o) in enumerate(zip(specs, opts)):
-            a["X"][r] = np.asarray(s.x0) if s.x0 is not None else prob.x0(s.seed)
-            a["ST"][r], a["SC"][r] = o.init_state(d)
+            if s.x0 is not None:
+                a["X"][r] = np.asarray(s.x0)
+            else:   # a sweep repeats each seed once per setting: draw each start once
+                if s.seed not in x0_of:
+                    x0_of[s.seed] = prob.x0(s.seed)
+                a["X"][r] = x0_of[s.seed]
+            key = (id(o), s.steps)
+            if key not in per_opt:
+                per_opt[key] = (*o.init_state(d), *o.schedule.arrays(s.steps))
+            a["ST"][r], a["SC"][r], a["skinds"][r], a["SP"][r] = per_opt[key]
             a["HY"][r, :len(hys[r])] = hys[r]
             wd, dwd = o.weight_decay
             stop = STOP_MODE[s.stop]
@@ -59,7 +69,6 @@ class Batch:
             a["CTL"][r] = [wd, dwd, o.clip_norm or 0.0, o.clip_value or 0.0,
                            np.nan if fstar is None else fstar, 1e8, s.gtol,
                            1.0 if prob.stochastic else 0.0, stop, o.lr]
-            a["skinds"][r], a["SP"][r] = o.schedule.arrays(s.steps)
         self.x0s = a["X"].copy()
         xs = prob.x_star
         a["xstar"] = np.zeros(0) if xs is None else np.ascontiguousarray(xs, dtype=np.float64)
@@ -102,9 +111,10 @@ class Batch:
             walls = np.full(R, batch_wall / R)
         env = environment_id()
         rows = []
+        tidx = T.table_target_index(a["ftg"])
         for r, (s, o) in enumerate(zip(self.specs, self.opts)):
             row = T.run_row(s, o, self.prob, a["OUT"][r], iout[r], a["HITF"][r], a["HITG"][r],
-                            a["ftg"], float(walls[r]), compile_s, R, env)
+                            a["ftg"], float(walls[r]), compile_s, R, env, tidx)
             if device_name:
                 row["device_name"] = device_name
             rows.append(row)
@@ -116,8 +126,7 @@ class Batch:
         else:
             nit = np.repeat(iout[:, L.I_NIT], nrec)
             tsec = np.repeat(walls, nrec) * (tr[:, L.T_STEP] + 1) / (nit + 1)
-        frame = T.trace_frame(np.repeat(np.array([s.run_id for s in self.specs]), nrec), tr,
-                              tsec)
+        frame = T.trace_frame(T.repeat_ids([s.run_id for s in self.specs], nrec), tr, tsec)
         met = a["MET"][mask]
         for k, name in enumerate(self.metric_names):
             frame[name] = met[:, k]

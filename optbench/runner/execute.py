@@ -19,8 +19,10 @@ from optbench.record import tables as T
 from . import loop as L
 from .batch import Batch
 from .fused import fused_driver
+from .lockstep import LOCKSTEP_K, LOCKSTEP_MAX_DIM, lockstep_driver
 
 SPECIAL_MIN_STEPS = 10_000  # single runs at least this long use the pair-specialised driver
+SPECIAL_MIN_WORK = 10_000_000  # and batches of at least this many steps in all
 FUSED_MIN_DIM = 4096  # separable problems at least this large use the fused parallel loop
 from .spec import RunSpec
 
@@ -84,7 +86,9 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
     """Run specs that share problem, optimizer family, budget, recording and targets."""
     t_c0 = time.perf_counter()
     prob = batch[0].build_problem()
-    opts = [s.build_optimizer() for s in batch]
+    memo: dict = {}   # a sweep's runs share few distinct optimizer specs (built once each)
+    opts = [memo[s.optimizer] if s.optimizer in memo
+            else memo.setdefault(s.optimizer, s.build_optimizer()) for s in batch]
     if getattr(opts[0], "kind", "first_order") != "first_order":
         from . import second_order
         return second_order.run_batch(batch, parallel=parallel, prob=prob, opts=opts)
@@ -109,10 +113,15 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
             parallel = False
         if parallel is None:
             parallel = len(b) > 1 and (os.cpu_count() or 1) > 1
-        if len(b) == 1 and not prob.stochastic and batch[0].steps >= SPECIAL_MIN_STEPS:
-            # a long single run: the pair's kernels inlined (compiled once per pair, cached)
+        if use_lockstep(prob, len(b), batch[0].steps):
+            # a sweep of small runs: stepped together, chunk by chunk (bit-identical results)
             t_s = time.perf_counter()
-            driver = L.special_driver(prob, opts[0], False)
+            driver = lockstep_driver(prob, opts[0], parallel)
+            compile_s += time.perf_counter() - t_s
+        elif use_special(prob, len(b), batch[0].steps):
+            # long work: the pair's kernels inlined (compiled once per pair, cached on disk)
+            t_s = time.perf_counter()
+            driver = L.special_driver(prob, opts[0], parallel)
             compile_s += time.perf_counter() - t_s
         else:
             driver = partial(L.batch_parallel if parallel else L.batch_serial, fg, val, upd,
@@ -124,6 +133,23 @@ def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
         driver(*b.args())
         batch_wall = time.perf_counter() - t0
     return b.results(compile_s, batch_wall, tick_rate())
+
+
+def use_lockstep(prob, runs: int, steps: int) -> bool:
+    """Whether a batch runs in the lockstep driver: small problems (d <= LOCKSTEP_MAX_DIM), at
+    least two chunks of runs, and SPECIAL_MIN_WORK steps in all (its compilation, seconds
+    once per pair and then cached, must pay for itself)."""
+    return prob.dim <= LOCKSTEP_MAX_DIM and runs >= 2 * LOCKSTEP_K \
+        and runs * steps >= SPECIAL_MIN_WORK
+
+
+def use_special(prob, runs: int, steps: int) -> bool:
+    """Whether a batch is long enough to pay for compiling its pair-specialised driver once
+    (seconds, then cached on disk): a single run of SPECIAL_MIN_STEPS steps, or a batch of
+    SPECIAL_MIN_WORK steps in all. Stochastic problems keep the generic driver."""
+    if prob.stochastic:
+        return False
+    return (runs == 1 and steps >= SPECIAL_MIN_STEPS) or runs * steps >= SPECIAL_MIN_WORK
 
 
 def _call_fused(prob, opt, X, ST, SC, HY, CTL, skinds, SP, nsteps, xstar, ftg, gtg, rec, HITF,

@@ -148,8 +148,8 @@ def quiet_step(t, f, gn, nsteps, bk, bf):
     divergence): then the full bookkeeping is skipped. NaN never counts as quiet."""
     if f > bf[F_FTHR] and gn > bf[F_GTHR] and f <= bf[F_DIV] and gn < np.inf and t < nsteps \
             and t != bk[B_NEXTREC]:
-        if f < bf[F_BEST]:
-            bf[F_BEST] = f
+        b = bf[F_BEST]
+        bf[F_BEST] = f if f < b else b   # a select, not a branch: f goes up and down at random
         return True
     return False
 

@@ -5,7 +5,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, fields
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -112,11 +112,11 @@ class RunSpec:
 
     @property
     def problem_params(self) -> dict:
-        return json.loads(self.problem)
+        return dict(_parse(self.problem))
 
     @property
     def optimizer_params(self) -> dict:
-        return json.loads(self.optimizer)
+        return dict(_parse(self.optimizer))
 
     def build_problem(self) -> P.Problem:
         return _build_problem(self.problem_params)
@@ -127,6 +127,12 @@ class RunSpec:
     def to_dict(self) -> dict:
         d = asdict(self)
         return d
+
+
+@lru_cache(maxsize=8192)
+def _parse(text: str) -> dict:
+    """Parsed canonical JSON (a sweep's specs share few distinct strings; callers copy)."""
+    return json.loads(text)
 
 
 def _build_problem(spec) -> P.Problem:
