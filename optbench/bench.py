@@ -1,6 +1,10 @@
 """Speed benchmarks against named peers, measured side by side in one process.
 
     python -m optbench.bench engine [--quick] [--write BENCHMARKS.md]
+    python -m optbench.bench peers [--quick] [--only adam_small,...] [--write BENCHMARKS.md]
+
+``peers`` runs every comparison of :mod:`optbench.peers` (the performance issue); ``engine``,
+``zoo`` and ``gpu`` the figures of the earlier issues.
 
 Each figure is a median over repeats, after a warm-up; compile time is reported apart.
 Comparisons (engine issue):
@@ -213,11 +217,15 @@ def to_markdown(res: dict) -> str:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m optbench.bench")
-    ap.add_argument("what", choices=["engine", "zoo", "gpu"])
+    ap.add_argument("what", choices=["engine", "zoo", "gpu", "peers"])
+    ap.add_argument("--only", help="peers: comma-separated comparisons (default: all)")
+    ap.add_argument("--json", help="peers: also write every row as JSON to this file")
     ap.add_argument("--runs", type=int, default=1_000_000, help="gpu: runs in the sweep")
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a check, not a figure)")
     ap.add_argument("--write", help="rewrite this Markdown file's engine section")
     a = ap.parse_args(argv)
+    if a.what == "peers":
+        return _peers(a)
     if a.what == "gpu":
         from . import bench_gpu
         res = bench_gpu.gpu(runs=a.runs)
@@ -238,6 +246,28 @@ def main(argv=None):
         write_section(Path(a.write), title, md)
 
 
+def _peers(a) -> int:
+    from . import peers
+    from .peers.common import machine
+    from .validate import OptbenchInputError
+
+    names = tuple(n.strip() for n in a.only.split(",")) if a.only else peers.NAMES
+    try:
+        rows = peers.run(names, quick=a.quick, log=lambda m: print(m, file=sys.stderr))
+    except OptbenchInputError as e:
+        print(f"optbench bench: {e}", file=sys.stderr)
+        return 2
+    mach = machine()
+    md = peers.to_markdown(rows, mach, quick=a.quick)
+    print(md)
+    if a.json:
+        Path(a.json).write_text(json.dumps({"machine": mach, "rows": [r.as_dict() for r in rows]},
+                                           indent=1, default=str))
+    if a.write:
+        write_section(Path(a.write), peers.TITLE, md)
+    return 0
+
+
 def write_section(path: Path, title: str, md: str):
     """Replace (or append) the section that starts with ``title`` in a Markdown file."""
     head = ("# Benchmarks\n\nEvery figure here is produced by a script in the repository; "
@@ -253,4 +283,4 @@ def write_section(path: Path, title: str, md: str):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

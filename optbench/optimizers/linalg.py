@@ -200,7 +200,8 @@ def cg_shift(hvp, x, b, s, r, p, hp, lam, rtol, maxit, truncate, data, idata, cn
     reached: s is the last iterate), 2 on non-positive curvature pᵀ(H + λI)p ≤ 0, 5 on
     non-finite curvature. With ``truncate``, non-positive curvature ends the solve with code 0
     and s = the iterate before it, or (first iteration) s = (bᵀb / |bᵀHb|) b — Newton-CG's
-    rule (Nocedal & Wright Alg. 7.1; scipy's ``minimize(method='Newton-CG')``)."""
+    rule (Nocedal & Wright Alg. 7.1; scipy's ``minimize(method='Newton-CG')``). Converged
+    when ‖r‖₁ ≤ rtol·‖b‖₁ (scipy's norm)."""
     n = x.shape[0]
     rr = 0.0
     for i in range(n):
@@ -208,7 +209,10 @@ def cg_shift(hvp, x, b, s, r, p, hp, lam, rtol, maxit, truncate, data, idata, cn
         r[i] = b[i]
         p[i] = b[i]
         rr += b[i] * b[i]
-    stop = rtol * math.sqrt(rr)
+    b1 = 0.0
+    for i in range(n):
+        b1 += abs(b[i])
+    stop = rtol * b1
     if rr == 0.0:
         return 0
     for it in range(maxit):
@@ -231,11 +235,13 @@ def cg_shift(hvp, x, b, s, r, p, hp, lam, rtol, maxit, truncate, data, idata, cn
             return 0
         a = rr / php
         rn = 0.0
+        r1 = 0.0
         for i in range(n):
             s[i] += a * p[i]
             r[i] -= a * hp[i]
             rn += r[i] * r[i]
-        if math.sqrt(rn) <= stop:
+            r1 += abs(r[i])
+        if r1 <= stop:
             return 0
         beta = rn / rr
         rr = rn

@@ -59,7 +59,7 @@ def fused_element(x, st, sc, hy, data, idata, i, stepv):
     return EFG(x[i], data, idata, i)  # noqa: F821
 
 
-BLOCK = 2048   # coordinates per block of a fused pass (fixed: the sums' order never depends
+BLOCK = 8192   # coordinates per block of a fused pass (fixed: the sums' order never depends
                # on the thread count)
 
 

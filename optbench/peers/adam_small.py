@@ -1,0 +1,92 @@
+"""Adam on 2-D Rosenbrock (from (−1.2, 1), lr 1e-3, torch defaults otherwise), per step.
+
+optbench: ``optbench.run(..., steps=20_000, stop="budget")`` with its default recording (the
+trace on a log schedule and the 51-target ladder); the figure is the run's ``wall_s`` (the
+compiled loop, compile time apart). Peers:
+
+* a hand-fused Numba loop (one function, the same arithmetic, no bookkeeping);
+* a Python loop over NumPy arrays;
+* ``torch.optim.Adam`` with autograd (``zero_grad`` / forward / ``backward`` / ``step``), and
+  with the gradient written by hand into ``.grad`` (no autograd), float64, one thread.
+
+The Python-loop peers cost the same per step at any length, so they run fewer steps
+(``python_steps``); every implementation ends at the same point (checked).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import optbench as ob
+
+from .common import Row, median_time
+
+X0 = (-1.2, 1.0)
+LR = 1e-3
+
+
+def _torch_autograd(n):
+    import torch
+
+    x = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([x], lr=LR)
+    for _ in range(n):
+        opt.zero_grad()
+        f = 100.0 * (x[1] - x[0] ** 2) ** 2 + (1.0 - x[0]) ** 2
+        f.backward()
+        opt.step()
+    return x.detach().numpy().copy()
+
+
+def _torch_hand_grad(n):
+    import torch
+
+    x = torch.tensor(X0, dtype=torch.float64)
+    x.grad = torch.zeros(2, dtype=torch.float64)
+    opt = torch.optim.Adam([x], lr=LR)
+    xv, gv = x.numpy(), x.grad.numpy()        # views of the tensors' memory
+    for _ in range(n):
+        a = xv[1] - xv[0] * xv[0]
+        gv[0] = -400.0 * a * xv[0] - 2.0 * (1.0 - xv[0])
+        gv[1] = 200.0 * a
+        opt.step()
+    return xv.copy()
+
+
+def run(steps: int = 20_000, python_steps: int = 2_000, repeats: int = 5) -> list[Row]:
+    from optbench.bench import hand_adam_rosen, numpy_adam_rosen
+
+    p = ob.problem("rosenbrock")
+    o = ob.optimizer("adam", lr=LR)
+    res = [ob.run(p, o, steps=steps, stop="budget") for _ in range(repeats + 1)]
+    ours = float(np.median([r.wall_s for r in res[1:]])) / steps
+    compile_s = res[0].compile_s
+    work = f"Adam, 2-D Rosenbrock, {steps:,} steps, per step"
+    note = f"optbench compile {compile_s:.2f} s (first run, apart)"
+    hand = median_time(lambda: hand_adam_rosen(np.array(X0), steps, LR, 0.9, 0.999, 1e-8),
+                       repeats) / steps
+    xh = np.array(X0)
+    hand_adam_rosen(xh, steps, LR, 0.9, 0.999, 1e-8)
+    same = bool(np.allclose(res[-1].x, xh, rtol=1e-9))
+    rows = [Row(work, "hand-fused Numba loop", ours, hand, goal_max=2.0,
+                note=f"same end point: {same}; " + note)]
+    npy = median_time(lambda: numpy_adam_rosen(np.array(X0), python_steps, LR), 3) / python_steps
+    rows.append(Row(work, "Python loop over NumPy", ours, npy))
+    try:
+        import torch
+    except ImportError:
+        for peer in ("torch.optim.Adam, autograd", "torch.optim.Adam, hand-written gradient"):
+            rows.append(Row(work, peer, ours, None, goal=1000, skipped="torch not installed"))
+        return rows
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ref = ob.run(p, o, steps=python_steps, stop="budget", record="none").x
+        for peer, fn in (("torch.optim.Adam, autograd", _torch_autograd),
+                         ("torch.optim.Adam, hand-written gradient", _torch_hand_grad)):
+            t = median_time(lambda: fn(python_steps), 3) / python_steps
+            xt = fn(python_steps)
+            rows.append(Row(work, peer, ours, t, goal=1000,
+                            note=f"1 thread; same end point: {bool(np.allclose(xt, ref, rtol=1e-9))}"))
+    finally:
+        torch.set_num_threads(threads)
+    return rows

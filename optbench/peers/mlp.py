@@ -1,0 +1,36 @@
+"""One epoch of minibatch Adam on small MLPs against PyTorch (CPU) and NumPy.
+
+The work of :mod:`optbench.bench_mlp`: 2,048 two-spirals samples, batch 32, two hidden ReLU
+layers of width w, float64, the same initial weights and minibatch order for every peer.
+PyTorch is timed with its default threads and with one thread (the faster of the two on a
+small machine is the one compared against: ``best PyTorch``).
+"""
+from __future__ import annotations
+
+import math
+
+from .common import Row
+
+
+def run(widths=(16, 32, 64), repeats: int = 5) -> list[Row]:
+    from optbench.bench_mlp import bench_width
+
+    rows = []
+    for w in widths:
+        r = bench_width(w, repeats=repeats)
+        work = f"MLP epoch, width {w} ({r['params']:,} parameters)"
+        ours = r["optbench_ms"] * 1e-3
+        if "torch_ms" in r:
+            best = min(r["torch_ms"], r["torch_1thread_ms"])
+            which = "1 thread" if r["torch_1thread_ms"] <= r["torch_ms"] else "default threads"
+            rows.append(Row(work, "PyTorch CPU (best of default threads and 1 thread)", ours,
+                            best * 1e-3, goal=5.0,
+                            note=f"best: {which}; max |Δx| vs torch {r['torch_max_dx']:.1e}"))
+        else:
+            rows.append(Row(work, "PyTorch CPU", ours, None, goal=5.0,
+                            skipped="torch not installed"))
+        rows.append(Row(work, "NumPy (hand-written batched backprop)", ours,
+                        r["numpy_ms"] * 1e-3,
+                        note=f"max |Δx| vs NumPy {r['numpy_max_dx']:.1e}"
+                        if not math.isnan(r["numpy_max_dx"]) else ""))
+    return rows
