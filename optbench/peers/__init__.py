@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 
-from .common import Row, fmt_time, machine
+from .common import Row, fmt_time
 
 NAMES = ("adam_small", "adam_large", "sweep", "second_order", "mlp", "compile", "gpu")
 TITLE = "## Performance against peers (issue: performance against peers)"
