@@ -111,7 +111,7 @@ def to_markdown(rows: list[Row], mach: dict, quick: bool = False, commentary: st
             "times faster optbench is (a rate: how many times more steps per second).", ""]
     met = [r for r in rows if r.met is not None]
     tail = ["", f"Goals met: {sum(r.met for r in met)} of {len(met)}; skipped peers: "
-                f"{sum(bool(r.skipped) for r in rows)}.", ""]
+                f"{sum(bool(r.skipped) for r in rows)}.", "", ""]
     if commentary:
         tail += [commentary.strip(), ""]
     return "\n".join(head) + "\n" + table(rows) + "\n" + "\n".join(tail)
