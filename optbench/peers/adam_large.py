@@ -11,7 +11,7 @@ Every implementation computes, each step, the gradient λ·x, the value f (optbe
   (``backward`` of the loss, as a PyTorch user writes it) and with the gradient written into
   ``.grad`` by hand (f then computed as ½ g·x).
 
-Bandwidth: optbench's pass moves 7 arrays of d doubles per step (reads x, m, v, λ; writes x,
+Each peer's repeats alternate with optbench's. Bandwidth: optbench's pass moves 7 arrays of d doubles per step (reads x, m, v, λ; writes x,
 m, v); shown against a STREAM-like triad on the same cores.
 """
 from __future__ import annotations
@@ -115,22 +115,39 @@ def _torch(x0, lam_np, steps, mode, autograd):
 
 
 def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
+    """Each peer's repeats alternate with optbench runs (medians of both sides), so a slow
+    spell of a shared machine lands on both sides of a ratio."""
     p = ob.problem("quadratic", dim=dim, cond=1e3, start="random")
     o = ob.optimizer("adam", lr=LR)
-    res = [ob.run(p, o, steps=steps, stop="budget", record="none") for _ in range(repeats + 1)]
-    ours = float(np.median([r.wall_s for r in res[1:]])) / steps
+    first = ob.run(p, o, steps=steps, stop="budget", record="none")
+    ref = first.x
+
+    def ours_step():
+        return ob.run(p, o, steps=steps, stop="budget", record="none").wall_s / steps
+
+    def side_by_side(peer_step, reps):
+        a, b = [], []
+        for _ in range(reps):
+            a.append(ours_step())
+            b.append(peer_step())
+        return float(np.median(a)), float(np.median(b))
+
     lam, x0 = p.data[:dim].copy(), p.x0(0)
     work = f"Adam, {dim:,}-dim diagonal quadratic, per step"
     tri = triad_bandwidth(dim)
+    _hand(x0.copy(), lam, 2)
+    ours, hand = side_by_side(lambda: median_time(lambda: _hand(x0.copy(), lam, steps), 1, 0)
+                              / steps, repeats)
     gbps = 7 * 8 * dim / ours
     bw = {"optbench_GBps": gbps / 1e9, "triad_GBps": tri / 1e9, "pct_of_triad": 100 * gbps / tri}
-    hand = median_time(lambda: _hand(x0.copy(), lam, steps), repeats) / steps
-    same = bool(np.array_equal(_hand(x0.copy(), lam, steps), res[-1].x))
+    same = bool(np.array_equal(_hand(x0.copy(), lam, steps), ref))
     rows = [Row(work, "hand-written parallel Numba loop", ours, hand, goal_max=1.25,
                 note=f"optbench {gbps / 1e9:.1f} GB/s = {bw['pct_of_triad']:.0f} % of a "
                      f"STREAM-like triad ({tri / 1e9:.1f} GB/s); bit-identical end point: {same}",
                 extra=bw)]
-    npy = median_time(lambda: _numpy(x0.copy(), lam, max(3, steps // 3)), 2) / max(3, steps // 3)
+    ns = max(3, steps // 3)
+    ours, npy = side_by_side(lambda: median_time(lambda: _numpy(x0.copy(), lam, ns), 1, 0) / ns,
+                             2)
     rows.append(Row(work, "NumPy vectorised (in-place)", ours, npy))
     try:
         import torch
@@ -140,12 +157,17 @@ def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
                             goal=3.0 if mode == "fused" else None,
                             skipped="torch not installed"))
         return rows
-    ref = res[-1].x
     for mode in ("single", "foreach", "fused"):
         for autograd in (True, False):
-            ts = [_torch(x0, lam, steps, mode, autograd) for _ in range(repeats)]
-            t = float(np.median([a for a, _ in ts]))
-            dev = float(np.max(np.abs(ts[0][1] - ref)) / np.max(np.abs(ref)))
+            xt = []
+
+            def peer():
+                t, x = _torch(x0, lam, steps, mode, autograd)
+                xt.append(x)
+                return t
+
+            ours, t = side_by_side(peer, repeats)
+            dev = float(np.max(np.abs(xt[0] - ref)) / np.max(np.abs(ref)))
             note = f"{torch.get_num_threads()} threads; end points differ by {dev:.1e} (relative)"
             if mode == "fused" and not autograd:
                 # λ·x into .grad (read 2, write 1), ½ g·x (read 2), the fused step (read 4,

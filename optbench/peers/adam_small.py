@@ -10,15 +10,19 @@ compiled loop, compile time apart). Peers:
   with the gradient written by hand into ``.grad`` (no autograd), float64, one thread.
 
 The Python-loop peers cost the same per step at any length, so they run fewer steps
-(``python_steps``); every implementation ends at the same point (checked).
+(``python_steps``); every implementation ends at the same point (checked). Each peer is timed
+interleaved with optbench runs (medians of both), so a slow spell of a shared machine lands
+on both sides of the ratio.
 """
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
 import optbench as ob
 
-from .common import Row, median_time
+from .common import Row
 
 X0 = (-1.2, 1.0)
 LR = 1e-3
@@ -52,24 +56,45 @@ def _torch_hand_grad(n):
     return xv.copy()
 
 
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def run(steps: int = 20_000, python_steps: int = 2_000, repeats: int = 5) -> list[Row]:
+    """Each peer is timed interleaved with optbench (one optbench run before each of the
+    peer's repeats), so that both see the same machine: on a shared machine a slow spell
+    otherwise lands on one side of a ratio only."""
     from optbench.bench import hand_adam_rosen, numpy_adam_rosen
 
     p = ob.problem("rosenbrock")
     o = ob.optimizer("adam", lr=LR)
-    res = [ob.run(p, o, steps=steps, stop="budget") for _ in range(repeats + 1)]
-    ours = float(np.median([r.wall_s for r in res[1:]])) / steps
-    compile_s = res[0].compile_s
-    work = f"Adam, 2-D Rosenbrock, {steps:,} steps, per step"
+    first = ob.run(p, o, steps=steps, stop="budget")
+    compile_s = first.compile_s
+
+    def ours_step():
+        return ob.run(p, o, steps=steps, stop="budget").wall_s / steps
+
+    def side_by_side(peer, n_steps, reps):
+        ours, theirs = [], []
+        peer()
+        for _ in range(reps):
+            ours.append(ours_step())
+            theirs.append(_timed(peer) / n_steps)
+        return float(np.median(ours)), float(np.median(theirs))
+
+    work = f"Adam, {steps:,}-step runs on 2-D Rosenbrock, per step"
     note = f"optbench compile {compile_s:.2f} s (first run, apart)"
-    hand = median_time(lambda: hand_adam_rosen(np.array(X0), steps, LR, 0.9, 0.999, 1e-8),
-                       repeats) / steps
+    ours, hand = side_by_side(
+        lambda: hand_adam_rosen(np.array(X0), steps, LR, 0.9, 0.999, 1e-8), steps, repeats)
     xh = np.array(X0)
     hand_adam_rosen(xh, steps, LR, 0.9, 0.999, 1e-8)
-    same = bool(np.allclose(res[-1].x, xh, rtol=1e-9))
+    same = bool(np.allclose(first.x, xh, rtol=1e-9))
     rows = [Row(work, "hand-fused Numba loop", ours, hand, goal_max=2.0,
                 note=f"same end point: {same}; " + note)]
-    npy = median_time(lambda: numpy_adam_rosen(np.array(X0), python_steps, LR), 3) / python_steps
+    ours, npy = side_by_side(lambda: numpy_adam_rosen(np.array(X0), python_steps, LR),
+                             python_steps, 3)
     rows.append(Row(work, "Python loop over NumPy", ours, npy))
     try:
         import torch
@@ -83,7 +108,7 @@ def run(steps: int = 20_000, python_steps: int = 2_000, repeats: int = 5) -> lis
         ref = ob.run(p, o, steps=python_steps, stop="budget", record="none").x
         for peer, fn in (("torch.optim.Adam, autograd", _torch_autograd),
                          ("torch.optim.Adam, hand-written gradient", _torch_hand_grad)):
-            t = median_time(lambda: fn(python_steps), 3) / python_steps
+            ours, t = side_by_side(lambda: fn(python_steps), python_steps, 3)
             xt = fn(python_steps)
             rows.append(Row(work, peer, ours, t, goal=1000,
                             note=f"1 thread; same end point: {bool(np.allclose(xt, ref, rtol=1e-9))}"))
