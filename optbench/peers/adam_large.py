@@ -11,7 +11,8 @@ Every implementation computes, each step, the gradient λ·x, the value f (optbe
   (``backward`` of the loss, as a PyTorch user writes it) and with the gradient written into
   ``.grad`` by hand (f then computed as ½ g·x).
 
-Each peer's repeats alternate with optbench's. Bandwidth: optbench's pass moves 7 arrays of d doubles per step (reads x, m, v, λ; writes x,
+optbench's repeats run as a block before each peer's (interleaving runs that each touch 100+
+MB slowed whichever came second); torch's run last. Bandwidth: optbench's pass moves 7 arrays of d doubles per step (reads x, m, v, λ; writes x,
 m, v); shown against a STREAM-like triad on the same cores.
 """
 from __future__ import annotations
@@ -115,8 +116,7 @@ def _torch(x0, lam_np, steps, mode, autograd):
 
 
 def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
-    """Each peer's repeats alternate with optbench runs (medians of both sides), so a slow
-    spell of a shared machine lands on both sides of a ratio."""
+    """optbench's repeats, then each peer's (medians); torch's last."""
     p = ob.problem("quadratic", dim=dim, cond=1e3, start="random")
     o = ob.optimizer("adam", lr=LR)
     first = ob.run(p, o, steps=steps, stop="budget", record="none")
@@ -126,10 +126,11 @@ def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
         return ob.run(p, o, steps=steps, stop="budget", record="none").wall_s / steps
 
     def side_by_side(peer_step, reps):
-        a, b = [], []
-        for _ in range(reps):
-            a.append(ours_step())
-            b.append(peer_step())
+        # blocks, not interleaved: each run here allocates and touches 100+ MB, and on this
+        # kind of (virtual) machine the pages a peer just freed slow the next few passes of
+        # whoever follows (measured up to 3x on optbench's pass right after NumPy's peer)
+        a = [ours_step() for _ in range(reps)]
+        b = [peer_step() for _ in range(reps)]
         return float(np.median(a)), float(np.median(b))
 
     lam, x0 = p.data[:dim].copy(), p.x0(0)
@@ -146,9 +147,11 @@ def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
                      f"STREAM-like triad ({tri / 1e9:.1f} GB/s); bit-identical end point: {same}",
                 extra=bw)]
     ns = max(3, steps // 3)
-    ours, npy = side_by_side(lambda: median_time(lambda: _numpy(x0.copy(), lam, ns), 1, 0) / ns,
-                             2)
-    rows.append(Row(work, "NumPy vectorised (in-place)", ours, npy))
+    ours_np, npy = side_by_side(
+        lambda: median_time(lambda: _numpy(x0.copy(), lam, ns), 1, 0) / ns, 2)
+    rows.append(Row(work, "NumPy vectorised (in-place)", ours_np, npy))
+    # torch runs last and is compared with optbench's figure from above: a parallel loop
+    # right after torch's multi-threaded steps ran up to 10x slower here
     try:
         import torch
     except ImportError:
@@ -160,13 +163,12 @@ def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
     for mode in ("single", "foreach", "fused"):
         for autograd in (True, False):
             xt = []
-
-            def peer():
+            ts = []
+            for _ in range(repeats):
                 t, x = _torch(x0, lam, steps, mode, autograd)
+                ts.append(t)
                 xt.append(x)
-                return t
-
-            ours, t = side_by_side(peer, repeats)
+            t = float(np.median(ts))
             dev = float(np.max(np.abs(xt[0] - ref)) / np.max(np.abs(ref)))
             note = f"{torch.get_num_threads()} threads; end points differ by {dev:.1e} (relative)"
             if mode == "fused" and not autograd:
