@@ -56,7 +56,7 @@ def run(names=NAMES, quick: bool = False, log=print) -> list[Row]:
                                              steps=5 if quick else 30,
                                              repeats=2 if quick else 3),
         "sweep": lambda: sweep.run(n_lr=8, n_seed=8, steps=200, repeats=1) if quick
-        else sweep.run(),
+        else sweep.run(repeats=5),
         "second_order": lambda: second_order.run(dim=50 if quick else 1000,
                                                  repeats=1 if quick else 3),
         "mlp": lambda: mlp.run(widths=(16,) if quick else (16, 32, 64),

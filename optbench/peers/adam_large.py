@@ -129,7 +129,9 @@ def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
         # blocks, not interleaved: each run here allocates and touches 100+ MB, and on this
         # kind of (virtual) machine the pages a peer just freed slow the next few passes of
         # whoever follows (measured up to 3x on optbench's pass right after NumPy's peer)
+        ours_step()                               # one discarded run after the last peer
         a = [ours_step() for _ in range(reps)]
+        peer_step()
         b = [peer_step() for _ in range(reps)]
         return float(np.median(a)), float(np.median(b))
 
