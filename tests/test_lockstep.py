@@ -91,3 +91,29 @@ def test_sweeps_of_small_problems_choose_the_lockstep_driver():
     assert not E.use_lockstep(small, 4096, 100)          # too little work to pay compilation
     assert not E.use_lockstep(small, LOCKSTEP_K, 10**7)  # a single chunk gains nothing
     assert not E.use_lockstep(big, 4096, 10_000)         # large steps keep a core busy alone
+
+
+def test_long_batches_of_larger_problems_use_the_pair_specialised_driver_bit_identically():
+    """Batches with 10⁷ steps in all but d > LOCKSTEP_MAX_DIM run in the pair-specialised
+    driver (kernels inlined, prange over runs); it gives the generic driver's results."""
+    from functools import partial
+
+    from optbench.kernels import compile as kc
+    from optbench.kernels import signatures as S
+
+    prob = ob.problem("rosenbrock", dim=80)
+    assert not E.use_lockstep(prob, 1000, 10**4) and E.use_special(prob, 1000, 10**4)
+    specs = suite_specs({"name": "t", "steps": 300, "seeds": 5, "stop": "target",
+                         "targets": [1e2, 1.0], "record": "log",
+                         "problems": [{"problem": "rosenbrock", "dim": 80, "start": "random"}],
+                         "optimizers": [{"optimizer": "adam", "lr": [1e-3, 1e-2, 0.5]}]})
+
+    def generic(p, o):
+        fg, val, _ = p.cpu_kernels()
+        return partial(L.batch_serial, fg, val, o[0].cpu_update(),
+                       kc.cpu(p.METRICS or L.no_metrics, S.METRICS_SIG))
+
+    ref = _run(generic, specs)
+    got = _run(lambda p, o: L.special_driver(p, o[0], True), specs)
+    for r, g in zip(ref, got):
+        np.testing.assert_array_equal(r, g)
