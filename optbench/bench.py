@@ -12,7 +12,7 @@ Comparisons (engine issue):
     against a hand-written single-function Numba loop doing the same arithmetic, and a plain
     Python loop over NumPy;
   * Adam on a 2**22-dimensional diagonal quadratic (the fused loop) against a hand-written
-    parallel Numba loop;
+    parallel Numba loop (blocked so that its update vectorises: ``peers.adam_large``);
   * compile time of the smoke suite in a cold and in a warm second process.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 import optbench as ob
 from optbench.record.env import environment
@@ -58,29 +58,6 @@ def hand_adam_rosen(x, n, lr, b1, b2, eps):
         v1 = v1 * b2 + (1.0 - b2) * g1 * g1
         x[0] -= ss * (m0 / (math.sqrt(v0) / c2 + eps))
         x[1] -= ss * (m1 / (math.sqrt(v1) / c2 + eps))
-    return f
-
-
-@njit(cache=True, parallel=True)
-def hand_adam_diag(x, m, v, lam, n, lr, b1, b2, eps):
-    """Peer: Adam on f = ½ Σ λ_i x_i², one parallel fused pass per step."""
-    p1 = p2 = 1.0
-    f = 0.0
-    for _ in range(n):
-        p1 *= b1
-        p2 *= b2
-        ss = lr / (1.0 - p1)
-        c2 = math.sqrt(1.0 - p2)
-        f = 0.0
-        for i in prange(x.shape[0]):
-            g = lam[i] * x[i]
-            mi = m[i] + (1.0 - b1) * (g - m[i])
-            vi = v[i] * b2 + (1.0 - b2) * g * g
-            m[i] = mi
-            v[i] = vi
-            xi = x[i] - ss * (mi / (math.sqrt(vi) / c2 + eps))
-            x[i] = xi
-            f += 0.5 * lam[i] * xi * xi
     return f
 
 
@@ -140,11 +117,11 @@ def bench_diag_quadratic(dim=2 ** 22, steps=50, repeats=3):
     lam = p.data[:dim]
     x0 = p.x0(0)
 
+    from .peers.adam_large import _hand   # the peer of `bench peers`: blocked, vectorised
+
     def hand():
-        x, m, v = x0.copy(), np.zeros(dim), np.zeros(dim)
-        t0 = time.perf_counter()
-        hand_adam_diag(x, m, v, lam, steps, 1e-3, 0.9, 0.999, 1e-8)
-        return time.perf_counter() - t0, x
+        x = x0.copy()
+        return _hand(x, lam, steps), x
 
     hand()
     hs = [hand() for _ in range(repeats)]
