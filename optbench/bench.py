@@ -105,7 +105,7 @@ def bench_rosenbrock(repeats=7, steps=20_000):
             "compile_s": res.compile_s}
 
 
-def bench_diag_quadratic(dim=2 ** 22, steps=50, repeats=3):
+def bench_diag_quadratic(dim=2 ** 22, steps=50, repeats=5):
     p = ob.problem("quadratic", dim=dim, cond=1e3, start="random")
     o = ob.optimizer("adam", lr=1e-3)
     walls = []
