@@ -26,13 +26,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from numba import njit
 
 import optbench as ob
+from optbench.peers.common import median_time
 from optbench.record.env import environment
 
 
@@ -74,16 +74,6 @@ def numpy_adam_rosen(x, n, lr, b1=0.9, b2=0.999, eps=1e-8):
     return x
 
 
-def _median(fn, repeats):
-    fn()
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
-
-
 def bench_rosenbrock(repeats=7, steps=20_000):
     p = ob.problem("rosenbrock")
     o = ob.optimizer("adam", lr=1e-3)
@@ -93,10 +83,10 @@ def bench_rosenbrock(repeats=7, steps=20_000):
         res = ob.run(p, o, steps=steps, stop="budget")
         walls.append(res.wall_s)
     ours = statistics.median(walls[1:]) / steps
-    hand = _median(lambda: hand_adam_rosen(np.array([-1.2, 1.0]), steps, 1e-3, 0.9, 0.999, 1e-8),
+    hand = median_time(lambda: hand_adam_rosen(np.array([-1.2, 1.0]), steps, 1e-3, 0.9, 0.999, 1e-8),
                    repeats) / steps
     n_np = 2000
-    npy = _median(lambda: numpy_adam_rosen(np.array([-1.2, 1.0]), n_np, 1e-3), 3) / n_np
+    npy = median_time(lambda: numpy_adam_rosen(np.array([-1.2, 1.0]), n_np, 1e-3), 3) / n_np
     xh = np.array([-1.2, 1.0])
     hand_adam_rosen(xh, steps, 1e-3, 0.9, 0.999, 1e-8)
     return {"optbench_us_per_step": ours * 1e6, "hand_numba_us_per_step": hand * 1e6,

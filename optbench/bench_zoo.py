@@ -4,23 +4,12 @@
 """
 from __future__ import annotations
 
-import statistics
-import time
 import tracemalloc
 
 import numpy as np
 
 import optbench as ob
-
-
-def _median_call(fn, repeats):
-    fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+from optbench.peers.common import median_time
 
 
 def _kernel_timer(p, x):
@@ -33,13 +22,13 @@ def double_well(dim=100_000, repeats=51):
     p = ob.problem("double-well", dim=dim)
     x = np.random.default_rng(0).uniform(-1.5, 1.5, dim)
     call, g = _kernel_timer(p, x)
-    ours = _median_call(call, repeats)
+    ours = median_time(call, repeats)
 
     def numpy_fg():
         x2 = x * x
         return 0.25 * np.sum((x2 - 1.0) ** 2), x * x2 - x
 
-    peer = _median_call(numpy_fg, repeats)
+    peer = median_time(numpy_fg, repeats)
     call()
     assert np.allclose(g, numpy_fg()[1], rtol=1e-12, atol=1e-14)
     # memory: the kernel allocates nothing; NumPy's version allocates temporaries
@@ -61,17 +50,17 @@ def rotated_quadratic(dim=2000, repeats=21):
     A = p.matrix()
     x = np.random.default_rng(0).standard_normal(dim)
     call, g = _kernel_timer(p, x)
-    ours = _median_call(call, repeats)
+    ours = median_time(call, repeats)
 
     def numpy_fg():
         gg = A @ x
         return 0.5 * x @ gg, gg
 
-    peer = _median_call(numpy_fg, repeats)
+    peer = median_time(numpy_fg, repeats)
     from threadpoolctl import threadpool_info, threadpool_limits
     threads = max((t.get("num_threads", 1) for t in threadpool_info()), default=1)
     with threadpool_limits(1):
-        peer1 = _median_call(numpy_fg, repeats)
+        peer1 = median_time(numpy_fg, repeats)
     call()
     assert np.allclose(g, numpy_fg()[1], rtol=1e-10, atol=1e-12)
     return {"dim": dim, "optbench_us": ours * 1e6, "numpy_us": peer * 1e6, "ratio": ours / peer,

@@ -128,7 +128,8 @@ def run(n_lr: int = N_LR, n_seed: int = N_SEED, steps: int = STEPS, repeats: int
     extra = {"optbench_wall_s": wall, "runs": R, "steps": steps,
              "thread_busy_s": float(np.median(kernel)), "compile_or_load_s": first}
     rows = [Row(work, "goal: aggregate steps/s on this machine", ours, 4e7, unit="/s", goal=1.0,
-                note=f"whole sweep {wall:.2f} s incl. tables; {bad} error rows",
+                note=f"whole sweep {wall:.2f} s incl. tables; {bad} error rows; "
+                     f"{1e9 * extra['thread_busy_s'] / total:.0f} ns of thread time per run-step",
                 extra=extra)]
     t = float(np.median(npys))
     rows.append(Row(work, "NumPy batched over runs (1 thread)", ours, R / t, unit="/s",
