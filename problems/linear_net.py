@@ -20,7 +20,7 @@ W₂W₁ = Σ_{s∈S} σ_s u_s v_sᵀ, f = ½Σ_{i∉S} σ_i², and Hessian inde
 i ∉ S in the block [[σ_s, −σ_i], [−σ_i, σ_s]], negative iff σ_i > σ_s; the rest is PSD).
 In particular the origin (S = ∅) is a strict saddle of index h·r whose Hessian eigenvalues
 are exactly ±σ_i(A), each of multiplicity h (one per hidden unit), and 0 with multiplicity
-h(m + n − 2r) — REFERENCE.md's "±σ_i(A), each of multiplicity d" with d the hidden width.
+h(m + n − 2r) (docs/reference.md, "Critical-point families").
 Global min (Eckart–Young): f* = 0 when h ≥ r (S = {1..r}), else ½Σ_{i>h} σ_i² (S = {1..h});
 all minimisers are degenerate (the GL(h) symmetry W₁ → CW₁, W₂ → W₂C⁻¹ gives zero Hessian
 eigenvalues), so their index is the number of negative eigenvalues, 0.

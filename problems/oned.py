@@ -1,4 +1,4 @@
-r"""One-dimensional functions of the source material (REFERENCE.md).
+r"""One-dimensional functions of the classic gradient-descent examples (docs/reference.md).
 
 * ``quadratic-1d``: :math:`x^2 + 3x + 2`, minimum −0.25 at x = −1.5.
 * ``x-plus-sin``: :math:`x + \sin x` has no minimum: :math:`f' = 1 + \cos x \ge 0`, with flat
@@ -6,7 +6,7 @@ r"""One-dimensional functions of the source material (REFERENCE.md).
 * ``x2-minus-25sin``: :math:`x^2 - 25 \sin x` has several local minima; gradient descent
   stops at a non-global one from some starts. All its critical points are listed.
 
-Source: the gradient-descent tutorial material summarised in REFERENCE.md. Cost: O(1).
+Source: classic textbook examples of gradient descent (docs/reference.md). Cost: O(1).
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ class _OneD(Problem):
 class Quadratic1D(_OneD):
     name = "quadratic-1d"
     formula = r"f(x) = x^2 + 3x + 2"
-    source = "REFERENCE.md (1-D examples)"
+    source = "classic 1-D gradient-descent example (docs/reference.md)"
     _x0 = 2.0
     FG, VALUE, HVP = staticmethod(q1_fg), staticmethod(q1_value), staticmethod(q1_hvp)
 
@@ -94,7 +94,7 @@ class Quadratic1D(_OneD):
 class XPlusSin(_OneD):
     name = "x-plus-sin"
     formula = r"f(x) = x + \sin x"
-    source = "REFERENCE.md (1-D examples): no minimum, flat inflection points at (2k+1)π"
+    source = "classic 1-D example (docs/reference.md): no minimum, flat inflections at (2k+1)π"
     _x0 = 2.5
     FG, VALUE, HVP = staticmethod(xsin_fg), staticmethod(xsin_value), staticmethod(xsin_hvp)
 
@@ -131,7 +131,7 @@ def _roots_x25() -> list[float]:
 class XSquaredMinus25Sin(_OneD):
     name = "x2-minus-25sin"
     formula = r"f(x) = x^2 - 25 \sin x"
-    source = "REFERENCE.md (1-D examples): maximise 25 sin x − x²"
+    source = "classic 1-D example (docs/reference.md): maximise 25 sin x − x²"
     _x0 = -4.0
     FG, VALUE, HVP = staticmethod(x25_fg), staticmethod(x25_value), staticmethod(x25_hvp)
 

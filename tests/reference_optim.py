@@ -1,5 +1,5 @@
 r"""Plain-NumPy reference implementations of optbench's optimizers, schedules and gradient
-modifiers, written from REFERENCE.md's formulas and torch.optim's documented algorithms.
+modifiers, written from docs/reference.md's formulas and torch.optim's documented algorithms.
 
 Nothing here imports optbench: the tests compare optbench against these independent
 implementations (and against torch.optim itself where torch is installed).
@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-# torch.optim's documented defaults, plus optbench's presets (REFERENCE.md / DESIGN.md).
+# torch.optim's documented defaults, plus optbench's presets (docs/reference.md).
 TORCH_DEFAULTS = {
     "sgd": dict(lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0),
     "adagrad": dict(lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,

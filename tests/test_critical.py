@@ -1,5 +1,5 @@
 """Critical-point analysis: index, extreme eigenvalues and class against the closed forms of the
-critical-point families (REFERENCE.md) and numpy's dense eigvalsh; the Lanczos count against
+critical-point families (docs/reference.md) and numpy's dense eigvalsh; the Lanczos count against
 the dense count at d = 1000."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """optbench's optimizers, schedules and gradient modifiers against the plain-NumPy reference
-(tests/reference_optim.py, written from REFERENCE.md and torch's documented algorithms).
+(tests/reference_optim.py, written from docs/reference.md and torch's documented algorithms).
 
 Every case runs 1,000 steps through ``optbench.run`` (the compiled run loop) and through the
 reference on the same gradient, and compares the final x (relative in norm) and the whole f
@@ -187,7 +187,7 @@ FUSED = [
 def test_fused_large_d_loop_matches_reference(case):
     """Separable problems with d >= 4096 run in the fused parallel loop (gradient, clipping,
     weight decay and ELEM in one pass): the same reference must hold there. Double-well
-    f = Σ ¼(x_i² − 1)², ∇_i = x_i³ − x_i (REFERENCE.md), written here in NumPy."""
+    f = Σ ¼(x_i² − 1)², ∇_i = x_i³ − x_i (docs/reference.md), written here in NumPy."""
     name, hyper, mods = case
     prob = ob.problem("double-well", dim=4096, start="random")
     assert prob.elementwise()

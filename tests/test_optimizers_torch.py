@@ -123,7 +123,7 @@ def _torch_defaults(opt):
 
 
 # optbench's presets: the hyperparameters each one sets on purpose (everything else must be
-# torch's default). REFERENCE.md / the presets' docstrings.
+# torch's default). docs/reference.md / the presets' docstrings.
 PRESET_OVERRIDES = {
     "gd": {"lr": 1e-2},
     "momentum": {"lr": 1e-2, "momentum": 0.9},

@@ -203,7 +203,7 @@ def test_styblinski_tang_constants():
         assert abs(4 * r ** 3 - 32 * r + 5) <= 8 * np.finfo(float).eps * (4 * abs(r) ** 3 + 32 * abs(r) + 5)
     for n in (1, 7, 1000):
         p = get("styblinski-tang", dim=n)
-        # REFERENCE gives −39.16617·n: 7 significant digits, so half a unit of the last one
+        # docs/reference.md gives −39.16617·n: 7 significant digits, half a unit of the last one
         assert p.f_star == pytest.approx(-39.16617 * n, abs=5e-6 * n)
         assert p.value(p.x_star) == pytest.approx(p.f_star, rel=1e-14)
     assert G_MIN == pytest.approx(-39.16616570377, rel=1e-11)

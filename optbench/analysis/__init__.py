@@ -2,7 +2,7 @@
 Dolan–Moré performance profiles, Moré–Wild data profiles, the AlgoPerf-style score, the
 learning-rate protocol, theory rates for quadratics, trajectories and landscape slices.
 
-Definitions: REFERENCE.md "Benchmark metrics". Failed and diverged runs are never dropped:
+Definitions: docs/reference.md, "Benchmark metrics". Failed and diverged runs are never dropped:
 they count as misses."""
 from .labels import config_labels, instance_labels, with_labels  # noqa: F401
 from .metrics import (art, cost_matrix, data_profile, ecdf, ecdf_at, mw_costs,  # noqa: F401

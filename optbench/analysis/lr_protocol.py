@@ -1,4 +1,4 @@
-"""The learning-rate protocol (DeepOBS; REFERENCE.md "Benchmark metrics").
+"""The learning-rate protocol (DeepOBS; docs/reference.md "Benchmark metrics").
 
 1. For every (instance, setting) — a setting is an optimizer with all hyperparameters but
    the tuned one (``lr`` by default) — score each grid value over its seeds by a stated

@@ -1,4 +1,4 @@
-r"""Benchmark metrics of REFERENCE.md ("Benchmark metrics"), pandas in, pandas out.
+r"""Benchmark metrics of docs/reference.md ("Benchmark metrics"), pandas in, pandas out.
 
 * **Runtime for a target** Δf: the first step t (and its gradient-evaluation count) at which
   the best-so-far :math:`f - f^\star \le \Delta f`; a miss keeps the budget it spent

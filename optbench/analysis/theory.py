@@ -1,4 +1,4 @@
-r"""Convergence rates on quadratics :math:`f = \tfrac12 x^\top A x`, κ = L/μ (REFERENCE.md).
+r"""Convergence rates on quadratics :math:`f = \tfrac12 x^\top A x`, κ = L/μ (docs/reference.md).
 
 | method | tuning | rate per step |
 |---|---|---|

@@ -1,4 +1,4 @@
-r"""Optimal constant parameters on quadratics with Hessian spectrum in [μ, L] (REFERENCE.md).
+r"""Optimal constant parameters on quadratics with Hessian spectrum in [μ, L] (docs/reference.md).
 
 | method | parameters | rate per step |
 |---|---|---|

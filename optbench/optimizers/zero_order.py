@@ -12,7 +12,7 @@ computed at the incumbent for the record only and not charged. The run's ``x0`` 
   (run seed, t, coordinate) (SplitMix64, Steele, Lea & Flood 2014): reproducible, no state.
 
 The box defaults to the problem's ``init_box()``. Source: the zero-order baselines of
-REFERENCE.md; Bergstra & Bengio, *Random search for hyper-parameter optimization*, JMLR 2012.
+docs/reference.md; Bergstra & Bengio, *Random search for hyper-parameter optimization*, JMLR 2012.
 Cost per step: one value evaluation and O(d) work; O(d) memory.
 """
 from __future__ import annotations

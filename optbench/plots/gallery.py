@@ -1,4 +1,4 @@
-"""``optbench gallery``: the source material's experiments (REFERENCE.md), re-run with the
+"""``optbench gallery``: the classic textbook experiments (docs/reference.md), re-run with the
 real compiled optimizers and re-drawn, with captions whose numbers come from the runs.
 
 1. Gradient descent on x + sin x from x0 = 2.5, α = 1, 0.1, 0.01: it creeps towards the flat

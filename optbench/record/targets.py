@@ -1,4 +1,4 @@
-"""Targets and recording schedules (REFERENCE.md, 'Benchmark metrics').
+"""Targets and recording schedules (docs/reference.md, 'Conventions of a run').
 
 The default target ladder is COCO's: Δf ∈ {10², 10^1.8, …, 10⁻⁸} (51 values) on the
 best-so-far f − f*, and the same ladder on ‖∇f‖. Tables summarise at TABLE_TARGETS.

@@ -1,4 +1,5 @@
-"""Run specifications: frozen, hashable, serialisable; the id is a stable hash (DESIGN.md §3)."""
+"""Run specifications: frozen, hashable, serialisable; the id is a stable hash
+(docs/architecture.md, "Run")."""
 from __future__ import annotations
 
 import hashlib
