@@ -2,29 +2,49 @@
 
 >>> import optbench as ob
 >>> res = ob.run(ob.problem("rosenbrock", dim=2), ob.optimizer("adam", lr=1e-2), steps=2000)
+
+Importing the package is cheap: the public names below load their modules (numba, pandas,
+the problem zoo) on first use, so ``optbench list suites`` or ``optbench show`` never pay for
+the compiled parts. numba's cache folder is set by :mod:`optbench.kernels.compile`, which
+every module with cached dispatchers imports first.
 """
 from __future__ import annotations
 
-from .kernels.compile import configure_cache as _configure_cache
+import importlib
+import importlib.util
 
-_configure_cache()  # before any cached dispatcher is created
+from .validate import OptbenchInputError
 
 __version__ = "0.1.0"
 SCHEMA_VERSION = 1
 
-from . import problems  # noqa: E402  (installed as optbench.problems)
-from .optimizers import Schedule  # noqa: E402
-from .optimizers import get as optimizer  # noqa: E402
-from .problems import get as problem  # noqa: E402
-from .validate import OptbenchInputError  # noqa: E402
+# public name -> (module, attribute or None for the module itself)
+_LAZY = {
+    "problems": ("optbench.problems", None),   # installed as optbench.problems
+    "problem": ("optbench.problems", "get"),
+    "optimizer": ("optbench.optimizers", "get"),
+    "Schedule": ("optbench.optimizers", "Schedule"),
+    **{n: ("optbench.api", n) for n in ("run", "sweep", "RunResult", "RunSpec", "load",
+                                        "run_suite", "load_suite")},
+}
 
 
 def __getattr__(name):
-    # the runner pulls in pandas and the compiled drivers: import on first use
-    if name in ("run", "sweep", "RunResult", "RunSpec", "load", "run_suite", "load_suite"):
-        from . import api
-        return getattr(api, name)
-    raise AttributeError(name)
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+    elif not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}"):
+        module, attr = f"{__name__}.{name}", None   # a subpackage: optbench.optimizers, ...
+    else:
+        raise AttributeError(f"module 'optbench' has no attribute {name!r}")
+    value = importlib.import_module(module)
+    if attr is not None:
+        value = getattr(value, attr)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = ["problem", "optimizer", "run", "sweep", "Schedule", "OptbenchInputError",

@@ -32,6 +32,7 @@ import numpy as np
 from numba import njit
 
 import optbench as ob
+import optbench.kernels.compile  # noqa: F401  (numba's cache folder, before njit(cache=True))
 from optbench.peers.common import median_time
 from optbench.record.env import environment
 

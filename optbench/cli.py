@@ -3,18 +3,17 @@
     optbench run [SUITE] [--seeds N] [--steps N] [--out DIR]   run a suite (default: quick)
         [--executor serial|processes|dask] [--address tcp://HOST:PORT] [--workers N]
     optbench list problems|optimizers|suites|schedules         what is available
-    optbench show RESULTS                                       summary table of a results folder
+    optbench show RESULTS [--target T] [--explain] [--write]    summary table of a results folder
     optbench asv-record RESULTS [--commit REF] [--name NAME]    a result set into asv's history
 
 Bad input (unknown names, invalid values, unreadable files) prints one line and exits with 2.
+Subcommands import what they need when they run, so ``list`` and ``show`` start fast.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from optbench import asv_bridge
-from optbench.plots import cli as plots_cli
 from optbench.validate import OptbenchInputError
 
 EXIT_BAD_INPUT = 2
@@ -52,9 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     ls = sub.add_parser("list", help="list problems, optimizers, suites or schedules")
     ls.add_argument("what", choices=["problems", "optimizers", "suites", "schedules"])
-    sh = sub.add_parser("show", help="summary table of a results folder")
+    sh = sub.add_parser("show", help="summary table of a results folder (one row per problem "
+                        "instance and optimizer setting)")
     sh.add_argument("results", help="results folder written by 'optbench run'")
     sh.add_argument("--target", type=float, default=1e-3, help="Δf target for the steps column")
+    sh.add_argument("--explain", action="store_true", help="also say what each column means")
+    sh.add_argument("--write", action="store_true", help="also write summary.md and summary.csv "
+                    "into the results folder")
+    from optbench import asv_bridge  # argparse only at import (numpy aside)
+    from optbench.plots import cli as plots_cli  # argparse only: figures load when drawn
+
     asv_bridge.add_parser(sub)
     plots_cli.add_parsers(sub)
     return p
@@ -67,9 +73,8 @@ def main(argv=None) -> int:
         return 0
     try:
         return {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show,
-                "asv-record": asv_bridge.main,
-                "plot": plots_cli.main, "report": plots_cli.main,
-                "gallery": plots_cli.main}[args.cmd](args)
+                "asv-record": _cmd_asv, "plot": _cmd_plots, "report": _cmd_plots,
+                "gallery": _cmd_plots}[args.cmd](args)
     except OptbenchInputError as e:
         print(f"optbench: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -79,12 +84,21 @@ def main(argv=None) -> int:
         return 130
 
 
+def _cmd_asv(args) -> int:
+    from optbench import asv_bridge
+    return asv_bridge.main(args)
+
+
+def _cmd_plots(args) -> int:
+    from optbench.plots import cli as plots_cli
+    return plots_cli.main(args)
+
+
 def _cmd_run(args) -> int:
     import time
 
+    from optbench import summary as S
     from optbench.runner.suites import load_suite, run_suite
-
-    from .summary import summary_table
 
     for name in ("seeds", "steps", "workers"):
         v = getattr(args, name)
@@ -93,21 +107,36 @@ def _cmd_run(args) -> int:
     suite = load_suite(args.suite)
     out = args.out or f"results/{suite['name']}"
     t0 = time.perf_counter()
-    runs, _ = run_suite(suite, out, seeds=args.seeds, steps=args.steps, device=args.device,
-                        dtype=args.dtype,
-                        parallel=False if args.serial else None, progress=not args.no_progress,
-                        executor=args.executor or ("serial" if args.serial else None),
-                        address=args.address, workers=args.workers,
-                        load="runs")
-    print(summary_table(runs).to_string())
-    print(f"\n{len(runs)} runs in {out}  ({time.perf_counter() - t0:.1f} s; "
-          f"runs.parquet chunks in {out}/runs, traces in {out}/traces)")
+    done = run_suite(suite, out, seeds=args.seeds, steps=args.steps, device=args.device,
+                     dtype=args.dtype,
+                     parallel=False if args.serial else None, progress=not args.no_progress,
+                     executor=args.executor or ("serial" if args.serial else None),
+                     address=args.address, workers=args.workers, load="none")
+    secs = time.perf_counter() - t0
+    table = S.summary_table(S.read_runs(out))
+    print(S.to_text(table))
+    _warn(S.warnings_for(table))
+    files = S.write(out, table, title=suite["name"])
+    if done["new"] == 0:
+        print(f"\n0 new runs: all {done['runs']} runs of suite {suite['name']} were already "
+              f"stored in {out}, nothing ran (another --out, or more --seeds, runs more)")
+    else:
+        old = f", {done['already_stored']} were already stored" if done["already_stored"] else ""
+        print(f"\n{done['new']} new runs in {secs:.1f} s{old}: {done['runs']} runs in {out}")
+    print(f"tables: {out}/runs and {out}/traces (Parquet); summary: "
+          + ", ".join(str(f) for f in files))
     return 0
 
 
-def _cmd_list(args) -> int:
-    import pandas as pd
+def _warn(lines):
+    sys.stdout.flush()  # after the table, also when both streams go to one pipe
+    for w in lines:
+        print(f"optbench: warning: {w}", file=sys.stderr)
 
+
+def _cmd_list(args) -> int:
+    if args.what in ("problems", "optimizers"):
+        import pandas as pd
     if args.what == "problems":
         from optbench import problems as P
         rows = []
@@ -137,14 +166,17 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    from optbench.record.store import load
+    from optbench import summary as S
 
-    from .summary import summary_table
-
-    runs, _ = load(args.results)
-    if runs.empty:
-        raise OptbenchInputError(f"{args.results} holds no runs")
-    print(summary_table(runs, target=args.target).to_string())
+    target = S.check_target(args.target)
+    table = S.summary_table(S.read_runs(args.results, target), target=target)
+    print(S.to_text(table, target))
+    if args.explain:
+        print("\n" + S.explain(target))
+    _warn(S.warnings_for(table))
+    if args.write:
+        files = S.write(args.results, table, target, title=str(args.results))
+        print("summary: " + ", ".join(str(f) for f in files))
     return 0
 
 

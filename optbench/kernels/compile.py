@@ -31,10 +31,11 @@ def _source_hash() -> str:
     h = hashlib.sha1(numba.__version__.encode())
     pkg = Path(__file__).resolve().parents[1]
     roots = [pkg]
-    try:
-        import optbench.problems as zoo
-        roots.append(Path(zoo.__file__).resolve().parent)
-    except Exception:  # pragma: no cover - problems import optbench.kernels themselves
+    try:  # the zoo's folder, without importing it (it imports this module)
+        import importlib.util
+        roots += [Path(p).resolve() for p in
+                  importlib.util.find_spec("optbench.problems").submodule_search_locations]
+    except Exception:  # pragma: no cover
         pass
     for root in roots:
         for f in sorted(root.rglob("*.py")):
@@ -176,3 +177,6 @@ def cuda_device(fn, *, bind: dict | None = None, name: str | None = None):
     dev = cuda.jit(device=True)(new)
     _CUDA[key] = dev
     return dev
+
+
+configure_cache()  # before any cached dispatcher is created

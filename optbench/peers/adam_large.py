@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 import optbench as ob
+import optbench.kernels.compile  # noqa: F401  (numba's cache folder, before njit(cache=True))
 
 from .common import Row, median_time, triad_bandwidth
 

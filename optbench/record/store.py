@@ -213,10 +213,23 @@ class Store:
                     moved.append(dst)
         return moved
 
-    def load(self, what: str = "all"):
-        """``(runs, traces)``; ``what="runs"`` skips reading the traces (``traces`` is None)."""
-        rparts = [_read(f) for f in self._parts("runs")]
-        runs = pd.concat(rparts, ignore_index=True) if rparts else pd.DataFrame()
+    def load(self, what: str = "all", columns=None, categories=()):
+        """``(runs, traces)``; ``what="runs"`` skips reading the traces (``traces`` is None).
+        ``columns``: read only these runs columns (and ``run_id``), nothing else of the parts
+        (a column a part lacks is null there); ``categories``: string columns of those read
+        as pandas categoricals (a repeated string is stored once)."""
+        if columns is None:
+            rparts = [_read(f) for f in self._parts("runs")]
+            runs = pd.concat(rparts, ignore_index=True) if rparts else pd.DataFrame()
+        else:
+            cols = list(dict.fromkeys(["run_id", *columns]))
+            tparts = [_read(f, columns=cols, arrow=True, missing_ok=True,
+                            dictionary=list(categories)) for f in self._parts("runs")]
+            table = pa.concat_tables(tparts, promote_options="permissive") if tparts else None
+            tparts.clear()  # the table's buffers are released as they convert
+            runs = (table.to_pandas(self_destruct=True, split_blocks=True)
+                    if table is not None else pd.DataFrame(columns=cols))
+            del table
         if not runs.empty:
             runs = runs.drop_duplicates("run_id", keep="last").reset_index(drop=True)
         if what == "runs":
@@ -257,10 +270,13 @@ def _reason(e) -> str:
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 
-def _read(path: Path, columns=None, raw: bool = False, arrow: bool = False):
+def _read(path: Path, columns=None, raw: bool = False, arrow: bool = False,
+          missing_ok: bool = False, dictionary=None):
     try:
-        pf = pq.ParquetFile(path, page_checksum_verification=True)
+        pf = pq.ParquetFile(path, page_checksum_verification=True, read_dictionary=dictionary)
         _check_schema(_part_schema(pf.schema_arrow.metadata), path)
+        if missing_ok and columns is not None:
+            columns = [c for c in columns if c in pf.schema_arrow.names]
         t = pf.read(columns=columns)
         return t if arrow else t.to_pandas()
     except (pa.ArrowException, OSError, KeyError) as e:

@@ -189,7 +189,7 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
     :class:`SweepInterrupted`, whose message says how to resume.
 
     Returns ``(runs, traces)`` for the whole folder (``load="runs"``: ``(runs, None)``;
-    ``load="none"``: ``None``)."""
+    ``load="none"``: ``{"runs", "new", "already_stored"}``, counts of the suite's runs)."""
     from optbench.progress import Progress
     from optbench.record.store import Store
     from optbench.validate import choice, number
@@ -220,7 +220,7 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
             done = {k: v for k, v in done.items() if v != "error"}
         store.write_meta(suite=suite, n_runs=len(specs))
         ids = [s.run_id for s in specs]  # (a hash each: computed once)
-        stored = sum(i in done for i in ids)
+        stored = already = sum(i in done for i in ids)
         ex = X.make_executor(executor, address=address, workers=workers, parallel=parallel,
                              n_groups=len(X.group_specs(specs)))
         tasks = X.plan_tasks(specs, task_runs=task_runs, workers=ex.workers, skip=done,
@@ -255,7 +255,7 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
             ex.close()
         store.unlock()
     if load == "none":
-        return None
+        return {"runs": len(specs), "new": stored - already, "already_stored": already}
     return store.load(load)
 
 
