@@ -64,11 +64,13 @@ def test_rerun_skips_stored_runs(tiny):
     r = cli("run", str(d / "tiny.toml"), "--out", str(out), "--no-progress")
     assert r.returncode == 0
     assert sorted(p.name for p in (out / "runs").iterdir()) == before
-    # more seeds: only the new runs are computed, into one new chunk
+    # more seeds: only the new runs are computed, into new chunks (the old ones untouched)
     r = cli("run", str(d / "tiny.toml"), "--out", str(out), "--seeds", "3", "--no-progress")
     assert r.returncode == 0
     runs, _ = load(out)
-    assert len(runs) == 27 and len(list((out / "runs").iterdir())) == len(before) + 1
+    new = [p for p in (out / "runs").iterdir() if p.name not in before]
+    assert len(runs) == 27 and set(before) <= {p.name for p in (out / "runs").iterdir()}
+    assert sum(len(pd.read_parquet(p, columns=["run_id"])) for p in new) == 27 - 18
 
 
 def test_show(tiny):

@@ -20,6 +20,10 @@ Never lose work:
   ``kill -9``, so a crashed sweep never leaves a stale lock. (Readers never lock: they see
   complete files only.) The lock is local to one machine: on a shared file system run at most
   one sweep per results folder — dask workers never write the store, the client does.
+* **A lost traces part is detected**: each runs part records its traces part (file name and
+  row count, in its Parquet metadata). Readers (:meth:`Store.load`) raise naming a runs part
+  whose traces part is missing or has other rows; a resuming sweep moves that runs part to
+  ``quarantine/`` and recomputes its runs.
 * **Corruption is detected per file**: a starting sweep reads every part once, and
   Parquet pages carry CRC checksums verified on every read. A damaged file raises
   :class:`OptbenchInputError` naming it; a resuming sweep moves the damaged part (and its
@@ -29,6 +33,7 @@ Never lose work:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -104,6 +109,30 @@ class Store:
             fh.truncate()
             fh.close()  # closing the descriptor releases the flock
 
+    def discard_if_empty(self, top=None) -> bool:
+        """Remove this folder, which a sweep created, if it stores no chunk (a sweep that
+        failed to start leaves no empty results folder); also its parents up to ``top`` that
+        are left empty. Releases the lock. Returns whether the folder is gone."""
+        if self.has_chunks():
+            return False
+        self.meta_path.unlink(missing_ok=True)
+        for d in KINDS:
+            with contextlib.suppress(OSError):
+                (self.path / d).rmdir()
+        self.unlock()
+        (self.path / ".lock").unlink(missing_ok=True)
+        d, top = self.path.absolute(), Path(top).absolute() if top is not None else None
+        gone = False
+        while True:
+            try:
+                d.rmdir()  # only ever an empty folder
+            except OSError:
+                return gone
+            gone = True
+            if top is None or d == top or d.parent == d:
+                return True
+            d = d.parent
+
     def __enter__(self):
         return self.lock()
 
@@ -152,10 +181,44 @@ class Store:
     def append(self, runs: pd.DataFrame, traces: pd.DataFrame):
         if runs.empty:
             return
-        tag = f"{self._next_number():06d}-{uuid.uuid4().hex[:8]}"
-        # traces first: a runs chunk only becomes visible once its traces are on disk
-        _atomic_parquet(traces, self.path / "traces" / f"part-{tag}.parquet")
-        _atomic_parquet(runs, self.path / "runs" / f"part-{tag}.parquet")
+        name = f"part-{self._next_number():06d}-{uuid.uuid4().hex[:8]}.parquet"
+        # traces first: a runs chunk only becomes visible once its traces are on disk; the
+        # runs part records its partner (file name, row count) so a lost one is detected
+        _atomic_parquet(traces, self.path / "traces" / name)
+        partner = json.dumps({"file": f"traces/{name}", "rows": len(traces)}).encode()
+        _atomic_parquet(runs, self.path / "runs" / name, {_PARTNER_KEY: partner})
+
+    def missing_partners(self) -> list[tuple[Path, str]]:
+        """``(runs part, reason)`` for every runs part whose traces part is missing or is not
+        the one it recorded (row count differs). Reads only Parquet footers."""
+        bad = []
+        for f in self._parts("runs"):
+            t = self.path / "traces" / f.name
+            if not t.exists():
+                bad.append((f, f"its traces part {t} is missing"))
+                continue
+            try:
+                want = _recorded_partner(pq.read_schema(f).metadata)
+                got = pq.read_metadata(t).num_rows if want is not None else None
+            except (pa.ArrowException, OSError):
+                continue  # a damaged file: reported by corrupted() / _read
+            if want is not None and got != want:
+                bad.append((f, f"its traces part {t} has {got} rows, {want} were written"))
+        return bad
+
+    def check_partners(self):
+        """Raise naming the first runs part without its traces (silent data loss otherwise)."""
+        bad = self.missing_partners()
+        if bad:
+            f, why = bad[0]
+            more = f" (and {len(bad) - 1} more parts)" if len(bad) > 1 else ""
+            raise OptbenchInputError(
+                f"incomplete results in {self.path}: {why} for {f}{more}; re-running the suite "
+                "into this folder sets the runs part aside and recomputes its runs")
+
+    def has_chunks(self) -> bool:
+        """Whether any runs or traces part is stored."""
+        return bool(self._parts("runs") or self._parts("traces"))
 
     def _orphans(self) -> list[Path]:
         """Traces parts whose runs part never landed (a write killed between the renames)."""
@@ -217,7 +280,9 @@ class Store:
         """``(runs, traces)``; ``what="runs"`` skips reading the traces (``traces`` is None).
         ``columns``: read only these runs columns (and ``run_id``), nothing else of the parts
         (a column a part lacks is null there); ``categories``: string columns of those read
-        as pandas categoricals (a repeated string is stored once)."""
+        as pandas categoricals (a repeated string is stored once). A runs part whose traces
+        part is missing raises (``check_partners``)."""
+        self.check_partners()
         if columns is None:
             rparts = [_read(f) for f in self._parts("runs")]
             runs = pd.concat(rparts, ignore_index=True) if rparts else pd.DataFrame()
@@ -256,6 +321,19 @@ def _check_schema(v, where):
         raise OptbenchInputError(
             f"{where} has old schema version {v} (current {optbench.SCHEMA_VERSION}); "
             "re-run the suite into a new folder")
+
+
+_PARTNER_KEY = b"optbench_traces_part"
+
+
+def _recorded_partner(md):
+    """Rows of the traces part a runs part recorded (None: written before partners were
+    recorded; only the partner's existence is checked then)."""
+    v = (md or {}).get(_PARTNER_KEY)
+    try:
+        return int(json.loads(v)["rows"]) if v is not None else None
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _part_schema(md):
@@ -297,10 +375,10 @@ def _atomic_write(path: Path, data: bytes):
     _fsync_dir(path.parent)
 
 
-def _atomic_parquet(df: pd.DataFrame, path: Path):
+def _atomic_parquet(df: pd.DataFrame, path: Path, extra_meta: dict | None = None):
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     table = pa.Table.from_pandas(df, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **(extra_meta or {}),
                                            b"optbench_schema": str(optbench.SCHEMA_VERSION).encode()})
     pq.write_table(table, tmp, write_page_checksum=True)
     with open(tmp, "rb+") as fh:

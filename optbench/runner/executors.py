@@ -36,7 +36,7 @@ from optbench.validate import OptbenchInputError, number, unknown
 
 EXECUTORS = ("serial", "processes", "dask")
 DEFAULT_TASK_RUNS = 1024
-DASK_CONNECT_TIMEOUT = 5.0  # seconds; OPTBENCH_DASK_TIMEOUT overrides
+DASK_CONNECT_TIMEOUT = 5.0  # seconds for connecting to a scheduler; OPTBENCH_DASK_TIMEOUT
 
 # test hooks (read in the driving process, passed to workers explicitly):
 #   OPTBENCH_TEST_WORKER_EXIT=<run id>  a worker running a task with this run exits at once
@@ -346,19 +346,19 @@ class DaskExecutor(_AsyncExecutor):
             raise OptbenchInputError("the dask executor needs dask.distributed: "
                                      "pip install 'optbench[dask]'") from None
         if timeout is None:
-            timeout = float(os.environ.get("OPTBENCH_DASK_TIMEOUT", DASK_CONNECT_TIMEOUT))
+            timeout = os.environ.get("OPTBENCH_DASK_TIMEOUT", DASK_CONNECT_TIMEOUT)
+        timeout = number("OPTBENCH_DASK_TIMEOUT", timeout, lo=0.0, lo_open=True)
         self.hooks = hooks or {}
         self.cluster = None
         self._futs: dict = {}
         self._ac = None
         if address:
+            probe_scheduler(address, timeout)  # bounded: Client() alone can hang forever
             try:
                 self.client = Client(address, timeout=timeout, set_as_default=False)
-            except Exception as e:
-                msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise OptbenchInputError(
-                    f"cannot reach the dask scheduler at {address} within {timeout:g} s "
-                    f"({type(e).__name__}: {msg}); is it running (`dask scheduler`)?") from None
+            except Exception as e:  # pragma: no cover - the scheduler went away after the probe
+                raise OptbenchInputError(f"cannot reach the dask scheduler at {address} within "
+                                         f"{timeout:g} s ({_first_line(e)})") from None
         else:
             n = number("workers", workers, lo=1, integer=True) if workers else usable_cores()
             self.cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
@@ -422,6 +422,75 @@ class DaskExecutor(_AsyncExecutor):
                 self.cluster.close(timeout=10)
             except Exception:  # pragma: no cover
                 pass
+
+
+def _first_line(e) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
+def probe_scheduler(address: str, timeout: float) -> None:
+    """Raise :class:`OptbenchInputError` (one line) unless a dask scheduler answers an
+    ``identity`` request at ``address`` within ``timeout`` seconds.
+
+    ``distributed.Client`` bounds only the TCP connect: a listener that accepts and never
+    answers the handshake hangs it forever, and a server speaking another protocol can make
+    it read a bogus frame length (a MemoryError). The probe runs on its own event loop in a
+    daemon thread that is abandoned if it has not finished in time."""
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    def fail(why: str, hint: str = "is it running (`dask scheduler`)?"):
+        raise OptbenchInputError(f"cannot reach the dask scheduler at {address} within "
+                                 f"{timeout:g} s: {why}; {hint}")
+
+    try:
+        scheme, loc = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(loc)
+    except (ValueError, TypeError) as e:
+        raise OptbenchInputError(f"invalid dask scheduler address {address!r} ({_first_line(e)})"
+                                 "; expected tcp://HOST:PORT") from None
+
+    async def ask():  # connect gives up first: a timeout of the whole means no answer
+        comm = await connect(address, timeout=0.8 * timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    box: dict = {}
+
+    def target():
+        try:
+            box["reply"] = asyncio.run(asyncio.wait_for(ask(), timeout))
+        except BaseException as e:  # noqa: BLE001 - reported by the waiting thread
+            box["error"] = e
+
+    th = threading.Thread(target=target, name="optbench-dask-probe", daemon=True)
+    th.start()
+    th.join(timeout + 1.0)
+    err = box.get("error")
+    if th.is_alive() or isinstance(err, (asyncio.TimeoutError, TimeoutError)):
+        fail("it accepted the connection but did not answer",
+             "is this the address of a running dask scheduler?")
+    if isinstance(err, OSError):
+        cause = _first_line(err.__cause__) if err.__cause__ is not None else ""
+        fail(f"no connection ({cause.rsplit('] ', 1)[-1] if '] ' in cause else 'timed out'})")
+    if err is not None:  # e.g. a MemoryError from a bogus frame length: another protocol
+        fail("the server there does not speak the dask protocol",
+             "is this the scheduler's address?")
+    reply = box.get("reply")
+    kind = reply.get("type") if isinstance(reply, dict) else None
+    if kind != "Scheduler":
+        fail(f"it answered as a dask {kind}, not a scheduler" if kind else
+             "the server there does not speak the dask protocol",
+             "is this the scheduler's address?")
 
 
 def make_executor(name=None, *, address=None, workers=None, parallel=None, n_groups=2):

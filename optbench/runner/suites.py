@@ -180,13 +180,16 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
     ``executor``: ``"serial"``, ``"processes"`` or ``"dask"`` (``address``: a dask scheduler;
     none starts a LocalCluster of ``workers`` processes). Default: ``"dask"`` when an address
     is given, else ``processes`` when more than one core is usable and the sweep has more than
-    one execution group, else ``serial``. Finished tasks stream to disk: a chunk is written
-    once ``chunk_runs`` runs or ``flush_s`` seconds (default 30, env ``OPTBENCH_FLUSH_S``)
-    have accumulated, so memory stays bounded and a kill -9 loses at most the unwritten
+    one execution group, else ``serial``. Finished tasks stream to disk: the first finished
+    task is written at once, then a chunk once ``chunk_runs`` runs have accumulated or the
+    flush interval has passed (1, 2, 4, 8, 16 s, then ``flush_s``: default 30, env
+    ``OPTBENCH_FLUSH_S``), so memory stays bounded and a kill -9 loses at most the unwritten
     chunk. ``task_runs``: the largest batch (see ``executors.plan_tasks``). ``retry_errors``
     re-runs stored runs whose status is ``error``. Only one sweep may write ``out`` at a
-    time (``Store.lock``). Ctrl-C writes what has finished and raises
-    :class:`SweepInterrupted`, whose message says how to resume.
+    time (``Store.lock``), and only the suite and settings already stored there, seeds aside
+    (``results_folder.check_same_sweep``); ``meta.json`` records the overrides. A sweep that
+    fails before storing anything removes the folder it created. Ctrl-C writes what has
+    finished and raises :class:`SweepInterrupted`, whose message says how to resume.
 
     Returns ``(runs, traces)`` for the whole folder (``load="runs"``: ``(runs, None)``;
     ``load="none"``: ``{"runs", "new", "already_stored"}``, counts of the suite's runs)."""
@@ -195,6 +198,7 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
     from optbench.validate import choice, number
 
     from . import executors as X
+    from . import results_folder as F
 
     choice("load", load, ("all", "runs", "none"))
     if flush_s is None:
@@ -208,33 +212,44 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
     suite = load_suite(suite)
     specs = suite_specs(suite, seeds=seeds, steps=steps, device=device, dtype=dtype)
     out = Path(out) if out is not None else Path("results") / suite["name"]
+    created = F.first_missing(out)
     store = Store(out).lock()
     ex = bar = ids = None
     stored = 0
     buf_r, buf_t = [], []
     flush_sleep = float(os.environ.get("OPTBENCH_TEST_FLUSH_SLEEP", 0) or 0)  # test hook
     try:
+        meta = store.meta()
+        if store.has_chunks():
+            F.check_same_sweep(out, meta, F.identity(suite, specs))
         _repair(store)
         done = store.done_ids(with_status=True)
         if retry_errors:
             done = {k: v for k, v in done.items() if v != "error"}
-        store.write_meta(suite=suite, n_runs=len(specs))
         ids = [s.run_id for s in specs]  # (a hash each: computed once)
         stored = already = sum(i in done for i in ids)
+        # (with an address, dask is chosen before the run loop is imported: a bad address
+        # fails in OPTBENCH_DASK_TIMEOUT seconds plus start-up)
         ex = X.make_executor(executor, address=address, workers=workers, parallel=parallel,
-                             n_groups=len(X.group_specs(specs)))
+                             n_groups=1 if address else len(X.group_specs(specs)))
+        store.write_meta(**F.meta_fields(meta, suite, specs, dict(
+            seeds=seeds, steps=steps, device=device, dtype=dtype, executor=ex.name,
+            address=address, workers=workers, task_runs=task_runs, retry_errors=retry_errors)))
         tasks = X.plan_tasks(specs, task_runs=task_runs, workers=ex.workers, skip=done,
                              ids=ids)
         bar = Progress(len(specs), stored, enabled=progress)
-        nbuf, t_flush = 0, time.monotonic()
+        # the first finished task is written at once, then after 1, 2, 4, ... s up to flush_s:
+        # a kill early in a (re)start loses about as much as is already stored, at most
+        nbuf, t_flush, wait_s = 0, time.monotonic(), 0.0
         for _specs, runs, traces in X.stream(ex, tasks):
             buf_r.append(runs)
             buf_t.append(traces)
             nbuf += len(runs)
             bar.update_from(runs)
-            if nbuf >= chunk_runs or time.monotonic() - t_flush >= flush_s:
+            if nbuf >= chunk_runs or time.monotonic() - t_flush >= wait_s:
                 stored += _flush(store, buf_r, buf_t)
                 nbuf, t_flush = 0, time.monotonic()
+                wait_s = min(flush_s, max(1.0, 2 * wait_s))
                 if flush_sleep:
                     time.sleep(flush_sleep)
         stored += _flush(store, buf_r, buf_t)
@@ -253,6 +268,8 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
             bar.close()
         if ex is not None:
             ex.close()
+        if created is not None:
+            store.discard_if_empty(created)
         store.unlock()
     if load == "none":
         return {"runs": len(specs), "new": stored - already, "already_stored": already}
@@ -293,8 +310,13 @@ def _sigint_deferred():
 
 
 def _repair(store):
-    """Before writing: delete temporaries of killed writes, set damaged parts aside."""
+    """Before writing: delete temporaries of killed writes, set damaged parts and runs parts
+    whose traces part is missing aside."""
     store.clean_incomplete()
+    for f, why in store.missing_partners():
+        store.quarantine([f])
+        print(f"optbench: warning: incomplete results: {why} for {f}; moved the runs part to "
+              f"{store.path / 'quarantine'}, its runs are recomputed", file=sys.stderr)
     bad = store.corrupted()
     if bad:
         moved = store.quarantine([f for f, _ in bad])
