@@ -110,21 +110,52 @@ def test_kill9_then_resume_equals_uninterrupted(reference, tmp_path, executor, k
     same_tables(res, reference)
 
 
-def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, suite_file):
+def _first_tasks_stored(out, suite_file, monkeypatch, n_tasks=2):
+    """Store the first ``n_tasks`` tasks of the sweep (serial, in process, interrupted after
+    them): a results folder to resume. Returns the number of runs stored."""
+    from optbench.runner import executors as X
+    from optbench.runner.suites import SweepInterrupted
+
+    real, calls = X.run_task, []
+
+    def run_task(*a, **k):
+        calls.append(1)
+        if len(calls) > n_tasks:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(X, "run_task", run_task)
+        with pytest.raises(SweepInterrupted):
+            run_suite(suite_file, out, executor="serial", progress=False)
+    return len(load(out)[0])
+
+
+def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, suite_file, monkeypatch):
+    """Ctrl-C during a resumed sweep on worker processes. Every task of the resumed sweep
+    sleeps 600 s first (test hook), so the sweep cannot finish before the Ctrl-C, however
+    loaded the machine: the signal is sent once the sweep has (re)written meta.json, that is
+    once it is inside its interrupt handling; no fixed sleep decides the outcome."""
     out = tmp_path / "out"
+    before = _first_tasks_stored(out, suite_file, monkeypatch)
+    assert 0 < before < N_RUNS
+    meta = out / "meta.json"
+    stamp = (meta.stat().st_ino, meta.stat().st_mtime_ns)
     cmd = [sys.executable, "-m", "optbench.cli", "run", str(suite_file), "--out", str(out),
            "--executor", "processes", "--workers", "2", "--no-progress"]
-    proc = subprocess.Popen(cmd, env=_child_env(OPTBENCH_TEST_TASK_SLEEP="0.5",
+    proc = subprocess.Popen(cmd, env=_child_env(OPTBENCH_TEST_TASK_SLEEP="600",
                                                 OPTBENCH_FLUSH_S="0"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
-    _wait_for(lambda: list((out / "runs").glob("part-*")), proc)   # workers are running
-    os.killpg(proc.pid, signal.SIGINT)             # Ctrl-C reaches the whole process group
     try:
-        _, err = proc.communicate(timeout=60)
+        _wait_for(lambda: meta.exists() and (meta.stat().st_ino, meta.stat().st_mtime_ns)
+                  != stamp, proc)                  # the sweep has started
+        os.killpg(proc.pid, signal.SIGINT)         # Ctrl-C reaches the whole process group
+        _, err = proc.communicate(timeout=60)      # sleeping workers do not delay the stop
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     lock = out / ".lock"
     assert proc.returncode == 130, err
     assert "Traceback" not in err
@@ -132,7 +163,7 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(tmp_path, suite_file):
     stored = int(line.split("interrupted: ")[1].split()[0])
     assert f"of {N_RUNS} runs are stored in {out}" in line and "run the same command" in line
     runs, _ = load(out)
-    assert len(runs) == stored and 0 < stored < N_RUNS   # finished tasks were written
+    assert len(runs) == stored == before                  # what was stored is kept, and said
     assert lock.read_text() == ""                         # lock released
     r = subprocess.run(cmd, env=_child_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

@@ -82,7 +82,7 @@ def installed(tmp_path_factory):
     venv_site = Path(subprocess.run(
         [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         check=True, capture_output=True, text=True).stdout.strip())
-    _expose_dependencies(venv_site)
+    _expose_dependencies(venv_site)  # after the install: pip never sees this env's optbench
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "VIRTUAL_ENV", "NUMBA_CACHE_DIR", "PYTHONHOME")}
     env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
