@@ -9,7 +9,8 @@ scratch git repository with two commits (asv needs commits to file results under
 benchmarked code is this working tree) and a temporary results folder, so nothing outside
 tmp is written. Needs ``git``, and for the browser test the Debian packages ``chromium``
 ``libjs-jquery libjs-jquery-flot libjs-jquery-stupidtable libjs-bootstrap node-blueimp-md5``
-(asv's pages load those scripts from CDNs; CI has no internet): without them it fails.
+(asv's pages load those scripts from CDNs; CI has no internet): without them it is skipped
+outside CI and fails in CI (tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -338,6 +339,7 @@ def dump_dom(url: str, profile: Path) -> str:
     return r.stdout
 
 
+@pytest.mark.browser(libjs=True)  # skipped without them outside CI (tests/conftest.py)
 def test_published_html_shows_the_graphs_in_a_browser(project, tmp_path):
     project.asv("publish")
     index = project.html / "index.html"

@@ -1,7 +1,8 @@
 """The report page in a real headless Chromium (DevTools protocol): it loads, every <img>
 resolves (naturalWidth > 0), no console errors or uncaught exceptions. CI must install
 Chromium (Debian: ``apt-get install -y chromium``) and websocket-client (the ``test``
-extra): without them this test fails, it does not skip."""
+extra): without Chromium these tests are skipped outside CI and fail in CI (tests/conftest.py);
+without websocket-client they fail."""
 import json
 import shutil
 import socket
@@ -16,6 +17,7 @@ import optbench as ob
 from optbench.plots.report import report
 from optbench.record.store import Store
 
+pytestmark = pytest.mark.browser  # skipped without Chromium outside CI (tests/conftest.py)
 BROWSERS = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "headless_shell")
 
 
