@@ -27,9 +27,8 @@ def kernels(problem, optimizer):
     hit = _KERNELS.get(key)
     if hit is not None:
         return hit
-    bind = {"EFG": problem.EFG, "PREP": optimizer.PREP, "ELEM": optimizer.ELEM}
-    element = kc.cuda_device(FU.fused_element, bind=bind)
-    prepare = kc.cuda_device(FU.fused_prepare, bind=bind)
+    element = kc.cuda_device(FU.fused_element, bind={"EFG": problem.EFG, "ELEM": optimizer.ELEM})
+    prepare = kc.cuda_device(FU.fused_prepare, bind={"PREP": optimizer.PREP})
     efg = kc.cuda_device(problem.EFG)
     book_start = kc.cuda_device(L.book_start.py_func)
     bookkeep = kc.cuda_device(L.bookkeep.py_func)

@@ -5,14 +5,24 @@ Kernels may call other kernels marked with :func:`kernel`; when a kernel is comp
 target, every marked helper it names is compiled for the same target and bound in its place,
 so a formula is written exactly once for both targets.
 
-Generic sources (such as the whole-vector optimizer update built from ``prep`` and ``elem``)
-are specialised by *binding* names to kernels; each binding gets its own qualified name, so
-numba's on-disk cache keeps one entry per specialisation and a second process starts warm.
+A *template* is a kernel that calls kernels it does not define: the optimizer's ``PREP`` and
+``ELEM``, the problem's ``EFG``, a driver's ``CORE``... It declares them with
+:func:`template`, names them in its module as :func:`placeholder` stubs (defined for readers
+and linters; calling one unbound raises), and is specialised by *binding* those names to
+kernels (``bind=`` of :func:`cpu` / :func:`cuda_device`): the bound kernels become globals of a
+copy of the template, compiled for the target. Binding checks the names against the
+template's :func:`needs` (its own and those of the templates it calls) and raises
+:class:`TemplateError`, one line, on a missing or unknown name. Globals, not closures, because
+numba cannot cache closures on disk: each binding gets its own qualified name, so numba's
+on-disk cache keeps one entry per specialisation and a second process starts warm.
+:func:`without_params` turns a function's kernel parameters into such names (the
+pair-specialised drivers and the CUDA path re-parse ``run_core`` this way).
 """
 from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import inspect
 import os
 import textwrap
@@ -26,37 +36,110 @@ _CPU: dict = {}
 _CUDA: dict = {}
 
 
-def _source_hash() -> str:
-    """Hash of every kernel source file, so the numba cache never serves stale helpers."""
+def _source_hash(roots) -> str:
+    """Hash of every kernel source file under ``roots``, so the numba cache never serves stale
+    helpers."""
     h = hashlib.sha1(numba.__version__.encode())
-    pkg = Path(__file__).resolve().parents[1]
-    roots = [pkg]
-    try:  # the zoo's folder, without importing it (it imports this module)
-        import importlib.util
-        roots += [Path(p).resolve() for p in
-                  importlib.util.find_spec("optbench.problems").submodule_search_locations]
-    except Exception:  # pragma: no cover
-        pass
     for root in roots:
-        for f in sorted(root.rglob("*.py")):
+        for f in sorted(Path(root).rglob("*.py")):
             h.update(f.read_bytes())
     return h.hexdigest()[:12]
 
 
-def configure_cache() -> str:
-    """Point numba's cache at a folder keyed by the kernel sources (unless the user chose one)."""
+def source_roots() -> list[Path]:
+    """The folders of the package's kernel sources: the package and the problem zoo.
+
+    The zoo (``problems/``, installed as ``optbench.problems``) is located by name, not
+    imported: its kernels are compiled into the drivers, so they belong in the cache key, and
+    importing it here would create its modules before the cache folder is set."""
+    pkg = Path(__file__).resolve().parents[1]
+    roots = [pkg]
+    try:
+        spec = importlib.util.find_spec(f"{pkg.name}.problems")
+    except (ImportError, ValueError):  # pragma: no cover - a partial install
+        spec = None
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        if not Path(loc).resolve().is_relative_to(pkg):
+            roots.append(Path(loc).resolve())
+    return roots
+
+
+def configure_cache(roots=None) -> str:
+    """Point numba's cache at a folder keyed by the kernel sources under ``roots`` (default
+    :func:`source_roots`), unless the user chose one (``NUMBA_CACHE_DIR``)."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]
     base = Path(os.environ.get("OPTBENCH_CACHE", Path.home() / ".cache" / "optbench"))
-    path = base / f"numba-{_source_hash()}"
+    path = base / f"numba-{_source_hash(source_roots() if roots is None else roots)}"
     path.mkdir(parents=True, exist_ok=True)
     numba.config.CACHE_DIR = str(path)
     return str(path)
 
 
+class TemplateError(TypeError):
+    """A template bound with a kernel name missing or unknown (a programming error)."""
+
+
+def template(*names: str):
+    """Declare the decorated kernel a template whose source calls the kernels ``names``, which
+    its module defines as :func:`placeholder` stubs and :func:`cpu` / :func:`cuda_device`
+    bind (``bind={name: kernel}``)."""
+    def mark(fn):
+        fn._optbench_kernel = True
+        fn._optbench_needs = tuple(sorted(names))
+        return fn
+    return mark
+
+
+def placeholder(name: str):
+    """The stand-in for kernel ``name`` in template sources until binding replaces it."""
+    def unbound(*args):
+        raise TemplateError(f"{name} is a template placeholder: compile the template with "
+                            f"{name} bound (optbench.kernels.compile.cpu(..., bind=...))")
+    unbound.__name__ = unbound.__qualname__ = name
+    unbound._optbench_placeholder = True
+    return unbound
+
+
+def needs(fn) -> tuple[str, ...]:
+    """The names binding ``fn`` must supply: those it declares (:func:`template`,
+    :func:`without_params`) and those of every template it calls, sorted."""
+    own = getattr(fn, "_optbench_needs", ())
+    out = set(own)
+    g = fn.__globals__
+    for n in fn.__code__.co_names:
+        if n in own:
+            continue
+        h = g.get(n)
+        h = getattr(h, "py_func", h)
+        if h is not fn and getattr(h, "_optbench_needs", None):
+            out.update(needs(h))
+    return tuple(sorted(out))
+
+
+def check_binding(fn, bind: dict | None, label: str | None = None) -> None:
+    """Raise :class:`TemplateError` (one line) unless ``bind`` names exactly ``needs(fn)``."""
+    want = set(needs(fn))
+    got = set(bind or ())
+    if want == got:
+        return
+    parts = []
+    if want - got:
+        parts.append("missing " + ", ".join(sorted(want - got)))
+    if got - want:
+        parts.append("unknown " + ", ".join(sorted(got - want)))
+    need = ", ".join(sorted(want)) or "nothing"
+    raise TemplateError(f"template {label or fn.__qualname__}: {'; '.join(parts)} "
+                        f"(it needs {need})")
+
+
 def without_params(fn, drop: list[str]):
-    """A copy of plain function ``fn`` whose parameters ``drop`` become global names, so that
-    binding them (see :func:`cpu`, :func:`cuda_device`) specialises the same source."""
+    """A copy of plain function ``fn`` whose parameters ``drop`` become global names: a
+    template that needs them, so that binding them (see :func:`cpu`, :func:`cuda_device`)
+    specialises the same source."""
+    missing = [p for p in drop if p not in inspect.signature(fn).parameters]
+    if missing:
+        raise TemplateError(f"{fn.__qualname__} has no parameter {', '.join(missing)}")
     tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
     node = tree.body[0]
     node.decorator_list = []
@@ -66,6 +149,7 @@ def without_params(fn, drop: list[str]):
     exec(code, ns)  # noqa: S102 - our own source, re-parsed
     out = ns[node.name]
     out._optbench_kernel = True
+    out._optbench_needs = tuple(sorted(drop))
     return out
 
 
@@ -86,13 +170,15 @@ def cuda_substitute(obj, fn):
 def _rebind(fn, target_compile, bind: dict | None, name: str | None, cuda: bool = False):
     """Copy ``fn`` with its kernel globals compiled for the target by ``target_compile(h, sub)``.
 
-    ``bind`` names are bound in ``fn`` and passed down (as ``sub``) to every marked helper that
-    names one of them, so a helper written against, say, ``EFG`` is specialised with ``fn``."""
+    ``bind`` names are bound in ``fn`` and passed down (as ``sub``) to every template helper
+    that needs one of them, so a helper written against, say, ``EFG`` is specialised with
+    ``fn``."""
+    check_binding(fn, bind, name)
     g = dict(fn.__globals__)
     bind = bind or {}
 
     def sub(h):
-        return {k: v for k, v in bind.items() if k in h.__code__.co_names} or None
+        return {k: bind[k] for k in needs(h) if k in bind} or None
 
     for n in fn.__code__.co_names:
         obj = g.get(n)

@@ -11,11 +11,11 @@ Problem kernels (``data``: float64 array, ``idata``: int64 array owned by the pr
   evaluated at recording steps only.
 
 Optimizer kernels (``st``: state, shape (n_state, d); ``sc``: per-run scalars; ``hy``:
-hyperparameters):
+hyperparameters; both indexed by name, see :mod:`optbench.kernels.slots`):
 
 * ``prep(sc, hy)``                            once per step, before the coordinate loop;
-  the run loop has stored the step's learning rate in ``sc[0]`` and the step number
-  (1-based, as torch counts) in ``sc[1]``.
+  the run loop has stored the step's learning rate in ``sc[SC_LR]`` and the step number
+  (1-based, as torch counts) in ``sc[SC_STEP]``.
 * ``elem(x, gi, st, sc, hy, i)``              update coordinate ``i`` of ``x`` and its state,
   given the (clipped, decayed) gradient value ``gi`` of that coordinate.
 * ``update(x, g, st, sc, hy)``                whole-vector update, generated from the two above.

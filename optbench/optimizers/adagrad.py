@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import math
 
+from optbench.kernels.slots import hyper_slots, scalar_slots
 from optbench.params import F
 
 from .base import WD, Optimizer, register
 
+HY = hyper_slots("lr_decay", "eps")
+SC = scalar_slots("step_lr")   # the decayed learning rate of the step
+
 
 def adagrad_prep(sc, hy):
-    sc[2] = sc[0] / (1.0 + (sc[1] - 1.0) * hy[0])
+    sc[SC.step_lr] = sc[SC.lr] / (1.0 + (sc[SC.step] - 1.0) * hy[HY.lr_decay])
 
 
 def adagrad_elem(x, gi, st, sc, hy, i):
     r = st[0, i] + gi * gi
     st[0, i] = r
-    x[i] = x[i] - sc[2] * (gi / (math.sqrt(r) + hy[1]))
+    x[i] = x[i] - sc[SC.step_lr] * (gi / (math.sqrt(r) + hy[HY.eps]))
 
 
 @register
@@ -31,7 +35,7 @@ class Adagrad(Optimizer):
     params = {"lr": F(1e-2, 0.0, lo_open=True), "lr_decay": F(0.0, 0.0),
               "weight_decay": WD, "initial_accumulator_value": F(0.0, 0.0),
               "eps": F(1e-10, 0.0)}
-    slots = ("lr_decay", "eps")
+    slots = HY
     PREP = staticmethod(adagrad_prep)
     ELEM = staticmethod(adagrad_elem)
 

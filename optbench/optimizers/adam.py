@@ -12,31 +12,36 @@ from __future__ import annotations
 
 import math
 
+from optbench.kernels.slots import hyper_slots, scalar_slots
 from optbench.params import B, F
 
 from .base import WD, Optimizer, register
+
+HY = hyper_slots("beta1", "beta2", "eps", "amsgrad")
+# beta1^t, beta2^t (running products), the step size lr / bc1 and sqrt(bc2)
+SC = scalar_slots("beta1_t", "beta2_t", "step_size", "sqrt_bc2")
 
 
 def adam_prep(sc, hy):
     # running powers beta^t; below 1e-30, 1 - beta^t == 1 exactly, so flushing them to 0
     # changes no result and keeps the arithmetic out of slow subnormal numbers
-    sc[2] = sc[2] * hy[0] if sc[2] > 1e-30 else 0.0   # beta1^t
-    sc[3] = sc[3] * hy[1] if sc[3] > 1e-30 else 0.0   # beta2^t
-    sc[4] = sc[0] / (1.0 - sc[2])             # step size lr / bc1
-    sc[5] = math.sqrt(1.0 - sc[3])            # sqrt(bc2)
+    sc[SC.beta1_t] = sc[SC.beta1_t] * hy[HY.beta1] if sc[SC.beta1_t] > 1e-30 else 0.0
+    sc[SC.beta2_t] = sc[SC.beta2_t] * hy[HY.beta2] if sc[SC.beta2_t] > 1e-30 else 0.0
+    sc[SC.step_size] = sc[SC.lr] / (1.0 - sc[SC.beta1_t])
+    sc[SC.sqrt_bc2] = math.sqrt(1.0 - sc[SC.beta2_t])
 
 
 def adam_elem(x, gi, st, sc, hy, i):
     m = st[0, i]
-    m = m + (1.0 - hy[0]) * (gi - m)
-    v = st[1, i] * hy[1] + (1.0 - hy[1]) * gi * gi
+    m = m + (1.0 - hy[HY.beta1]) * (gi - m)
+    v = st[1, i] * hy[HY.beta2] + (1.0 - hy[HY.beta2]) * gi * gi
     st[0, i] = m
     st[1, i] = v
-    if hy[3] != 0.0:
+    if hy[HY.amsgrad] != 0.0:
         if v > st[2, i]:
             st[2, i] = v
         v = st[2, i]
-    x[i] = x[i] - sc[4] * (m / (math.sqrt(v) / sc[5] + hy[2]))
+    x[i] = x[i] - sc[SC.step_size] * (m / (math.sqrt(v) / sc[SC.sqrt_bc2] + hy[HY.eps]))
 
 
 @register
@@ -47,7 +52,7 @@ class Adam(Optimizer):
     params = {"lr": F(1e-3, 0.0, lo_open=True), "beta1": F(0.9, 0.0, 1.0, hi_open=True),
               "beta2": F(0.999, 0.0, 1.0, hi_open=True), "eps": F(1e-8, 0.0),
               "weight_decay": WD, "amsgrad": B(False)}
-    slots = ("beta1", "beta2", "eps", "amsgrad")
+    slots = HY
     PREP = staticmethod(adam_prep)
     ELEM = staticmethod(adam_elem)
 
@@ -55,8 +60,8 @@ class Adam(Optimizer):
         return 3 if self.hyper["amsgrad"] else 2
 
     def init_scalars(self, sc):
-        sc[2] = 1.0
-        sc[3] = 1.0
+        sc[SC.beta1_t] = 1.0
+        sc[SC.beta2_t] = 1.0
 
 
 @register

@@ -1,12 +1,16 @@
-"""The optimizer contract (DESIGN.md §2) and the registry of optimizer families.
+"""The optimizer contract (docs/architecture.md) and the registry of optimizer families.
 
 An optimizer family declares its hyperparameters (torch.optim names and defaults), the
 meaning of ``weight_decay`` (coupled L2 or decoupled), how many state rows it keeps, and two
 plain-Python kernels: ``PREP(sc, hy)`` (once per step) and ``ELEM(x, gi, st, sc, hy, i)``
-(coordinate i, given its gradient value gi). Scalars ``sc[0]`` (the step's learning rate) and ``sc[1]`` (the 1-based
-step) are set by the run loop; ``sc[2:]`` belong to the optimizer (running products for bias
-corrections, ...). The whole-vector update is generated from PREP and ELEM, so a fused
-large-d loop and the CUDA path reuse the same per-coordinate formula.
+(coordinate i, given its gradient value gi). The kernels read the family's hyperparameters
+from ``hy`` and its per-run scalars from ``sc`` by name: ``slots`` (a
+:func:`~optbench.kernels.slots.hyper_slots`) lists the hyperparameters in ``hy``'s order, and
+the module's ``SC`` (a :func:`~optbench.kernels.slots.scalar_slots`) names ``sc[SC.lr]`` (the
+step's learning rate) and ``sc[SC.step]`` (the 1-based step), set by the run loop, and the
+family's own scalars after them (running products for bias corrections, ...). The
+whole-vector update is generated from PREP and ELEM, so a fused large-d loop and the CUDA
+path reuse the same per-coordinate formula.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import numpy as np
 
 from optbench.kernels import compile as kc
 from optbench.kernels import signatures as S
+from optbench.kernels.slots import N_SCALARS, Slots, hyper_slots
 from optbench.params import F, Param, resolve
 from optbench.validate import OptbenchInputError
 
@@ -23,21 +28,30 @@ from .schedules import Schedule
 
 REGISTRY: dict[str, type["Optimizer"]] = {}
 
-N_SCALARS = 8  # length of the per-run scalar array sc
-
 
 def register(cls):
     if cls.name in REGISTRY:
         raise RuntimeError(f"optimizer {cls.name!r} registered twice")
+    if not isinstance(cls.slots, Slots):   # a plain tuple of names (plugins may give one)
+        cls.slots = hyper_slots(*cls.slots)
+    known = set().union(*(getattr(c, "params", {}) for c in cls.__mro__))
+    unknown = [k for k in cls.slots if k not in known]
+    if unknown:
+        raise RuntimeError(f"optimizer {cls.name!r}: slots {unknown} are not hyperparameters")
     REGISTRY[cls.name] = cls
     return cls
 
 
+PREP = kc.placeholder("PREP")   # the family's kernels, bound per optimizer
+ELEM = kc.placeholder("ELEM")
+
+
+@kc.template("PREP", "ELEM")
 def vector_update(x, g, st, sc, hy):
     """Generic whole-vector update: PREP once, then ELEM for every coordinate."""
-    PREP(sc, hy)  # noqa: F821 - bound per optimizer by optbench.kernels.compile
+    PREP(sc, hy)
     for i in range(x.shape[0]):
-        ELEM(x, g[i], st, sc, hy, i)  # noqa: F821
+        ELEM(x, g[i], st, sc, hy, i)
 
 
 class Optimizer:
@@ -51,7 +65,8 @@ class Optimizer:
     family: ClassVar[str] = ""
     kind: ClassVar[str] = "first_order"       # second_order / zero_order: runner/second_order.py
     params: ClassVar[dict[str, Param]] = {}
-    slots: ClassVar[tuple[str, ...]] = ()     # hyperparameters passed to the kernels, in order
+    slots: ClassVar[Slots] = hyper_slots()    # hyperparameters passed to the kernels, in order
+                                              # (register turns a tuple of names into Slots)
     decoupled_weight_decay: ClassVar[bool] = False
     torch_name: ClassVar[str | None] = None   # torch.optim class with the same semantics
     doc: ClassVar[str] = ""
@@ -79,10 +94,13 @@ class Optimizer:
         return st, sc
 
     def init_scalars(self, sc):
-        """Initial optimizer scalars sc[2:] (override)."""
+        """Initial values of the family's own scalars in sc (override)."""
 
     def hyper_array(self) -> np.ndarray:
-        return np.array([float(self.hyper[k]) for k in self.slots] or [0.0], dtype=np.float64)
+        """``hy``: the ``slots`` hyperparameters in order; a slot the family does not expose
+        (``gd`` has no momentum) is 0."""
+        return np.array([float(self.hyper.get(k, 0.0)) for k in self.slots] or [0.0],
+                        dtype=np.float64)
 
     @property
     def lr(self) -> float:

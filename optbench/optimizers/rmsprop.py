@@ -12,38 +12,43 @@ from __future__ import annotations
 
 import math
 
+from optbench.kernels.slots import hyper_slots, scalar_slots
 from optbench.params import B, F
 
 from .base import WD, Optimizer, register
 
+HY = hyper_slots("alpha", "eps", "momentum", "centered", "bias_correction")
+SC = scalar_slots("alpha_t", "inv_bc")   # running rho^t; 1 / (1 - rho^t) or 1
+
 
 def rmsprop_prep(sc, hy):
-    sc[2] = sc[2] * hy[0] if sc[2] > 1e-30 else 0.0   # running rho^t (flushed: see adam_prep)
-    if hy[4] != 0.0:
-        sc[3] = 1.0 / (1.0 - sc[2])
+    # running rho^t (flushed: see adam_prep)
+    sc[SC.alpha_t] = sc[SC.alpha_t] * hy[HY.alpha] if sc[SC.alpha_t] > 1e-30 else 0.0
+    if hy[HY.bias_correction] != 0.0:
+        sc[SC.inv_bc] = 1.0 / (1.0 - sc[SC.alpha_t])
     else:
-        sc[3] = 1.0
+        sc[SC.inv_bc] = 1.0
 
 
 def rmsprop_elem(x, gi, st, sc, hy, i):
-    rho = hy[0]
+    rho = hy[HY.alpha]
     r = st[0, i] * rho + (1.0 - rho) * gi * gi
     st[0, i] = r
-    if hy[3] != 0.0:
+    if hy[HY.centered] != 0.0:
         a = st[1, i] + (1.0 - rho) * (gi - st[1, i])
         st[1, i] = a
-        a = a * sc[3]
+        a = a * sc[SC.inv_bc]
         # r̂ − â² ≥ 0 in exact arithmetic; it is exactly 0 at t = 1 with bias correction, where
         # rounding could make it negative: clamp (torch's centered form never reaches 0)
-        den = math.sqrt(max(r * sc[3] - a * a, 0.0)) + hy[1]
+        den = math.sqrt(max(r * sc[SC.inv_bc] - a * a, 0.0)) + hy[HY.eps]
     else:
-        den = math.sqrt(r * sc[3]) + hy[1]
-    if hy[2] > 0.0:
-        b = st[2, i] * hy[2] + gi / den
+        den = math.sqrt(r * sc[SC.inv_bc]) + hy[HY.eps]
+    if hy[HY.momentum] > 0.0:
+        b = st[2, i] * hy[HY.momentum] + gi / den
         st[2, i] = b
-        x[i] = x[i] - sc[0] * b
+        x[i] = x[i] - sc[SC.lr] * b
     else:
-        x[i] = x[i] - sc[0] * (gi / den)
+        x[i] = x[i] - sc[SC.lr] * (gi / den)
 
 
 @register
@@ -54,7 +59,7 @@ class RMSprop(Optimizer):
     params = {"lr": F(1e-2, 0.0, lo_open=True), "alpha": F(0.99, 0.0, 1.0, hi_open=True),
               "eps": F(1e-8, 0.0), "weight_decay": WD, "momentum": F(0.0, 0.0, 1.0, hi_open=True),
               "centered": B(False), "bias_correction": B(False)}
-    slots = ("alpha", "eps", "momentum", "centered", "bias_correction")
+    slots = HY
     PREP = staticmethod(rmsprop_prep)
     ELEM = staticmethod(rmsprop_elem)
 
@@ -62,4 +67,4 @@ class RMSprop(Optimizer):
         return 3
 
     def init_scalars(self, sc):
-        sc[2] = 1.0
+        sc[SC.alpha_t] = 1.0

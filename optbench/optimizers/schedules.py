@@ -27,6 +27,7 @@ from optbench.validate import OptbenchInputError, unknown
 
 KINDS = {"constant": 0, "step": 1, "exponential": 2, "inverse-time": 3, "cosine": 4, "cyclic": 5}
 N_SCHED = 6  # sp = [a, b, warmup, warmup_start, kind-specific, unused]
+SP_A, SP_B, SP_WARMUP, SP_WARMUP_START = range(4)   # positions in sp (a, b: by kind)
 
 _PARAMS = {
     "constant": {},
@@ -42,8 +43,8 @@ _COMMON = {"warmup": I(0, 0), "warmup_start": F(0.1, 0.0, 1.0)}
 @kernel
 def lr_at(kind, sp, lr, k):
     """Learning rate of update number k (0-based) for schedule ``kind`` with parameters sp."""
-    a = sp[0]
-    b = sp[1]
+    a = sp[SP_A]
+    b = sp[SP_B]
     out = lr
     if kind == 1:
         out = lr * a ** math.floor(k / b)
@@ -57,9 +58,9 @@ def lr_at(kind, sp, lr, k):
         cycle = math.floor(1.0 + k / (2.0 * b))
         xx = abs(k / b - 2.0 * cycle + 1.0)
         out = lr + (a - lr) * max(0.0, 1.0 - xx)
-    w = sp[2]
+    w = sp[SP_WARMUP]
     if w > 0.0 and k < w:
-        out = out * (sp[3] + (1.0 - sp[3]) * k / w)
+        out = out * (sp[SP_WARMUP_START] + (1.0 - sp[SP_WARMUP_START]) * k / w)
     return out
 
 
@@ -94,16 +95,16 @@ class Schedule:
         p = self.params
         sp = np.zeros(N_SCHED)
         if self.kind == "step":
-            sp[0], sp[1] = p["gamma"], p["step_size"]
+            sp[SP_A], sp[SP_B] = p["gamma"], p["step_size"]
         elif self.kind == "exponential":
-            sp[0] = p["gamma"]
+            sp[SP_A] = p["gamma"]
         elif self.kind == "inverse-time":
-            sp[0], sp[1] = p["decay"], p["power"]
+            sp[SP_A], sp[SP_B] = p["decay"], p["power"]
         elif self.kind == "cosine":
-            sp[0], sp[1] = (p["T_max"] or max(1, budget)), p["eta_min"]
+            sp[SP_A], sp[SP_B] = (p["T_max"] or max(1, budget)), p["eta_min"]
         elif self.kind == "cyclic":
-            sp[0], sp[1] = p["max_lr"], p["step_size_up"]
-        sp[2], sp[3] = p["warmup"], p["warmup_start"]
+            sp[SP_A], sp[SP_B] = p["max_lr"], p["step_size_up"]
+        sp[SP_WARMUP], sp[SP_WARMUP_START] = p["warmup"], p["warmup_start"]
         return KINDS[self.kind], sp
 
     def lr_sequence(self, lr: float, n: int, budget: int | None = None) -> np.ndarray:

@@ -9,10 +9,14 @@ with momentum 0 on a full-batch problem; on a minibatch problem it is minibatch 
 """
 from __future__ import annotations
 
+from optbench.kernels.slots import hyper_slots, scalar_slots
 from optbench.params import B, F
+from optbench.validate import OptbenchInputError
 
 from .base import LR, WD, Optimizer, register
-from optbench.validate import OptbenchInputError
+
+HY = hyper_slots("momentum", "dampening", "nesterov")
+SC = scalar_slots()
 
 
 def sgd_prep(sc, hy):
@@ -20,18 +24,18 @@ def sgd_prep(sc, hy):
 
 
 def sgd_elem(x, gi, st, sc, hy, i):
-    mom = hy[0]
+    mom = hy[HY.momentum]
     if mom != 0.0:
-        if sc[1] == 1.0:
+        if sc[SC.step] == 1.0:
             b = gi
         else:
-            b = mom * st[0, i] + (1.0 - hy[1]) * gi
+            b = mom * st[0, i] + (1.0 - hy[HY.dampening]) * gi
         st[0, i] = b
-        if hy[2] != 0.0:
+        if hy[HY.nesterov] != 0.0:
             gi = gi + mom * b
         else:
             gi = b
-    x[i] = x[i] - sc[0] * gi
+    x[i] = x[i] - sc[SC.lr] * gi
 
 
 @register
@@ -42,7 +46,7 @@ class SGD(Optimizer):
     params = {"lr": F(1e-3, 0.0, lo_open=True, doc="learning rate"),
               "momentum": F(0.0, 0.0, 1.0, hi_open=True), "dampening": F(0.0, 0.0, 1.0),
               "nesterov": B(False), "weight_decay": WD}
-    slots = ("momentum", "dampening", "nesterov")
+    slots = HY
     PREP = staticmethod(sgd_prep)
     ELEM = staticmethod(sgd_elem)
 
@@ -58,12 +62,7 @@ class GD(SGD):
     """Gradient descent: ``sgd`` without momentum (``gd``), default lr 1e-2."""
 
     name = "gd"
-    params = {"lr": F(1e-2, 0.0, lo_open=True), "weight_decay": WD}
-    slots = ()
-
-    def hyper_array(self):
-        import numpy as np
-        return np.zeros(3)
+    params = {"lr": F(1e-2, 0.0, lo_open=True), "weight_decay": WD}   # hy: momentum 0, ...
 
 
 @register

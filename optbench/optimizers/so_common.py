@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from optbench.kernels.slots import SC_LR, SC_STEP
 from optbench.params import F, I
 from optbench.validate import OptbenchInputError
 
@@ -36,6 +37,7 @@ R_P, R_XT, R_GT, R_HV, R_MORE = range(5)
 # scalar slots (sv): lr and step number (set by the loop's step_scalars), last step size and
 # slope gᵀp (recorded in the trace), method scalars, then arrays from SV_BASE
 S_LR, S_STEP, S_ALPHA, S_SLOPE, S_LAM, S_NU, S_PREV, S_GGPREV, S_HEAD, S_COUNT, S_ITER = range(11)
+assert (S_LR, S_STEP) == (SC_LR, SC_STEP)   # where the run loop writes them
 SV_BASE = 16
 
 FAIL_MESSAGES = {

@@ -10,8 +10,9 @@ trace) is the same code as the generic loop's. f, ‖∇f‖² and ‖x − x*�
 of BLOCK coordinates in a fixed order, then over blocks in order: bit-identical for any
 number of threads, though not to the generic loop's serial sum (last bits).
 
-The driver is specialised per (problem family, optimizer family) by binding EFG, PREP and
-ELEM to compiled kernels; each specialisation has its own name, so it is cached on disk.
+The driver is a template specialised per (problem family, optimizer family) by binding EFG,
+PREP and ELEM to compiled kernels (and PASS, the step's parallel pass, to ``fused_pass`` bound
+to the same); each specialisation has its own name, so it is cached on disk.
 """
 from __future__ import annotations
 
@@ -23,11 +24,16 @@ from numba import prange, types
 from optbench.kernels import compile as kc
 from optbench.kernels import signatures as S
 from optbench.kernels.clock import _readcyclecounter
-from optbench.kernels.compile import kernel
+from optbench.kernels.compile import kernel, placeholder, template
+from optbench.kernels.slots import SC_LR
+from optbench.optimizers.base import ELEM, PREP
 
 from . import loop as L
 from .loop import (book_finish, book_start, bookkeep, is_record_step,  # noqa: F401 (kernels)
                    modified_grad, step_scalars)
+
+EFG = placeholder("EFG")     # the problem's elementwise (f_i, g_i), bound per problem
+PASS = placeholder("PASS")   # fused_pass bound for the pair, called by fused_run
 
 FUSED_SIG = types.void(
     S.A, S.A2, S.A, S.A, S.A, S.IA, S.A, types.int64, S.A, types.int64,   # x st sc hy data idata ctl skind sp n
@@ -36,27 +42,27 @@ FUSED_SIG = types.void(
 )
 
 
-@kernel
+@template("PREP")
 def fused_prepare(t, ctl, skind, sp, sc, hy, gn, stepv):
     """Per-step scalars of a fused step: lr and step number, PREP, and in stepv the clipping
     factor, value-clip bound, coupled and decoupled (shrink) weight decay."""
     stepv[0] = step_scalars(t, ctl, skind, sp, sc, gn)
-    PREP(sc, hy)  # noqa: F821 - bound per optimizer
+    PREP(sc, hy)
     stepv[1] = ctl[L.C_CLIPV]
     stepv[2] = ctl[L.C_WD]
-    stepv[3] = 1.0 - sc[0] * ctl[L.C_DWD]
+    stepv[3] = 1.0 - sc[SC_LR] * ctl[L.C_DWD]
 
 
-@kernel
+@template("EFG", "ELEM")
 def fused_element(x, st, sc, hy, data, idata, i, stepv):
     """Coordinate i of a fused step: gradient at x_t[i], clipping and decay, the optimizer's
     update to x_{t+1}[i]; returns (f_i, g_i) at x_{t+1}[i] for the next bookkeeping."""
     xi = x[i]
-    fi, gi = EFG(xi, data, idata, i)  # noqa: F821 - bound per problem
+    fi, gi = EFG(xi, data, idata, i)
     gi = modified_grad(gi, xi, stepv[0], stepv[1], stepv[2])
     x[i] = xi * stepv[3]
-    ELEM(x, gi, st, sc, hy, i)  # noqa: F821 - bound per optimizer
-    return EFG(x[i], data, idata, i)  # noqa: F821
+    ELEM(x, gi, st, sc, hy, i)
+    return EFG(x[i], data, idata, i)
 
 
 BLOCK = 8192   # coordinates per block of a fused pass (fixed: the sums' order never depends
@@ -90,10 +96,11 @@ def ordered_sum(buf, n):
 
 
 def fused_pass(x, st, sc, hy, data, idata, stepv, xstar, want_dist, part):
-    """One parallel step over blocks of BLOCK coordinates. Each block first updates its
-    coordinates and keeps f_i, g_i² (and (x_i − x*_i)²) in a small buffer, then sums them in a
-    fixed order into ``part[:, block]``: the update loop has no floating-point reduction, so it
-    vectorises, and the block sums are independent of the number of threads."""
+    """One parallel step over blocks of BLOCK coordinates (binds EFG and ELEM, through
+    ``fused_element``). Each block first updates its coordinates and keeps f_i, g_i² (and
+    (x_i − x*_i)²) in a small buffer, then sums them in a fixed order into ``part[:, block]``:
+    the update loop has no floating-point reduction, so it vectorises, and the block sums are
+    independent of the number of threads."""
     d = x.shape[0]
     nb = part.shape[1]
     for b in prange(nb):
@@ -131,9 +138,11 @@ def block_totals(part):
     return f, s, q
 
 
+@template("EFG", "PASS")
 def fused_run(x, st, sc, hy, data, idata, ctl, skind, sp, nsteps, xstar, ftargets, gtargets, rec,
               hitf, hitg, trace, out, iout, bk, bf, stepv):
-    """One run; ``bk``, ``bf`` (bookkeeping) and ``stepv`` (4 step scalars) are caller scratch."""
+    """One run; ``bk``, ``bf`` (bookkeeping) and ``stepv`` (4 step scalars) are caller scratch.
+    Binds EFG, PASS and (through ``fused_prepare``) PREP."""
     d = x.shape[0]
     book_start(bk, bf, hitf, hitg)
     has_xstar = xstar.shape[0] == d
@@ -143,7 +152,7 @@ def fused_run(x, st, sc, hy, data, idata, ctl, skind, sp, nsteps, xstar, ftarget
         n = min(BLOCK, d - lo)
         buf = np.empty((2, BLOCK))
         for k in range(n):
-            fi, gi = EFG(x[lo + k], data, idata, lo + k)  # noqa: F821 - bound per problem
+            fi, gi = EFG(x[lo + k], data, idata, lo + k)
             buf[0, k] = fi
             buf[1, k] = gi * gi
         part[0, b] = ordered_sum(buf[0], n)
@@ -159,7 +168,7 @@ def fused_run(x, st, sc, hy, data, idata, ctl, skind, sp, nsteps, xstar, ftarget
             break
         fused_prepare(t, ctl, skind, sp, sc, hy, gn, stepv)
         want_dist = has_xstar and is_record_step(bk, rec, t + 1)
-        fused_pass(x, st, sc, hy, data, idata, stepv, xstar, want_dist, part)
+        PASS(x, st, sc, hy, data, idata, stepv, xstar, want_dist, part)
         f, s, q = block_totals(part)
         gn = math.sqrt(s)
         dist = math.sqrt(q) if want_dist else np.nan
@@ -171,8 +180,7 @@ def fused_driver(problem, optimizer):
     """The compiled fused loop for this (problem family, optimizer family) pair."""
     pname = type(problem).__name__
     oname = type(optimizer).__name__
-    bind = {"EFG": problem.EFG, "PREP": optimizer.PREP, "ELEM": optimizer.ELEM,
-            "fused_pass": _fused_pass(problem, optimizer)}
+    bind = {"EFG": problem.EFG, "PREP": optimizer.PREP, "PASS": _fused_pass(problem, optimizer)}
     return kc.cpu(fused_run, FUSED_SIG, bind=bind, name=f"fused_run__{pname}__{oname}",
                   parallel=True, inline=True, nrt=True)   # block buffers are allocated
 
@@ -180,6 +188,6 @@ def fused_driver(problem, optimizer):
 def _fused_pass(problem, optimizer):
     pname = type(problem).__name__
     oname = type(optimizer).__name__
-    bind = {"EFG": problem.EFG, "PREP": optimizer.PREP, "ELEM": optimizer.ELEM}
+    bind = {"EFG": problem.EFG, "ELEM": optimizer.ELEM}
     return kc.cpu(fused_pass, bind=bind, name=f"fused_pass__{pname}__{oname}", parallel=True,
                   inline=True, nrt=True)

@@ -23,8 +23,9 @@ import math
 import numpy as np
 from numba import prange
 
+from optbench.kernels import compile as kc
 from optbench.kernels.clock import _readcyclecounter
-from optbench.kernels.compile import kernel
+from optbench.kernels.compile import kernel, placeholder, template
 
 from . import loop as L
 from .loop import (B_NREC, C_STOCH, I_TICK0, I_TICK1, N_BF, N_BK, T_TICKS,  # noqa: F401
@@ -33,6 +34,14 @@ from .loop import (B_NREC, C_STOCH, I_TICK0, I_TICK1, N_BF, N_BK, T_TICKS,  # no
 
 LOCKSTEP_K = 16          # runs per chunk
 LOCKSTEP_MAX_DIM = 64    # beyond this a step is long enough to keep a core busy on its own
+
+# bound per (problem, optimizer) pair by lockstep_driver
+FG = placeholder("FG")              # the problem's kernels
+VALUE = placeholder("VALUE")
+METRICS = placeholder("METRICS")
+UPDATE = placeholder("UPDATE")      # the optimizer's whole-vector update
+BOOK_SLOW = placeholder("BOOK_SLOW")    # book_slow, compiled apart (not inlined)
+CHUNK = placeholder("CHUNK")        # lockstep_chunk bound for the pair
 
 
 @kernel
@@ -48,13 +57,14 @@ def book_slow(t, f, gn, x, ctl, nst, xstar, ftargets, gtargets, rec, hitf, hitg,
     return stop
 
 
+@template("FG", "VALUE", "METRICS", "UPDATE", "BOOK_SLOW")
 def lockstep_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar,
                    ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, BK, BF, clk,
                    live):
-    """Runs r0 … r1−1 of the batch, stepped together (``fg``, ``value``, ``update`` and
-    ``metrics`` are bound per pair). BK, BF (bookkeeping), clk (each run's share of the
-    cycle counter) and live are the caller's scratch, k rows each. Compiled without NRT
-    (no allocation here): array views then cost no reference counting."""
+    """Runs r0 … r1−1 of the batch, stepped together (``FG``, ``VALUE``, ``METRICS``,
+    ``UPDATE`` and ``BOOK_SLOW`` are bound per pair). BK, BF (bookkeeping), clk (each run's
+    share of the cycle counter) and live are the caller's scratch, k rows each. Compiled
+    without NRT (no allocation here): array views then cost no reference counting."""
     k = r1 - r0
     d = X.shape[1]
     for j in range(k):
@@ -75,7 +85,7 @@ def lockstep_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps
             bk = BK[j]
             bf = BF[j]
             ctl = CTL[r]
-            f = fg(x, g, data, idata, seeds[r], t)  # noqa: F821 - bound per problem
+            f = FG(x, g, data, idata, seeds[r], t)
             s = 0.0
             for i in range(d):
                 s += g[i] * g[i]
@@ -85,13 +95,13 @@ def lockstep_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps
                 quiet = not is_record_step(bk, rec, t) and t < nsteps[r] and math.isfinite(f) \
                     and math.isfinite(gn)
                 if not quiet:
-                    f = value(x, data, idata)  # noqa: F821 - bound per problem
+                    f = VALUE(x, data, idata)
             if not quiet and not quiet_step(t, f, gn, nsteps[r], bk, bf):
                 nrec = bk[B_NREC]
-                stop = book_slow(t, f, gn, x, ctl, nsteps[r], xstar, ftargets, gtargets,  # noqa: F821
+                stop = BOOK_SLOW(t, f, gn, x, ctl, nsteps[r], xstar, ftargets, gtargets,
                                  rec, HITF[r], HITG[r], TRACE[r], bk, bf, clk[j])
                 if bk[B_NREC] > nrec and MET.shape[2] > 0:
-                    metrics(x, data, idata, MET[r, nrec])  # noqa: F821 - bound per problem
+                    METRICS(x, data, idata, MET[r, nrec])
                 if stop:
                     book_finish(t, f, gn, TRACE[r], OUT[r], IOUT[r], bk, bf)
                     live[j] = False
@@ -99,7 +109,7 @@ def lockstep_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps
                     continue
             coef = step_scalars(t, ctl, skinds[r], SP[r], SC[r], gn)
             modify_step(x, g, SC[r], ctl, coef)
-            update(x, g, ST[r], SC[r], HY[r])  # noqa: F821 - bound per optimizer
+            UPDATE(x, g, ST[r], SC[r], HY[r])
         share = (_readcyclecounter() - c0) // n_in
         for j in range(k):
             if live[j] or IOUT[r0 + j, L.I_NIT] == t:
@@ -111,6 +121,7 @@ def lockstep_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps
         TRACE[r0 + j, BK[j, B_NREC] - 1, T_TICKS] = clk[j]
 
 
+@template("CHUNK")
 def _lockstep_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar,
                     ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
     R = X.shape[0]
@@ -122,14 +133,13 @@ def _lockstep_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nstep
         BF = np.empty((LOCKSTEP_K, N_BF))
         clk = np.empty(LOCKSTEP_K, np.int64)
         live = np.empty(LOCKSTEP_K, np.bool_)
-        CHUNK(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar,  # noqa: F821
+        CHUNK(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar,
               ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, BK, BF, clk,
               live)
 
 
 def lockstep_driver(problem, optimizer, parallel: bool):
     """The lockstep batch driver for this (problem, optimizer) pair (SPECIAL_SIG arguments)."""
-    from optbench.kernels import compile as kc
     from optbench.optimizers.base import vector_update
 
     tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}"
@@ -137,9 +147,9 @@ def lockstep_driver(problem, optimizer, parallel: bool):
     update = kc._cpu_inline(vector_update, {"PREP": optimizer.PREP, "ELEM": optimizer.ELEM},
                             f"vector_update__{optimizer.ELEM.__name__}__lockstep")
     chunk = kc.cpu(lockstep_chunk,
-                   bind={"fg": problem.FG, "value": problem.VALUE, "update": update,
-                         "metrics": problem.METRICS or L.no_metrics,
-                         "book_slow": kc.cpu(book_slow, name="lockstep_book_slow")},
+                   bind={"FG": problem.FG, "VALUE": problem.VALUE, "UPDATE": update,
+                         "METRICS": problem.METRICS or L.no_metrics,
+                         "BOOK_SLOW": kc.cpu(book_slow, name="lockstep_book_slow")},
                    name=f"lockstep_chunk__{tag}", inline=True)
     return kc.cpu(_lockstep_batch, L.SPECIAL_SIG, bind={"CHUNK": chunk},
                   name=f"lockstep_batch__{tag}__{'par' if parallel else 'ser'}",

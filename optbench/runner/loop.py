@@ -1,5 +1,5 @@
-"""The compiled run loop (DESIGN.md §3): steps, schedule, clipping, weight decay, targets,
-trace sampling, evaluation counts and divergence detection, all inside numba.
+"""The compiled run loop (docs/architecture.md): steps, schedule, clipping, weight decay,
+targets, trace sampling, evaluation counts and divergence detection, all inside numba.
 
 ``run_core`` is one run; ``batch_serial`` / ``batch_parallel`` run many runs of one
 (problem, optimizer) pair per compiled call (``prange`` over runs). The drivers take the
@@ -18,10 +18,12 @@ import math
 import numpy as np
 from numba import njit, prange, types
 
+from optbench.kernels import compile as kc
 from optbench.kernels import signatures as S
 from optbench.kernels.clock import _readcyclecounter
 from optbench.kernels.compile import kernel
-from optbench.optimizers.schedules import lr_at
+from optbench.kernels.slots import SC_LR, SC_STEP
+from optbench.optimizers.schedules import SP_WARMUP, lr_at
 
 # ctl: per-run control values
 C_WD, C_DWD, C_CLIPN, C_CLIPV, C_FREF, C_DIV, C_GTOL, C_STOCH, C_STOP, C_LR = range(10)
@@ -158,9 +160,9 @@ def quiet_step(t, f, gn, nsteps, bk, bf):
 @kernel
 def step_scalars(t, ctl, skind, sp, sc, gn):
     """Set the step's learning rate and number in sc; return the norm-clipping factor."""
-    lr = ctl[C_LR] if skind == 0 and sp[2] == 0.0 else _lr_at(skind, sp, ctl[C_LR], t)
-    sc[0] = lr
-    sc[1] = t + 1.0
+    lr = ctl[C_LR] if skind == 0 and sp[SP_WARMUP] == 0.0 else _lr_at(skind, sp, ctl[C_LR], t)
+    sc[SC_LR] = lr
+    sc[SC_STEP] = t + 1.0
     coef = 1.0
     cn = ctl[C_CLIPN]
     if cn > 0.0:
@@ -249,7 +251,7 @@ def modify_step(x, g, sc, ctl, coef):
             g[i] = modified_grad(g[i], x[i], coef, cv, wd)
     dwd = ctl[C_DWD]
     if dwd != 0.0:
-        shrink = 1.0 - sc[0] * dwd
+        shrink = 1.0 - sc[SC_LR] * dwd
         for i in range(d):
             x[i] = x[i] * shrink
 
@@ -279,13 +281,17 @@ def _batch(fg, value, update, metrics, X, G, ST, SC, HY, data, idata, seeds, CTL
                  HITF[r], HITG[r], TRACE[r], MET[r], OUT[r], IOUT[r], bk, bf)
 
 
+CORE = kc.placeholder("CORE")   # run_core specialised for the pair (special_driver)
+
+
+@kc.template("CORE")
 def _special_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
                    gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
     """The same batch with ``run_core`` specialised for one (problem, optimizer) pair."""
     for r in prange(X.shape[0]):
         bk = np.empty(N_BK, np.int64)
         bf = np.empty(N_BF)
-        CORE(X[r], G[r], ST[r], SC[r], HY[r], data, idata, seeds[r], CTL[r], skinds[r],  # noqa: F821
+        CORE(X[r], G[r], ST[r], SC[r], HY[r], data, idata, seeds[r], CTL[r], skinds[r],
              SP[r], nsteps[r], xstar, ftargets, gtargets, rec, HITF[r], HITG[r], TRACE[r], MET[r],
              OUT[r], IOUT[r], bk, bf)
 
@@ -293,7 +299,6 @@ def _special_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps
 def special_driver(problem, optimizer, parallel: bool):
     """The batch driver with the pair's kernels inlined into ``run_core`` (its source with the
     kernel parameters bound): compiled on first use of the pair (seconds), cached on disk."""
-    from optbench.kernels import compile as kc
     from optbench.optimizers.base import vector_update
 
     tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}"
