@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from optbench import peers
-from optbench.bench import write_section
-from optbench.peers.common import Row, machine
+from optbench.bench import peers
+from optbench.bench.common import write_section
+from optbench.bench.peers.common import Row, machine
 
 
 def test_rows_speedup_and_goals():

@@ -1,10 +1,6 @@
-"""Speed benchmarks against named peers, measured side by side in one process.
+"""The engine's speed against hand-written peers, measured side by side in one process.
 
     python -m optbench.bench engine [--quick] [--write BENCHMARKS.md]
-    python -m optbench.bench peers [--quick] [--only adam_small,...] [--write BENCHMARKS.md]
-
-``peers`` runs every comparison of :mod:`optbench.peers` (the performance issue); ``engine``,
-``zoo`` and ``gpu`` the figures of the earlier issues.
 
 Each figure is a median over repeats, after a warm-up; compile time is reported apart.
 Comparisons (engine issue):
@@ -17,62 +13,24 @@ Comparisons (engine issue):
 """
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
-import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 import optbench as ob
-import optbench.kernels.compile  # noqa: F401  (numba's cache folder, before njit(cache=True))
-from optbench.peers.common import median_time
 from optbench.record.env import environment
 
+from .common import median_time
+from .peers.adam_large import hand_run
+from .peers.adam_small import hand_adam_rosen, numpy_adam_rosen
 
-@njit(cache=True)
-def hand_adam_rosen(x, n, lr, b1, b2, eps):
-    """Peer: Adam on 2-D Rosenbrock as one hand-fused Numba function."""
-    m0 = m1 = v0 = v1 = 0.0
-    p1 = p2 = 1.0
-    f = 0.0
-    for _ in range(n):
-        a = x[1] - x[0] * x[0]
-        b = 1.0 - x[0]
-        f = 100.0 * a * a + b * b
-        g0 = -400.0 * a * x[0] - 2.0 * b
-        g1 = 200.0 * a
-        p1 *= b1
-        p2 *= b2
-        ss = lr / (1.0 - p1)
-        c2 = math.sqrt(1.0 - p2)
-        m0 += (1.0 - b1) * (g0 - m0)
-        m1 += (1.0 - b1) * (g1 - m1)
-        v0 = v0 * b2 + (1.0 - b2) * g0 * g0
-        v1 = v1 * b2 + (1.0 - b2) * g1 * g1
-        x[0] -= ss * (m0 / (math.sqrt(v0) / c2 + eps))
-        x[1] -= ss * (m1 / (math.sqrt(v1) / c2 + eps))
-    return f
-
-
-def numpy_adam_rosen(x, n, lr, b1=0.9, b2=0.999, eps=1e-8):
-    """Peer: a Python loop over NumPy arrays."""
-    m = np.zeros(2)
-    v = np.zeros(2)
-    for t in range(1, n + 1):
-        a = x[1] - x[0] ** 2
-        g = np.array([-400 * a * x[0] - 2 * (1 - x[0]), 200 * a])
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        x = x - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
-    return x
+TITLE = "## Engine (issue: core engine)"
 
 
 def bench_rosenbrock(repeats=7, steps=20_000):
@@ -108,11 +66,9 @@ def bench_diag_quadratic(dim=2 ** 22, steps=50, repeats=5):
     lam = p.data[:dim]
     x0 = p.x0(0)
 
-    from .peers.adam_large import _hand   # the peer of `bench peers`: blocked, vectorised
-
-    def hand():
+    def hand():                       # the peer of `bench peers`: blocked, vectorised
         x = x0.copy()
-        return _hand(x, lam, steps), x
+        return hand_run(x, lam, steps), x
 
     hand()
     hs = [hand() for _ in range(repeats)]
@@ -156,7 +112,7 @@ def to_markdown(res: dict) -> str:
     env = environment()
     r, q, w = res["rosenbrock_2d_adam"], res["diag_quadratic_adam"], res["smoke_suite_compile"]
     lines = [
-        "## Engine (issue: core engine)",
+        TITLE,
         "",
         f"Measured {dt.date.today().isoformat()} by `python -m optbench.bench engine` on "
         f"{env['cpu']} ({env['cores']} cores), numba {env['numba']}, numpy {env['numpy']}, "
@@ -181,74 +137,3 @@ def to_markdown(res: dict) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m optbench.bench")
-    ap.add_argument("what", choices=["engine", "zoo", "gpu", "peers"])
-    ap.add_argument("--only", help="peers: comma-separated comparisons (default: all)")
-    ap.add_argument("--json", help="peers: also write every row as JSON to this file")
-    ap.add_argument("--runs", type=int, default=1_000_000, help="gpu: runs in the sweep")
-    ap.add_argument("--quick", action="store_true", help="smaller sizes (a check, not a figure)")
-    ap.add_argument("--write", help="rewrite this Markdown file's engine section")
-    a = ap.parse_args(argv)
-    if a.what == "peers":
-        return _peers(a)
-    if a.what == "gpu":
-        from . import bench_gpu
-        res = bench_gpu.gpu(runs=a.runs)
-        md = bench_gpu.to_markdown(res)
-        title = "## GPU (issue: GPU execution)"
-    elif a.what == "zoo":
-        from . import bench_zoo
-        res = bench_zoo.zoo()
-        md = bench_zoo.to_markdown(res, environment())
-        title = "## Zoo (issue: problem zoo)"
-    else:
-        res = engine(quick=a.quick)
-        md = to_markdown(res)
-        title = "## Engine (issue: core engine)"
-    print(json.dumps(res, indent=2))
-    print(md)
-    if a.write:
-        write_section(Path(a.write), title, md)
-
-
-def _peers(a) -> int:
-    from . import peers
-    from .peers.common import machine
-    from .validate import OptbenchInputError
-
-    names = tuple(n.strip() for n in a.only.split(",")) if a.only else peers.NAMES
-    try:
-        rows = peers.run(names, quick=a.quick, log=lambda m: print(m, file=sys.stderr))
-    except OptbenchInputError as e:
-        print(f"optbench bench: {e}", file=sys.stderr)
-        return 2
-    mach = machine()
-    md = peers.to_markdown(rows, mach, quick=a.quick)
-    print(md)
-    if a.json:
-        Path(a.json).write_text(json.dumps({"machine": mach, "rows": [r.as_dict() for r in rows]},
-                                           indent=1, default=str))
-    if a.write:
-        write_section(Path(a.write), peers.TITLE, md)
-    return 0
-
-
-def write_section(path: Path, title: str, md: str):
-    """Replace (or append) the section that starts with ``title`` in a Markdown file."""
-    head = ("# Benchmarks\n\nEvery figure here is produced by a script in the repository; "
-            "the command is given with each table.\n\n")
-    text = path.read_text() if path.exists() else head
-    start = text.find(title)
-    if start >= 0:
-        end = text.find("\n## ", start + 5)
-        text = text[:start] + md + (text[end + 1:] if end >= 0 else "")
-    else:
-        text = text.rstrip() + "\n\n" + md
-    path.write_text(text)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Speed of the ``mlp`` problems: one epoch of minibatch Adam, optbench vs PyTorch vs NumPy.
 
-    python -m optbench.bench_mlp [--widths 16,32,64,...] [--quick]
+    python -m optbench.bench mlp [--widths 16,32,64,...] [--repeats 5] [--quick] [--write FILE]
 
 Work: Adam (lr 1e-3, torch defaults otherwise) with minibatches of 32 on an MLP with two
 hidden ReLU layers of width w, 2 inputs, 2 classes (softmax cross-entropy), on the 2,048
@@ -25,8 +25,6 @@ the other figures measure the neighbours, not the code).
 """
 from __future__ import annotations
 
-import argparse
-import json
 import time
 
 import numpy as np
@@ -37,6 +35,8 @@ from optbench.problems import minibatch as mb
 
 N, BATCH, LR = 2048, 32, 1e-3
 STEPS = N // BATCH
+TITLE = "## MLP problems (issue: small-MLP losses)"
+WIDTHS = (16, 32, 64, 128, 256, 512, 1024)
 
 
 def problem(width: int):
@@ -167,7 +167,7 @@ def bench_width(width, repeats=5, epochs=None):
     return row
 
 
-def mlp(widths=(16, 32, 64, 128, 256, 512, 1024), repeats=5) -> list[dict]:
+def mlp(widths=WIDTHS, repeats=5) -> list[dict]:
     return [bench_width(w, repeats=repeats) for w in widths]
 
 
@@ -176,9 +176,9 @@ def to_markdown(rows) -> str:
 
     env = environment()
     lines = [
-        "## MLP problems (issue: small-MLP losses)",
+        TITLE,
         "",
-        f"`python -m optbench.bench_mlp` on {env['cpu']} ({env['cores']} cores), numba "
+        f"`python -m optbench.bench mlp` on {env['cpu']} ({env['cores']} cores), numba "
         f"{env['numba']}. One epoch of minibatch Adam (batch {BATCH}, {N} samples, "
         f"{STEPS} steps) on a 2-input, 2-class MLP with two hidden ReLU layers of width w, "
         "float64, same initial weights and minibatch order for every peer; ms per epoch, best of "
@@ -200,19 +200,3 @@ def to_markdown(rows) -> str:
                    f"{cross[0]} on." if cross else
                    "No crossover: optbench is faster than PyTorch at every width measured."), ""]
     return "\n".join(lines)
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m optbench.bench_mlp")
-    ap.add_argument("--widths", default="16,32,64,128,256,512,1024")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--quick", action="store_true", help="widths 16,64 and 2 repeats")
-    a = ap.parse_args(argv)
-    widths = (16, 64) if a.quick else tuple(int(w) for w in a.widths.split(","))
-    rows = mlp(widths, repeats=2 if a.quick else a.repeats)
-    print(json.dumps(rows, indent=2))
-    print(to_markdown(rows))
-
-
-if __name__ == "__main__":
-    main()

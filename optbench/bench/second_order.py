@@ -1,6 +1,6 @@
 """Second-order speed and iteration counts against scipy.optimize (same method, same start).
 
-    python -m optbench.bench_second_order [--dim 1000] [--target 1e-10] [--repeats 3]
+    python -m optbench.bench second-order [--dim 1000] [--target 1e-10] [--repeats 3] [--quick]
 
 L-BFGS (memory 10, strong Wolfe) against ``minimize(method='L-BFGS-B')`` (maxcor 10) and
 Newton-CG (truncated CG on Hessian-vector products, strong-Wolfe line search) against
@@ -12,7 +12,6 @@ user would run it), and time per iteration. Median wall time over ``repeats``. N
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 import warnings
@@ -93,20 +92,3 @@ def bench(dim: int = 1000, target: float = 1e-10, repeats: int = 3,
                      "nhev": c["nhev"], "wall_s": wall,
                      "us_per_iter": 1e6 * wall / max(c["nit"], 1), "compile_s": 0.0})
     return pd.DataFrame(rows)
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m optbench.bench_second_order",
-                                 description=__doc__.splitlines()[0])
-    ap.add_argument("--dim", type=int, default=1000)
-    ap.add_argument("--target", type=float, default=1e-10)
-    ap.add_argument("--repeats", type=int, default=3)
-    a = ap.parse_args(argv)
-    df = bench(a.dim, a.target, a.repeats)
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

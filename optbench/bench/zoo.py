@@ -1,6 +1,6 @@
 """Zoo speed: compiled gradient kernels against NumPy vectorised versions (same process).
 
-    python -m optbench.bench zoo [--write BENCHMARKS.md]
+    python -m optbench.bench zoo [--quick] [--write BENCHMARKS.md]
 """
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import tracemalloc
 import numpy as np
 
 import optbench as ob
-from optbench.peers.common import median_time
+
+from .common import median_time
+
+TITLE = "## Zoo (issue: problem zoo)"
 
 
 def _kernel_timer(p, x):
@@ -68,14 +71,18 @@ def rotated_quadratic(dim=2000, repeats=21):
             "blas_threads": threads, "problem_bytes": p.data.nbytes}
 
 
-def zoo() -> dict:
+def zoo(quick: bool = False) -> dict:
+    """Both comparisons; ``quick`` uses small sizes (a check, not a figure)."""
+    if quick:
+        return {"double_well": double_well(dim=10_000, repeats=5),
+                "rotated_quadratic": rotated_quadratic(dim=200, repeats=5)}
     return {"double_well": double_well(), "rotated_quadratic": rotated_quadratic()}
 
 
 def to_markdown(res: dict, env: dict) -> str:
     dw, rq = res["double_well"], res["rotated_quadratic"]
     return "\n".join([
-        "## Zoo (issue: problem zoo)",
+        TITLE,
         "",
         f"Measured by `python -m optbench.bench zoo` on {env['cpu']} ({env['cores']} cores), "
         f"numba {env['numba']}, numpy {env['numpy']}. Median of repeated calls of the compiled "

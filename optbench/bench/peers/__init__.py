@@ -32,7 +32,7 @@ def _gpu(quick: bool) -> list[Row]:
     if gpu_name() is None:
         return [Row("GPU sweep and large-d run", "CPU path", None, None,
                     skipped="no CUDA GPU on this machine (see the GPU section when one is)")]
-    from optbench.bench_gpu import gpu
+    from ..gpu import gpu
 
     r = gpu(runs=10_000 if quick else 1_000_000)
     if "skipped" in r:

@@ -26,7 +26,8 @@ from numba import njit, prange
 import optbench as ob
 import optbench.kernels.compile  # noqa: F401  (numba's cache folder, before njit(cache=True))
 
-from .common import Row, median_time, triad_bandwidth
+from ..common import median_time
+from .common import Row, triad_bandwidth
 
 LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
 HAND_BLOCK = 4096
@@ -57,7 +58,7 @@ def hand_step(x, m, v, lam, part, ss, c2, b1, b2, eps):
     return part[0].sum(), part[1].sum()
 
 
-def _hand(x, lam, steps):
+def hand_run(x, lam, steps):
     """Run the hand-written peer in place on x; returns the seconds of its steps (its state is
     allocated and touched before the clock starts, as optbench's is)."""
     m, v = np.full_like(x, 0.0), np.full_like(x, 0.0)
@@ -142,12 +143,12 @@ def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
     lam, x0 = p.data[:dim].copy(), p.x0(0)
     work = f"Adam, {dim:,}-dim diagonal quadratic, per step"
     tri = triad_bandwidth(dim)
-    _hand(x0.copy(), lam, 2)
-    ours, hand = side_by_side(lambda: _hand(x0.copy(), lam, steps) / steps, repeats)
+    hand_run(x0.copy(), lam, 2)
+    ours, hand = side_by_side(lambda: hand_run(x0.copy(), lam, steps) / steps, repeats)
     gbps = 7 * 8 * dim / ours
     bw = {"optbench_GBps": gbps / 1e9, "triad_GBps": tri / 1e9, "pct_of_triad": 100 * gbps / tri}
     xh = x0.copy()
-    _hand(xh, lam, steps)
+    hand_run(xh, lam, steps)
     same = bool(np.array_equal(xh, ref))
     rows = [Row(work, "hand-written parallel Numba loop", ours, hand, goal_max=1.25,
                 note=f"optbench {gbps / 1e9:.1f} GB/s = {bw['pct_of_triad']:.0f} % of a "

@@ -16,16 +16,57 @@ on both sides of the ratio.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
+from numba import njit
 
 import optbench as ob
+import optbench.kernels.compile  # noqa: F401  (numba's cache folder, before njit(cache=True))
 
 from .common import Row
 
 X0 = (-1.2, 1.0)
 LR = 1e-3
+
+
+@njit(cache=True)
+def hand_adam_rosen(x, n, lr, b1, b2, eps):
+    """Peer: Adam on 2-D Rosenbrock as one hand-fused Numba function."""
+    m0 = m1 = v0 = v1 = 0.0
+    p1 = p2 = 1.0
+    f = 0.0
+    for _ in range(n):
+        a = x[1] - x[0] * x[0]
+        b = 1.0 - x[0]
+        f = 100.0 * a * a + b * b
+        g0 = -400.0 * a * x[0] - 2.0 * b
+        g1 = 200.0 * a
+        p1 *= b1
+        p2 *= b2
+        ss = lr / (1.0 - p1)
+        c2 = math.sqrt(1.0 - p2)
+        m0 += (1.0 - b1) * (g0 - m0)
+        m1 += (1.0 - b1) * (g1 - m1)
+        v0 = v0 * b2 + (1.0 - b2) * g0 * g0
+        v1 = v1 * b2 + (1.0 - b2) * g1 * g1
+        x[0] -= ss * (m0 / (math.sqrt(v0) / c2 + eps))
+        x[1] -= ss * (m1 / (math.sqrt(v1) / c2 + eps))
+    return f
+
+
+def numpy_adam_rosen(x, n, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """Peer: a Python loop over NumPy arrays."""
+    m = np.zeros(2)
+    v = np.zeros(2)
+    for t in range(1, n + 1):
+        a = x[1] - x[0] ** 2
+        g = np.array([-400 * a * x[0] - 2 * (1 - x[0]), 200 * a])
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        x = x - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    return x
 
 
 def _torch_autograd(n):
@@ -66,8 +107,6 @@ def run(steps: int = 20_000, python_steps: int = 2_000, repeats: int = 5) -> lis
     """Each peer is timed interleaved with optbench (one optbench run before each of the
     peer's repeats), so that both see the same machine: on a shared machine a slow spell
     otherwise lands on one side of a ratio only."""
-    from optbench.bench import hand_adam_rosen, numpy_adam_rosen
-
     p = ob.problem("rosenbrock")
     o = ob.optimizer("adam", lr=LR)
     first = ob.run(p, o, steps=steps, stop="budget")

@@ -1,27 +1,16 @@
-"""Shared pieces of the peer comparisons: timing, the machine record, result rows."""
+"""Shared pieces of the peer comparisons: the machine record, result rows, a STREAM-like
+triad (the timer is :func:`optbench.bench.common.median_time`)."""
 from __future__ import annotations
 
 import datetime as dt
 import importlib
 import math
 import os
-import statistics
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-
-def median_time(fn, repeats: int, warmup: int = 1) -> float:
-    """Median wall seconds of ``fn()`` over ``repeats`` calls, after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+from ..common import median_time
 
 
 def version(module: str) -> str | None:

@@ -1,6 +1,6 @@
 """One epoch of minibatch Adam on small MLPs against PyTorch (CPU) and NumPy.
 
-The work of :mod:`optbench.bench_mlp`: 2,048 two-spirals samples, batch 32, two hidden ReLU
+The work of :mod:`optbench.bench.mlp`: 2,048 two-spirals samples, batch 32, two hidden ReLU
 layers of width w, float64, the same initial weights and minibatch order for every peer.
 PyTorch is timed with its default threads and with one thread (the faster of the two on a
 small machine is the one compared against: ``best PyTorch``).
@@ -13,7 +13,7 @@ from .common import Row
 
 
 def run(widths=(16, 32, 64), repeats: int = 5) -> list[Row]:
-    from optbench.bench_mlp import bench_width
+    from ..mlp import bench_width
 
     rows = []
     for w in widths:

@@ -1,7 +1,7 @@
 """L-BFGS and Newton-CG on the 1,000-dim Rosenbrock function against scipy.optimize.
 
 Same method, same start (the standard one), run until f ≤ 1e−10 (see
-:mod:`optbench.bench_second_order` for the exact settings); time per iteration and
+:mod:`optbench.bench.second_order` for the exact settings); time per iteration and
 iterations to the target. Needs scipy (reported skipped without it).
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ def run(dim: int = 1000, repeats: int = 3) -> list[Row]:
             rows.append(Row(f"{m}, {dim}-dim Rosenbrock, per iteration", f"scipy {m}", None,
                             None, goal=1.0, skipped="scipy not installed"))
         return rows
-    from optbench.bench_second_order import bench
+    from ..second_order import bench
 
     df = bench(dim=dim, repeats=repeats)
     for m, g in df.groupby("method", sort=False):

@@ -22,7 +22,8 @@ import time
 
 import numpy as np
 
-from .common import Row, median_time
+from ..common import median_time
+from .common import Row
 
 N_LR, N_SEED, STEPS = 64, 64, 10_000
 B1, B2, EPS = 0.9, 0.999, 1e-8
