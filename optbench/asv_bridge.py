@@ -56,8 +56,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from optbench.validate import OptbenchInputError
 
 ENV_NAME = "optbench-recorded"
@@ -165,6 +163,8 @@ def _finite(v) -> float | None:
 def summarize(runs, target: float = 1e-3) -> dict:
     """Tracked values of a runs table: ``{"problems", "optimizers", "values": {method:
     {problem: {optimizer: value}}}}`` (see the module docstring for the definitions)."""
+    import numpy as np
+
     from optbench.record.tables import target_label
     from optbench.record.targets import TABLE_TARGETS
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import optbench
 
-HEAVY = ("numba", "pandas", "pyarrow", "matplotlib", "scipy", "dask")
+HEAVY = ("numpy", "numba", "pandas", "pyarrow", "matplotlib", "scipy", "dask")
 PKG = Path(optbench.__file__).resolve().parent
 
 
