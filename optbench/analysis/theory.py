@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from optbench.optimizers.theory_params import tuned  # noqa: F401  (public here too: the
+#   tunings next to their rates; they live with the optimizers, the lower layer)
 from optbench.validate import OptbenchInputError
 
 
@@ -50,22 +52,6 @@ def cg_bound(kappa: float, k) -> np.ndarray:
 
 
 RATES = {"gd": gd_rate, "momentum": heavy_ball_rate, "nesterov": nesterov_rate}
-
-
-def tuned(method: str, L: float, mu: float) -> dict:
-    """The optimizer spec of the table's tuning (``gd``, ``momentum`` = heavy ball,
-    ``nesterov``) for eigenvalues in [μ, L]."""
-    if not (L >= mu > 0):
-        raise OptbenchInputError(f"need L >= mu > 0, got L={L!r}, mu={mu!r}")
-    k = L / mu
-    if method == "gd":
-        return {"optimizer": "gd", "lr": 2.0 / (L + mu)}
-    if method == "momentum":
-        return {"optimizer": "momentum", "lr": (2.0 / (math.sqrt(L) + math.sqrt(mu))) ** 2,
-                "momentum": heavy_ball_rate(k) ** 2}
-    if method == "nesterov":
-        return {"optimizer": "nesterov", "lr": 1.0 / L, "momentum": heavy_ball_rate(k)}
-    raise OptbenchInputError(f"method must be gd, momentum or nesterov, got {method!r}")
 
 
 def steps_to_tolerance(rate: float, eps: float) -> float:

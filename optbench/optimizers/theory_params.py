@@ -10,7 +10,9 @@ r"""Optimal constant parameters on quadratics with Hessian spectrum in [μ, L] (
 Sources: Polyak, *Introduction to Optimization* (1987) §3.2; Nesterov, *Introductory Lectures on
 Convex Optimization* (2004) §2.2. The literal values in the ``quadratic-theory`` suite come
 from :func:`optimal_parameters`; :func:`matched` keeps the runs whose parameters are the
-optimal ones for their problem's κ. Cost: O(1).
+optimal ones for their problem's κ. Cost: O(1). The rates themselves (and the same
+:func:`tuned`) are in :mod:`optbench.analysis.theory`, which imports these formulas: the
+optimizers' layer never imports analysis.
 """
 from __future__ import annotations
 
@@ -22,16 +24,33 @@ from optbench.validate import OptbenchInputError
 METHODS = ("gd", "momentum", "nesterov", "linear-cg", "newton")
 
 
+def tuned(method: str, L: float, mu: float) -> dict:
+    """The optimizer spec of the table's tuning (``gd``, ``momentum`` = heavy ball,
+    ``nesterov``) for eigenvalues in [μ, L] (also :func:`optbench.analysis.theory.tuned`,
+    beside the rates it attains)."""
+    if not (L >= mu > 0):
+        raise OptbenchInputError(f"need L >= mu > 0, got L={L!r}, mu={mu!r}")
+    s = math.sqrt(L / mu)
+    root_rate = (s - 1) / (s + 1)           # (√κ−1)/(√κ+1), the heavy-ball rate
+    if method == "gd":
+        return {"optimizer": "gd", "lr": 2.0 / (L + mu)}
+    if method == "momentum":
+        return {"optimizer": "momentum", "lr": (2.0 / (math.sqrt(L) + math.sqrt(mu))) ** 2,
+                "momentum": root_rate ** 2}
+    if method == "nesterov":
+        return {"optimizer": "nesterov", "lr": 1.0 / L, "momentum": root_rate}
+    raise OptbenchInputError(f"method must be gd, momentum or nesterov, got {method!r}")
+
+
 def optimal_parameters(method: str, L: float, mu: float) -> dict:
     """Optimizer spec ({"optimizer": name, ...}) with the optimal constant parameters
-    (the tunings of :func:`optbench.analysis.theory.tuned`; CG and Newton have none)."""
+    (the tunings of :func:`tuned`; CG and Newton have none)."""
     if method in ("linear-cg", "newton"):
         if not (math.isfinite(L) and math.isfinite(mu) and L >= mu > 0):
             raise OptbenchInputError(f"need L >= mu > 0, got L={L!r}, mu={mu!r}")
         return {"optimizer": method}
     if method not in METHODS:
         raise OptbenchInputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    from optbench.analysis.theory import tuned
     return tuned(method, L, mu)
 
 
