@@ -100,7 +100,7 @@ def test_silent_listener_fails_within_the_timeout_in_process(silent):
     """The executor's own bound: timeout + 1 s, not forever (run in a thread so that the old
     behaviour, a hang, fails the test instead of hanging it)."""
     pytest.importorskip("distributed")
-    from optbench.runner.executors import DaskExecutor
+    from optbench.runner.dask_executor import DaskExecutor
 
     import distributed  # noqa: F401  (imported before the clock starts)
 
@@ -301,3 +301,45 @@ def test_cli_other_suite_into_a_folder_exit_2(tmp_path):
     assert "'rel'" in line and "'smoke'" in line
     r, _ = cli("run", str(toml), "--out", str(out), "--steps", "30", "--no-progress", "--serial")
     assert r.returncode == 2 and "steps 20 vs 30" in one_error_line(r.stderr)
+
+
+# -- the processes executor under Ctrl-C and worker deaths --------------------------------------
+def test_ctrl_c_while_the_fork_server_starts_is_not_lost(monkeypatch):
+    """A Ctrl-C that lands while the pool's fork server starts is raised once it has started
+    (it used to be ignored there, and the sweep went on)."""
+    from multiprocessing import forkserver
+
+    from optbench.runner import executors as X
+
+    real = forkserver.ensure_running
+
+    def start_with_ctrl_c():
+        os.kill(os.getpid(), signal.SIGINT)
+        real()
+
+    monkeypatch.setattr(forkserver, "ensure_running", start_with_ctrl_c)
+    ex = X.ProcessExecutor(workers=1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ex._submit(X._warm_worker)
+    finally:
+        ex.close(interrupted=True)
+
+
+def test_submit_to_a_pool_broken_meanwhile_is_a_suspect_not_a_crash():
+    """A worker died between two looks at the pool: the next task submitted is reported as
+    died (and so re-run alone later), not raised out of the sweep."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from optbench.runner import executors as X
+    from optbench.runner.suites import load_suite, suite_specs
+
+    specs = suite_specs(load_suite(SUITE))
+    ex = X.ProcessExecutor(workers=1, hooks={"exit_on": specs[0].run_id})
+    try:
+        first = ex._submit([specs[0]])
+        assert isinstance(first.exception(timeout=240), BrokenProcessPool)
+        later = ex._submit([specs[1]])              # used to raise BrokenProcessPool here
+        assert isinstance(later.exception(timeout=5), BrokenProcessPool)
+    finally:
+        ex.close(interrupted=True)

@@ -202,8 +202,9 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
 
     choice("load", load, ("all", "runs", "none"))
     if flush_s is None:
-        flush_s = os.environ.get("OPTBENCH_FLUSH_S", 30.0)
-    flush_s = number("flush_s (OPTBENCH_FLUSH_S)", flush_s, lo=0.0)
+        flush_s = number("OPTBENCH_FLUSH_S", os.environ.get("OPTBENCH_FLUSH_S", 30.0), lo=0.0,
+                         text=True)
+    flush_s = number("flush_s", flush_s, lo=0.0)
     chunk_runs = number("chunk_runs", chunk_runs, lo=1, integer=True)
     task_runs = X.DEFAULT_TASK_RUNS if task_runs is None else task_runs
     task_runs = number("task_runs", task_runs, lo=1, integer=True)
