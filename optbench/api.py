@@ -11,7 +11,8 @@ from . import optimizers as O
 from . import problems as P
 from .runner.execute import execute
 from .runner.spec import RunSpec
-from .validate import OptbenchInputError
+from .memory import check_specs
+from .validate import OptbenchInputError, boolean, number
 
 
 @dataclass
@@ -83,29 +84,62 @@ def _as_list(v):
     return list(v)
 
 
+def _seeds(seeds) -> list:
+    """A count (seeds 0..n-1) or a list of seeds (each checked by RunSpec.make)."""
+    from .runner.suites import MAX_SEEDS
+
+    if isinstance(seeds, (bool, np.bool_)) or isinstance(seeds, (str, bytes, dict)):
+        raise OptbenchInputError(f"seeds must be a count or a list of seeds, got {seeds!r}")
+    if isinstance(seeds, (int, np.integer)):
+        return list(range(number("seeds", seeds, lo=1, hi=MAX_SEEDS, integer=True)))
+    try:
+        out = list(seeds)
+    except TypeError:
+        raise OptbenchInputError(
+            f"seeds must be a count or a list of seeds, got {seeds!r}") from None
+    if not out:
+        raise OptbenchInputError("seeds must not be empty")
+    return out
+
+
+def _grid(grid) -> dict:
+    """``grid``: hyperparameter name -> a value or a non-empty list of values."""
+    if grid is None:
+        return {}
+    if not isinstance(grid, dict):
+        raise OptbenchInputError(f"grid must map hyperparameter names to lists of values, "
+                                 f"got {grid!r}")
+    out = {}
+    for k, v in grid.items():
+        vals = list(v) if isinstance(v, (list, tuple, range, np.ndarray)) else [v]
+        if not vals:
+            raise OptbenchInputError(f"grid[{k!r}] must list at least one value")
+        out[k] = [x.item() if isinstance(x, np.generic) else x for x in vals]
+    return out
+
+
 def expand(problems, optimizers, grid: dict | None = None, seeds=(0,), steps: int = 1000,
            **kw) -> list[RunSpec]:
     """The cross product problems × optimizers × grid × seeds as validated run specs.
 
     ``grid`` maps hyperparameter names to lists of values; a name an optimizer does not have
-    is an error (use per-optimizer dicts ``{"optimizer": "adam", "lr": ...}`` otherwise)."""
-    grid = dict(grid or {})
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    if not seeds:
-        raise OptbenchInputError("seeds must not be empty")
+    is an error (use per-optimizer dicts ``{"optimizer": "adam", "lr": ...}`` otherwise).
+    ``seeds``: a count n (seeds 0..n-1) or a list of seeds."""
+    from .runner.spec import _build_optimizer, _build_problem
+
+    grid = _grid(grid)
+    seeds = _seeds(seeds)
     keys = list(grid)
-    combos = list(itertools.product(*[np.atleast_1d(grid[k]).tolist() for k in keys])) or [()]
+    combos = list(itertools.product(*[grid[k] for k in keys])) or [()]
     specs = []
     for p in _as_list(problems):
-        prob = p if isinstance(p, P.Problem) else RunSpec.make(p, "sgd").build_problem()
+        prob = p if isinstance(p, P.Problem) else _build_problem(p)
         for o in _as_list(optimizers):
             base = o.spec if isinstance(o, O.Optimizer) else (
                 {"optimizer": o} if isinstance(o, str) else dict(o))
             for combo in combos:
                 ospec = dict(base)
                 ospec.update(dict(zip(keys, combo)))
-                opt = RunSpec.make(prob, "sgd").build_optimizer() if False else None
-                from .runner.spec import _build_optimizer
                 opt = _build_optimizer(ospec)
                 for s in seeds:
                     specs.append(RunSpec.make(prob, opt, seed=s, steps=steps, **kw))
@@ -114,8 +148,14 @@ def expand(problems, optimizers, grid: dict | None = None, seeds=(0,), steps: in
 
 def sweep(problems, optimizers, grid: dict | None = None, seeds=(0,), steps: int = 1000, *,
           parallel: bool | None = None, **kw):
-    """Run the cross product; returns ``(runs, traces)`` DataFrames (see optbench.record.tables)."""
+    """Run the cross product; returns ``(runs, traces)`` DataFrames (see optbench.record.tables).
+
+    Its batches (one per problem and optimizer family, all runs of a batch held at once) are
+    checked against the available memory before anything runs (:mod:`optbench.memory`)."""
+    if parallel is not None:
+        parallel = boolean("parallel", parallel)
     specs = expand(problems, optimizers, grid, seeds, steps, **kw)
+    check_specs(specs)
     return execute(specs, parallel=parallel)
 
 

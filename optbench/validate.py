@@ -21,21 +21,45 @@ def unknown(kind: str, name, valid) -> OptbenchInputError:
     return OptbenchInputError(f"unknown {kind} {name!r}{hint}; valid: {', '.join(valid)}")
 
 
+def _kind(value) -> str:
+    """How a value reads in a message: ``'1e-3' (a string)``, ``True (a bool)``."""
+    if value is None:
+        return "None"
+    name = {"str": "string", "bool_": "bool"}.get(type(value).__name__, type(value).__name__)
+    return f"{value!r} ({'an' if name[:1] in 'aeiou' else 'a'} {name})"
+
+
+def _is_bool(value) -> bool:
+    t = type(value)   # numpy's bool too (np.bool_, named "bool" since numpy 2)
+    return isinstance(value, bool) or (t.__module__ == "numpy" and t.__name__ in ("bool", "bool_"))
+
+
 def number(field: str, value, *, lo=None, hi=None, lo_open=False, hi_open=False,
-           integer=False, allow_none=False):
-    """Return ``value`` as float (or int) after checking type, finiteness and range."""
+           integer=False, allow_none=False, text=False):
+    """Return ``value`` as float (or int) after checking type, finiteness and range.
+
+    Numbers only: Python and numpy scalars (and 0-d numeric arrays); a bool is not a number
+    and a string is not one either, unless ``text`` (a value read from the environment or a
+    command line). Integer fields take integers and integral floats (``1e4``), nothing else."""
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if getattr(value, "ndim", None) == 0 and getattr(value, "dtype", None) is not None \
+            and value.dtype.kind in ("i", "u", "f"):
+        value = value.item()
+    if text and isinstance(value, str):
         try:
-            value = float(value) if not integer else int(value)
-        except (TypeError, ValueError):
-            raise OptbenchInputError(f"{field} must be a number, got {value!r}") from None
+            value = int(value) if integer and value.strip().lstrip("+-").isdigit() \
+                else float(value)
+        except ValueError:
+            pass
+    want = "an integer" if integer else "a number"
+    if _is_bool(value) or not isinstance(value, Real):
+        raise OptbenchInputError(f"{field} must be {want}, got {_kind(value)}")
     if integer:
-        if isinstance(value, float) and not value.is_integer():
-            raise OptbenchInputError(f"{field} must be an integer, got {value!r}")
-        if not isinstance(value, Integral) and not (isinstance(value, float) and math.isfinite(value)):
-            raise OptbenchInputError(f"{field} must be an integer, got {value!r}")
+        if not isinstance(value, Integral):
+            value = float(value)
+            if not (math.isfinite(value) and value.is_integer()):
+                raise OptbenchInputError(f"{field} must be {want}, got {value!r}")
         value = int(value)
     else:
         value = float(value)
@@ -57,8 +81,7 @@ def choice(field: str, value, valid):
 
 
 def boolean(field: str, value):
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, Integral) and value in (0, 1):
+    """``value`` as a bool: True or False only (numpy's too), not 0, 1 or strings."""
+    if _is_bool(value):
         return bool(value)
-    raise OptbenchInputError(f"{field} must be true or false, got {value!r}")
+    raise OptbenchInputError(f"{field} must be true or false, got {_kind(value)}")

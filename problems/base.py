@@ -14,6 +14,7 @@ import pandas as pd
 
 from optbench.kernels import compile as kc
 from optbench.kernels import signatures as S
+from optbench.memory import check as check_memory
 from optbench.params import C, Param, resolve
 from optbench.validate import OptbenchInputError
 
@@ -59,6 +60,8 @@ class Problem:
         if "dim" in self.p and self.p["dim"] is not None and self.p["dim"] > MAX_DIM:
             raise OptbenchInputError(
                 f"problem {self.name}.dim must be <= {MAX_DIM}, got {self.p['dim']}")
+        check_memory(self.data_bytes(), f"problem {self!r}: building its data",
+                     f"dim {self.p['dim']}" if self.p.get("dim") else "")
         data, idata, dim = self.build()
         if dim < self.min_dim:
             raise OptbenchInputError(
@@ -75,6 +78,13 @@ class Problem:
     def build(self):
         """Return ``(data, idata, dim)``."""
         raise NotImplementedError
+
+    def data_bytes(self) -> int:
+        """Estimated bytes to build and hold this instance's ``data`` and ``idata`` (the peak
+        while building), from the resolved parameters ``self.p`` alone: it is asked before
+        :meth:`build`, and for every run (see :mod:`optbench.memory`). Default: one float64
+        vector of length ``dim`` (O(d) data); families with larger data override it."""
+        return 8 * int(self.p.get("dim") or 0)
 
     def x_standard(self) -> np.ndarray | None:
         """The family's standard starting point (None: start from ``init_box``)."""

@@ -149,6 +149,12 @@ class DoubleWell(NearCritical, Problem):
     HESS = staticmethod(dw_hess)
     EFG = staticmethod(dw_efg)  # elementwise (f_i, g_i); None on rotated instances
 
+    def data_bytes(self):
+        d = self.p["dim"]
+        if self.p["rotation"] == "none":
+            return 8 * d
+        return 34 * d * d      # 4.25 d² floats building Q (Gaussian, Q, R, Qᵀ)
+
     def build(self):
         d, p = self.p["dim"], self.p
         if p["rotation"] == "none":

@@ -124,6 +124,10 @@ class MatrixFactorisation(NearCritical, Problem):
     HVP = staticmethod(mf_hvp)
     HESS = staticmethod(mf_hess)
 
+    def data_bytes(self):
+        n = self.p["dim"]
+        return 34 * n * n      # 4.25 n² floats building M (Gaussian, Q, R, M)
+
     def build(self):
         n, p = self.p["dim"], self.p
         if n > 1 and not p["lam_bottom"] < p["lam_top"]:

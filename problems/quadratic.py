@@ -165,6 +165,12 @@ class Quadratic(Problem):
     def elementwise(self):
         return self.p["rotation"] == "none" and super().elementwise()
 
+    def data_bytes(self):
+        d = self.p["dim"]
+        if self.p["rotation"] == "none":
+            return 16 * d                        # the spectrum and its copy in data
+        return 34 * d * d      # 4.25 d² floats at the peak of build (Gaussian, Q, R, A)
+
     def build(self):
         d, p = self.p["dim"], self.p
         self.eigenvalues = spectrum(d, p["cond"], p["L"], p["spectrum"])

@@ -124,6 +124,10 @@ class _DataProblem(Problem):
         self.stochastic = bs > 0
         return n, d, bs
 
+    def data_bytes(self):
+        n, d = self.p["n"], self.p["dim"]
+        return 8 * (2 * n * d + 4 * n + 2 * d * d)   # A and its copy in data (lstsq/Newton)
+
     def x_standard(self):
         return np.zeros(self.dim)
 

@@ -10,6 +10,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from optbench import memory
 from optbench import optimizers as O
 from optbench import problems as P
 from optbench.record.targets import ladder, record_steps
@@ -76,34 +77,13 @@ class RunSpec:
             from optbench.cuda import check_available
             check_available()
         gtol = number("gtol", gtol, lo=0.0)
-        if targets is not None and not isinstance(targets, (str, list, tuple, np.ndarray)):
-            raise OptbenchInputError(f"targets must be 'coco' or a list of numbers, got {targets!r}")
-        if isinstance(targets, str) and targets != "coco":
-            raise OptbenchInputError(f"targets must be 'coco' or a list of numbers, got {targets!r}")
-        try:
-            tg = tuple(float(t) for t in ladder(targets))
-        except (TypeError, ValueError) as e:
-            if isinstance(e, OptbenchInputError):
-                raise
-            raise OptbenchInputError(f"targets must be positive numbers, got {targets!r}") from None
-        if not isinstance(record, (str, list, tuple, np.ndarray)) or isinstance(record, bool):
-            raise OptbenchInputError(
-                f"record must be 'log', 'every:K', 'none' or a list of steps, got {record!r}")
-        record_steps(steps, record)  # validates
-        if not isinstance(record, str):
-            record = "list:" + ",".join(str(int(s)) for s in record)
+        tg = _targets(targets)
+        record = _record(record, steps)
         if x0 is not None:
-            try:
-                x0a = np.asarray(x0, dtype=np.float64).ravel()
-            except (TypeError, ValueError):
-                raise OptbenchInputError(f"x0 must be a list of numbers, got {x0!r}") from None
-            if x0a.shape != (prob.dim,):
-                raise OptbenchInputError(
-                    f"x0 must have length {prob.dim} for {prob!r}, got {x0a.size}")
-            if not np.all(np.isfinite(x0a)):
-                raise OptbenchInputError("x0 must be finite (it contains NaN or Inf)")
-            x0 = tuple(float(v) for v in x0a)
-        return cls(canonical_json(prob.spec), canonical_json(opt.spec), seed, steps, tg, stop,
+            x0 = _x0(x0, prob)
+        key = canonical_json(prob.spec)
+        memory.check_run(prob, opt, steps, record, key)   # before anything is allocated
+        return cls(key, canonical_json(opt.spec), seed, steps, tg, stop,
                    gtol, record, x0, device, dtype)
 
     @cached_property
@@ -128,6 +108,74 @@ class RunSpec:
     def to_dict(self) -> dict:
         d = asdict(self)
         return d
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and \
+        not isinstance(v, (bool, np.bool_))
+
+
+def _seq(v) -> bool:
+    return isinstance(v, (list, tuple, np.ndarray))
+
+
+def _targets(targets) -> tuple:
+    """'coco' (or None) or a list of positive finite numbers, as a decreasing tuple."""
+    bad = OptbenchInputError(f"targets must be 'coco' or a list of numbers, got {targets!r}")
+    if isinstance(targets, str) and targets != "coco":
+        raise bad
+    if targets is not None and not isinstance(targets, str):
+        if not _seq(targets):
+            raise bad
+        if not all(_is_real(t) for t in np.asarray(targets, dtype=object).ravel()):
+            raise OptbenchInputError(f"targets must be positive numbers (not strings or bools), "
+                                     f"got {targets!r}")
+    try:
+        return tuple(float(t) for t in ladder(targets))
+    except (TypeError, ValueError) as e:
+        if isinstance(e, OptbenchInputError):
+            raise
+        raise OptbenchInputError(f"targets must be positive numbers, got {targets!r}") from None
+
+
+def _record(record, steps: int) -> str:
+    """The recording schedule as a string: 'log', 'every:K', 'none' or 'list:s1,s2,...' (a
+    list's steps are integers in 0..steps)."""
+    if isinstance(record, str):
+        record_steps(1, record)   # validates the form (a budget of 1 allocates nothing)
+        return record
+    if not _seq(record):
+        raise OptbenchInputError(
+            f"record must be 'log', 'every:K', 'none' or a list of steps, got {record!r}")
+    items = list(np.asarray(record, dtype=object).ravel())
+    for s in items:
+        if not _is_int(s):
+            raise OptbenchInputError(f"record steps must be integers, got {s!r} in {record!r}")
+        if s < 0:
+            raise OptbenchInputError(f"record steps must be >= 0, got {s}")
+        if s > steps:
+            raise OptbenchInputError(
+                f"record step {s} is beyond the budget of {steps} steps")
+    return "list:" + ",".join(str(int(s)) for s in items)
+
+
+def _x0(x0, prob) -> tuple:
+    try:
+        raw = np.asarray(x0)
+    except (TypeError, ValueError):
+        raise OptbenchInputError(f"x0 must be a list of numbers, got {x0!r}") from None
+    if raw.dtype.kind not in ("i", "u", "f"):
+        raise OptbenchInputError(f"x0 must be a list of numbers, got {x0!r}")
+    x0a = raw.astype(np.float64).ravel()
+    if x0a.shape != (prob.dim,):
+        raise OptbenchInputError(f"x0 must have length {prob.dim} for {prob!r}, got {x0a.size}")
+    if not np.all(np.isfinite(x0a)):
+        raise OptbenchInputError("x0 must be finite (it contains NaN or Inf)")
+    return tuple(float(v) for v in x0a)
 
 
 @lru_cache(maxsize=8192)

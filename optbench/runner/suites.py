@@ -212,6 +212,8 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
         raise unknown("executor", executor, X.EXECUTORS)
     suite = load_suite(suite)
     specs = suite_specs(suite, seeds=seeds, steps=steps, device=device, dtype=dtype)
+    from optbench.memory import check_sweep   # the batches that run at once must fit
+    check_sweep(specs, executor=executor, address=address, workers=workers, task_runs=task_runs)
     out = Path(out) if out is not None else Path("results") / suite["name"]
     created = F.first_missing(out)
     store = Store(out).lock()
