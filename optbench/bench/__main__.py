@@ -74,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _size(a, name: str, quick: int, full: int) -> int:
+    """A size flag: its value (a positive integer), else the quick or the full default."""
+    value = getattr(a, name)
+    if value is None:
+        return quick if a.quick else full
+    if value < 1:
+        from optbench.validate import OptbenchInputError
+        raise OptbenchInputError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    return value
+
+
 def _show(res, md: str, title: str, write: str | None):
     from .common import write_section
 
@@ -102,10 +113,8 @@ def _zoo(a):
 def _gpu(a):
     from . import gpu
 
-    sizes = {"runs": 10_000, "steps": 1_000, "dim": 2 ** 20} if a.quick else {}
-    if a.runs is not None:
-        sizes["runs"] = a.runs
-    res = gpu.gpu(**sizes)
+    sizes = {"steps": 1_000, "dim": 2 ** 20} if a.quick else {}
+    res = gpu.gpu(runs=_size(a, "runs", 10_000, 1_000_000), **sizes)
     _show(res, gpu.to_markdown(res), gpu.TITLE, a.write)
 
 
@@ -120,7 +129,9 @@ def _mlp(a):
     except ValueError:
         raise OptbenchInputError(f"--widths must be comma-separated integers, got {a.widths!r}") \
             from None
-    rows = mlp.mlp(widths, repeats=a.repeats or (2 if a.quick else 5))
+    if min(widths) < 1:
+        raise OptbenchInputError(f"--widths must be at least 1, got {a.widths!r}")
+    rows = mlp.mlp(widths, repeats=_size(a, "repeats", 2, 5))
     _show(rows, mlp.to_markdown(rows), mlp.TITLE, a.write)
 
 
@@ -129,8 +140,7 @@ def _second_order(a):
 
     from . import second_order
 
-    df = second_order.bench(a.dim or (50 if a.quick else 1000), a.target,
-                            a.repeats or (1 if a.quick else 3))
+    df = second_order.bench(_size(a, "dim", 50, 1000), a.target, _size(a, "repeats", 1, 3))
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
 
@@ -138,7 +148,7 @@ def _second_order(a):
 def _sweep(a):
     from . import sweep_memory
 
-    runs = a.runs or (1_000 if a.quick else 100_000)
+    runs = _size(a, "runs", 1_000, 100_000)
     print(json.dumps(sweep_memory.measure(runs, a.steps, a.executor, a.workers, a.chunk_runs,
                                           a.out)))
 
