@@ -1,4 +1,4 @@
-"""The problem contract (DESIGN.md §1) and the registry of problem families.
+"""The problem contract (docs/architecture.md) and the registry of problem families.
 
 A problem owns plain float64/int64 arrays (``data``, ``idata``) and names plain-Python kernel
 functions (see :mod:`optbench.kernels.signatures`): ``FG`` (value and gradient), ``VALUE``,

@@ -6,7 +6,7 @@ The spectrum of A lies in :math:`[L/\kappa, L]` with shape ``geometric`` (log-sp
 :math:`A = Q^\top \mathrm{diag}(\lambda) Q` with Q Haar-random orthogonal from ``seed``.
 
 Source: Nesterov, *Introductory Lectures on Convex Optimization* (2004), §2.1; the rates of
-REFERENCE.md's table apply. Minimum 0 at the origin.
+docs/reference.md ("Convergence rates on quadratics") apply. Minimum 0 at the origin.
 
 Cost: diagonal O(d) time and memory; rotated O(d²) time and memory per gradient.
 """
