@@ -16,7 +16,6 @@ import importlib.util
 from .validate import OptbenchInputError
 
 __version__ = "0.1.0"
-SCHEMA_VERSION = 1
 
 # public name -> (module, attribute or None for the module itself)
 _LAZY = {
@@ -24,6 +23,7 @@ _LAZY = {
     "problem": ("optbench.problems", "get"),
     "optimizer": ("optbench.optimizers", "get"),
     "Schedule": ("optbench.optimizers", "Schedule"),
+    "SCHEMA_VERSION": ("optbench.record.schema", "SCHEMA_VERSION"),   # declared with the columns
     **{n: ("optbench.api", n) for n in ("run", "sweep", "RunResult", "RunSpec", "load",
                                         "run_suite", "load_suite")},
 }

@@ -97,6 +97,8 @@ from optbench.runner.spec import RunSpec  # noqa: E402
     (lambda: expand("rosenbrock", "adam", grid=[("lr", 1e-3)]), ["grid must map"]),
     (lambda: expand("rosenbrock", "adam", grid={"lr": ["1e-3"]}), ["adam.lr must be a number"]),
     (lambda: ob.sweep("rosenbrock", "adam", parallel="no"), ["parallel must be true or false"]),
+    (lambda: ob.optimizer("adam", clip_norm=True), ["clip_norm must be a positive number"]),
+    (lambda: ob.optimizer("adam", clip_value="1.5"), ["clip_value must be a positive number"]),
 ])
 def test_api_types_are_strict(make, words):
     """bool is not an int, a string is not a number, a record step must lie in the budget."""

@@ -142,6 +142,8 @@ def _clip(field, v):
     if v is None or v == 0 or v == "none":
         return None
     try:
+        if isinstance(v, (bool, np.bool_, str)):   # True is not 1.0, '1.5' is not a number
+            raise TypeError
         v = float(v)
     except (TypeError, ValueError):
         raise OptbenchInputError(f"{field} must be a positive number or none, got {v!r}") from None

@@ -8,6 +8,8 @@ import subprocess
 from functools import lru_cache
 from pathlib import Path
 
+from .schema import SCHEMA_VERSION
+
 
 def cpu_model() -> str:
     try:
@@ -40,7 +42,7 @@ def environment() -> dict:
 
     env = {
         "optbench": optbench.__version__,
-        "schema_version": optbench.SCHEMA_VERSION,
+        "schema_version": SCHEMA_VERSION,
         "python": platform.python_version(),
         "numba": numba.__version__,
         "numpy": numpy.__version__,

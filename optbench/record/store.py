@@ -45,10 +45,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import optbench
 from optbench.validate import OptbenchInputError
 
 from .env import environment
+from .schema import SCHEMA_VERSION
 
 try:
     import fcntl
@@ -162,7 +162,7 @@ class Store:
 
     def write_meta(self, **extra):
         m = self.meta()
-        m.update({"schema_version": optbench.SCHEMA_VERSION, "environment": environment()})
+        m.update({"schema_version": SCHEMA_VERSION, "environment": environment()})
         m.update(extra)
         _atomic_write(self.meta_path, json.dumps(m, indent=2, default=str).encode())
 
@@ -313,13 +313,13 @@ def load(path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _check_schema(v, where):
     if v is None:
         return
-    if v > optbench.SCHEMA_VERSION:
+    if v > SCHEMA_VERSION:
         raise OptbenchInputError(
             f"{where} was written with schema version {v}; this optbench reads up to "
-            f"{optbench.SCHEMA_VERSION}: upgrade optbench")
-    if v < optbench.SCHEMA_VERSION:
+            f"{SCHEMA_VERSION}: upgrade optbench")
+    if v < SCHEMA_VERSION:
         raise OptbenchInputError(
-            f"{where} has old schema version {v} (current {optbench.SCHEMA_VERSION}); "
+            f"{where} has old schema version {v} (current {SCHEMA_VERSION}); "
             "re-run the suite into a new folder")
 
 
@@ -379,7 +379,7 @@ def _atomic_parquet(df: pd.DataFrame, path: Path, extra_meta: dict | None = None
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     table = pa.Table.from_pandas(df, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **(extra_meta or {}),
-                                           b"optbench_schema": str(optbench.SCHEMA_VERSION).encode()})
+                                           b"optbench_schema": str(SCHEMA_VERSION).encode()})
     pq.write_table(table, tmp, write_page_checksum=True)
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())

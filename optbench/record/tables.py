@@ -1,12 +1,13 @@
-"""The tidy tables (DESIGN.md §4): ``runs`` (one row per run) and ``traces`` (long).
+"""The tidy tables, ``runs`` (one row per run) and ``traces`` (long), built to the schema.
 
-runs columns: run_id, problem, problem_params (JSON), dim, optimizer, optimizer_params (JSON),
-lr, seed, budget, stop, device, dtype, status, message, nit, nfev, ngev, nhev, f0, fun,
-best_f, f_star, grad_norm, dist_to_opt, wall_s, compile_s, batch_size, env_id, the full
-target ladder with first-hit steps (``targets``, ``hit_step``, ``hit_step_grad``: lists, −1 for
-a miss) and, for the table targets 10 … 1e−7, ``steps_<t>`` / ``ngev_<t>`` (NaN for a miss).
+Every column is declared once in :mod:`optbench.record.schema` (name, dtype, unit, meaning,
+which drivers fill it, the value elsewhere). :func:`table` turns a driver's columns into a
+frame with exactly the declared columns, in order and with their dtypes; it refuses a column
+that is not declared, and a declared column the driver should fill but did not (or fills
+but should not): drift between producers and the schema fails loudly, in every test.
 
-traces columns: run_id, step, ngev, f, best_f, grad_norm, dist_to_opt, time_s.
+This module knows nothing of the drivers' raw arrays (``runner/engines/outputs.py``
+converts those); it builds the columns that come from the run specs and the error rows.
 """
 from __future__ import annotations
 
@@ -15,37 +16,114 @@ import json
 import numpy as np
 import pandas as pd
 
-from optbench.runner import loop as L
-
+from .schema import COST_MODEL, expand, names, pandas_dtype, target_label
 from .targets import TABLE_TARGETS
 
-# gradient-equivalent evaluations (a value with its gradient is free; first-order runs:
-# grad_equiv = ngev)
-COST_MODEL = "grad_equiv = ngev + 0.5*(nfev - ngev) + nhev + dim*nhess"
+__all__ = ["COST_MODEL", "TRACE_COLUMNS", "table", "spec_columns", "error_row", "error_runs",
+           "runs_frame", "empty_trace", "traces_frame", "repeat_ids", "target_label",
+           "table_target_index", "hyper_columns"]
 
-TRACE_COLUMNS = ["run_id", "step", "ngev", "f", "best_f", "grad_norm", "dist_to_opt", "time_s"]
-
-
-def target_label(t: float) -> str:
-    return f"{t:g}"
+TRACE_COLUMNS = names("traces")
 
 
-def _base(spec) -> dict:
-    p = spec.problem_params
-    o = spec.optimizer_params
+def table(kind: str, driver: str, values: dict, n: int, metrics=()) -> pd.DataFrame:
+    """The ``kind`` ("runs" or "traces") frame of ``n`` rows that ``driver`` produced.
+
+    ``values`` maps column names to a length-n sequence (list, array) or one value for every
+    row; ``metrics`` names the problem's extra trace columns. Columns ``driver`` does not
+    fill get the declared default."""
+    cols = expand(kind, metrics)
+    unknown = set(values) - {name for name, _ in cols}
+    if unknown:
+        raise ValueError(f"{kind} columns {sorted(unknown)} are not declared in "
+                         "optbench/record/schema.py")
+    data = {}
+    for name, c in cols:
+        fills = driver in c.filled
+        if fills != (name in values):
+            raise ValueError(f"driver {driver!r} {'must fill' if fills else 'does not fill'} "
+                             f"{kind} column {name!r} (optbench/record/schema.py)")
+        data[name] = _column(values[name] if fills else c.default, c.dtype, n)
+    return pd.DataFrame(data, index=pd.RangeIndex(n))
+
+
+def _column(v, dtype: str, n: int):
+    scalar = isinstance(v, str) or v is None or np.ndim(v) == 0
+    if dtype in ("int64", "float64"):
+        return np.full(n, v, dtype=dtype) if scalar else np.asarray(v, dtype=dtype)
+    if dtype.startswith("list"):
+        if scalar:
+            raise ValueError("a list column needs one list per row")
+        return pd.Series(list(v), dtype=object, index=pd.RangeIndex(n))
+    return pd.Series([v] * n if scalar else v, dtype=pandas_dtype(dtype), index=pd.RangeIndex(n))
+
+
+def spec_columns(specs) -> dict:
+    """The columns every row takes from its run spec."""
+    pp = [s.problem_params for s in specs]
+    op = [s.optimizer_params for s in specs]
     return {
-        "run_id": spec.run_id,
-        "problem": p["problem"],
-        "problem_params": spec.problem,
-        "optimizer": o["optimizer"],
-        "optimizer_params": spec.optimizer,
-        "lr": float(o.get("lr", np.nan)),
-        "seed": spec.seed,
-        "budget": spec.steps,
-        "stop": spec.stop,
-        "device": spec.device,
-        "dtype": spec.dtype,
+        "run_id": [s.run_id for s in specs],
+        "problem": [p["problem"] for p in pp],
+        "problem_params": [s.problem for s in specs],
+        "optimizer": [o["optimizer"] for o in op],
+        "optimizer_params": [s.optimizer for s in specs],
+        "lr": [float(o.get("lr", np.nan)) for o in op],
+        "seed": [s.seed for s in specs],
+        "budget": [s.steps for s in specs],
+        "stop": [s.stop for s in specs],
+        "device": [s.device for s in specs],
+        "dtype": [s.dtype for s in specs],
     }
+
+
+def _error_values(specs, message: str) -> dict:
+    nan = float("nan")
+    vals = spec_columns(specs)
+    vals.update({"dim": -1, "status": "error", "message": message, "nit": 0, "nfev": 0,
+                 "ngev": 0, "grad_equiv": 0.0, "cost_model": COST_MODEL, "batch_size": 0,
+                 "env_id": "",
+                 "targets": [list(s.targets) for s in specs],
+                 "hit_step": [[-1] * len(s.targets) for s in specs],
+                 "hit_step_grad": [[-1] * len(s.targets) for s in specs],
+                 "hit_ngev": [[nan] * len(s.targets) for s in specs],
+                 "hit_grad_equiv": [[nan] * len(s.targets) for s in specs]})
+    return vals
+
+
+def error_runs(specs, message: str) -> pd.DataFrame:
+    """Runs rows of status ``error`` for specs whose batch raised: nothing computed is lost."""
+    return table("runs", "error", _error_values(specs, message), len(specs))
+
+
+def error_row(spec, message: str) -> dict:
+    """One error row as a dict (the columns error rows fill; see :func:`runs_frame`)."""
+    return {k: (v[0] if isinstance(v, list) else v)
+            for k, v in _error_values([spec], message).items()}
+
+
+def runs_frame(rows: list[dict]) -> pd.DataFrame:
+    """A runs frame from error rows made by :func:`error_row`."""
+    if not rows:
+        return _empty("runs")
+    return table("runs", "error", {k: [r[k] for r in rows] for k in rows[0]}, len(rows))
+
+
+def _empty(kind: str) -> pd.DataFrame:
+    return pd.DataFrame({name: _column([], c.dtype, 0) for name, c in expand(kind)},
+                        index=pd.RangeIndex(0))
+
+
+def empty_trace(run_id: str = "") -> pd.DataFrame:
+    """A traces frame with no rows (``run_id`` is accepted for old callers, unused)."""
+    return _empty("traces")
+
+
+def traces_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return _empty("traces")
+    return pd.concat(parts, ignore_index=True)
 
 
 def table_target_index(ladder) -> list:
@@ -55,51 +133,6 @@ def table_target_index(ladder) -> list:
         j = np.nonzero(np.isclose(ladder, t, rtol=1e-9, atol=0))[0]
         out.append((target_label(t), int(j[0]) if j.size else -1))
     return out
-
-
-def run_row(spec, opt, prob, out, iout, hitf, hitg, ladder, wall, compile_s, batch, env_id,
-            tidx=None):
-    row = _base(spec)
-    status = L.STATUS[int(iout[L.I_STATUS])]
-    nit = int(iout[L.I_NIT])
-    msg = {
-        "converged": "reached the final target" if spec.stop != "gtol" and prob.f_star is not None
-        else "gradient norm below gtol",
-        "budget": "step budget exhausted",
-        "diverged": f"diverged at step {nit} (non-finite or exploding f or gradient)",
-    }[status]
-    row.update({
-        "dim": prob.dim, "status": status, "message": msg, "nit": nit,
-        "nfev": int(iout[L.I_NFEV]), "ngev": int(iout[L.I_NGEV]), "nhev": 0, "nhess": 0,
-        "grad_equiv": float(iout[L.I_NGEV]), "cost_model": COST_MODEL,
-        "f0": float(out[L.O_F0]), "fun": float(out[L.O_F]), "best_f": float(out[L.O_BEST]),
-        "f_star": np.nan if prob.f_star is None else float(prob.f_star),
-        "grad_norm": float(out[L.O_GNORM]), "dist_to_opt": float(out[L.O_DIST]),
-        "wall_s": float(wall), "compile_s": float(compile_s), "batch_size": int(batch),
-        "env_id": env_id,
-        "targets": np.asarray(ladder, dtype=np.float64).tolist(),
-        "hit_step": np.asarray(hitf, dtype=np.int64).tolist(),
-        "hit_step_grad": np.asarray(hitg, dtype=np.int64).tolist(),
-    })
-    for lab, j in (tidx if tidx is not None else table_target_index(ladder)):
-        h = int(hitf[j]) if j >= 0 else -1
-        row[f"steps_{lab}"] = float(h) if h >= 0 else np.nan
-        row[f"ngev_{lab}"] = row[f"grad_equiv_{lab}"] = float(h + 1) if h >= 0 else np.nan
-    return row
-
-
-def error_row(spec, message: str) -> dict:
-    row = _base(spec)
-    nan = float("nan")
-    row.update({"dim": -1, "status": "error", "message": message, "nit": 0, "nfev": 0, "ngev": 0,
-                "nhev": 0, "f0": nan, "fun": nan, "best_f": nan, "f_star": nan, "grad_norm": nan,
-                "dist_to_opt": nan, "wall_s": nan, "compile_s": nan, "batch_size": 0, "env_id": "",
-                "targets": list(spec.targets), "hit_step": [-1] * len(spec.targets),
-                "hit_step_grad": [-1] * len(spec.targets)})
-    for t in TABLE_TARGETS:
-        row[f"steps_{target_label(t)}"] = nan
-        row[f"ngev_{target_label(t)}"] = nan
-    return row
 
 
 def repeat_ids(ids: list, counts: np.ndarray):
@@ -114,37 +147,9 @@ def repeat_ids(ids: list, counts: np.ndarray):
     return np.repeat(np.array(ids, dtype=object), counts)
 
 
-def trace_frame(run_id: str, tr: np.ndarray, tsec: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({
-        "run_id": run_id,
-        "step": tr[:, L.T_STEP].astype(np.int64),
-        "ngev": tr[:, L.T_NGEV].astype(np.int64),
-        "f": tr[:, L.T_F], "best_f": tr[:, L.T_BEST], "grad_norm": tr[:, L.T_GNORM],
-        "dist_to_opt": tr[:, L.T_DIST], "time_s": np.asarray(tsec, dtype=np.float64),
-    })
-
-
-def empty_trace(run_id: str) -> pd.DataFrame:
-    return trace_frame(run_id, np.zeros((0, L.N_TRACE)), np.zeros(0))
-
-
-def runs_frame(rows: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(rows)
-    for c in ("status", "problem", "optimizer", "device", "dtype", "stop"):
-        if c in df:
-            df[c] = df[c].astype("string")
-    return df
-
-
-def traces_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    parts = [p for p in parts if p is not None]
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="float64") for c in TRACE_COLUMNS})
-    return pd.concat(parts, ignore_index=True)
-
-
 def hyper_columns(runs: pd.DataFrame) -> pd.DataFrame:
     """Expand ``optimizer_params`` JSON into one column per hyperparameter (prefixed ``hp_``)."""
     ex = pd.json_normalize([json.loads(s) for s in runs["optimizer_params"]]).add_prefix("hp_")
     ex.index = runs.index
     return pd.concat([runs, ex], axis=1)
+

@@ -1,13 +1,11 @@
 """The arrays of one batch of runs (one problem, one optimizer family, shared budget, recording
-and targets) as the compiled drivers take them, and their conversion back to table rows.
-Shared by the CPU drivers and the CUDA kernels."""
+and targets) as the compiled drivers take them. Shared by every engine (CPU and CUDA);
+``runner/engines/outputs.py`` turns them back into table columns."""
 from __future__ import annotations
 
 import numpy as np
 
 from optbench.optimizers.base import N_SCALARS
-from optbench.record import tables as T
-from optbench.record.env import environment_id
 from optbench.record.targets import record_steps
 
 from . import loop as L
@@ -18,6 +16,14 @@ ARG_NAMES = ("X", "G", "ST", "SC", "HY", "data", "idata", "seeds", "CTL", "skind
 PER_RUN = ("X", "G", "ST", "SC", "HY", "seeds", "CTL", "skinds", "SP", "nsteps", "HITF", "HITG",
            "TRACE", "MET", "OUT", "IOUT")
 STOP_MODE = {"budget": 0.0, "target": 1.0, "gtol": 2.0}
+
+
+def zero_step(a: dict, per_run) -> dict:
+    """A one-run, zero-step copy of a batch's arrays (``per_run``: the names with one row per
+    run): the warm-up call's arguments, so that the timed call finds its code loaded."""
+    out = {k: (v[:1].copy() if k in per_run else v) for k, v in a.items()}
+    out["nsteps"] = np.zeros(1, np.int64)
+    return out
 
 
 def record_array(spec) -> np.ndarray:
@@ -37,7 +43,7 @@ class Batch:
         self.opts = opts if opts is not None else [s.build_optimizer() for s in specs]
         prob, opts = self.prob, self.opts
         R, d = len(specs), prob.dim
-        ns = max(1, opts[0].n_state())
+        ns = max(1, max(o.n_state() for o in opts))   # state rows (one group: one size)
         hys = [o.hyper_array() for o in opts]
         # np.full, not np.zeros: calloc'd pages are mapped lazily, and a hot loop over
         # never-written pages runs ~100x slower until they are touched (measured at d = 1e5)
@@ -93,42 +99,5 @@ class Batch:
 
     def warmup_args(self) -> list:
         """A one-run, zero-step copy of the arguments (to load machine code before timing)."""
-        out = [self.a[k][:1].copy() if k in PER_RUN else self.a[k] for k in ARG_NAMES]
-        out[ARG_NAMES.index("nsteps")] = np.zeros(1, np.int64)
-        return out
-
-    def results(self, compile_s: float, batch_wall: float, rate: float, device_name: str = ""):
-        """Table rows, the batch's traces (one frame) and (x0, x) per run. ``rate`` =
-        cycle-counter ticks per second (0: no counter; the batch's wall time is then spread
-        over runs and steps)."""
-        a = self.a
-        R = len(self)
-        iout = a["IOUT"]
-        nrec = iout[:, L.I_NREC].astype(np.int64)
-        if rate > 0:
-            walls = (iout[:, L.I_TICK1] - iout[:, L.I_TICK0]) / rate
-        else:
-            walls = np.full(R, batch_wall / R)
-        env = environment_id()
-        rows = []
-        tidx = T.table_target_index(a["ftg"])
-        for r, (s, o) in enumerate(zip(self.specs, self.opts)):
-            row = T.run_row(s, o, self.prob, a["OUT"][r], iout[r], a["HITF"][r], a["HITG"][r],
-                            a["ftg"], float(walls[r]), compile_s, R, env, tidx)
-            if device_name:
-                row["device_name"] = device_name
-            rows.append(row)
-        # traces of all runs at once: rows j < nrec[r] of each run's buffer, run-major
-        mask = np.arange(a["TRACE"].shape[1])[None, :] < nrec[:, None]
-        tr = a["TRACE"][mask]
-        if rate > 0:
-            tsec = (tr[:, L.T_TICKS] - np.repeat(iout[:, L.I_TICK0], nrec)) / rate
-        else:
-            nit = np.repeat(iout[:, L.I_NIT], nrec)
-            tsec = np.repeat(walls, nrec) * (tr[:, L.T_STEP] + 1) / (nit + 1)
-        frame = T.trace_frame(T.repeat_ids([s.run_id for s in self.specs], nrec), tr, tsec)
-        met = a["MET"][mask]
-        for k, name in enumerate(self.metric_names):
-            frame[name] = met[:, k]
-        xf = [(self.x0s[r], a["X"][r].copy()) for r in range(R)]
-        return rows, frame, xf
+        w = zero_step(self.a, PER_RUN)
+        return [w[k] for k in ARG_NAMES]

@@ -1,168 +1,124 @@
-"""Execute run specs on the CPU: group them into batches of one (problem, optimizer family)
-pair, run each batch in one compiled call, and return the runs and traces as tables."""
+"""Execute run specs: group them into batches (one problem, optimizer family and state size,
+budget, recording, targets, device and dtype), run each batch with the first engine of
+:data:`ENGINES` that applies to it, and return the runs and traces tables.
+
+A batch that raises becomes ``error`` rows: a failure is a status, never a lost row.
+"""
 from __future__ import annotations
 
-import os
 import time
 from collections import defaultdict
-from functools import partial
 
 import numpy as np
 import pandas as pd
-from numba import njit
 
-from optbench.kernels import compile as kc
-from optbench.kernels import signatures as S
-from optbench.kernels.clock import _readcyclecounter
+# The CUDA engines build on this package's run loops (loop, fused, batch, engines); the engine
+# list below is the one place the runner imports them (nothing under optbench.cuda imports
+# this module, so there is no cycle). They load numba.cuda only when they run a batch.
+from optbench.cuda.execute import CudaGridEngine, CudaThreadEngine
+from optbench.kernels.clock import tick_rate  # noqa: F401 (moved to kernels/clock.py)
 from optbench.record import tables as T
 
-from . import loop as L
-from .batch import Batch
-from .fused import fused_driver
-from .lockstep import LOCKSTEP_K, LOCKSTEP_MAX_DIM, lockstep_driver
-
-SPECIAL_MIN_STEPS = 10_000  # single runs at least this long use the pair-specialised driver
-SPECIAL_MIN_WORK = 10_000_000  # and batches of at least this many steps in all
-FUSED_MIN_DIM = 4096  # separable problems at least this large use the fused parallel loop
+from .engines.base import BatchTables, Engine, Job
+from .engines.cpu import (FUSED_MIN_DIM, SPECIAL_MIN_STEPS, SPECIAL_MIN_WORK,  # noqa: F401
+                          FusedEngine, GenericEngine, LockstepEngine, SpecialEngine,
+                          use_lockstep, use_special)
+from .engines.second_order import SecondOrderEngine
 from .spec import RunSpec
 
+# Which engine runs a batch: the first that applies, in this order (each one's ``reason``
+# says when it applies; docs/architecture.md has the table).
+ENGINES: tuple[Engine, ...] = (
+    SecondOrderEngine(),   # kind != first_order: Newton, line searches, zero order
+    CudaGridEngine(),      # device cuda, separable, d >= GRID_MIN_DIM
+    CudaThreadEngine(),    # device cuda
+    FusedEngine(),         # separable, d >= FUSED_MIN_DIM
+    LockstepEngine(),      # sweeps of small problems
+    SpecialEngine(),       # long work: a single long run or a large batch
+    GenericEngine(),       # everything else on the CPU
+)
 
-@njit(cache=True)
-def _ticks():
-    return _readcyclecounter()
+
+def choose_engine(job: Job) -> Engine:
+    """The first engine of ENGINES that applies to ``job``."""
+    for engine in ENGINES:
+        if engine.applies(job):
+            return engine
+    raise ValueError(f"no engine runs this batch (device {job.device!r}, kind {job.kind!r})")
 
 
-def _group_key(spec: RunSpec):
-    o = spec.optimizer_params
-    return (spec.problem, o["optimizer"], bool(o.get("amsgrad", False)), spec.steps, spec.record,
-            spec.targets, spec.device, spec.dtype)
+_STATE_ROWS: dict = {}
+
+
+def _state_rows(spec: RunSpec) -> int:
+    """State rows the spec's optimizer keeps (``n_state()``; one build per distinct spec)."""
+    n = _STATE_ROWS.get(spec.optimizer)
+    if n is None:
+        if len(_STATE_ROWS) > 65536:
+            _STATE_ROWS.clear()
+        n = _STATE_ROWS[spec.optimizer] = spec.build_optimizer().n_state()
+    return n
+
+
+def group_key(spec: RunSpec) -> tuple:
+    """Specs with equal keys run as one batch: one problem, one optimizer family with one
+    state size (the family says how many rows, ``n_state()``), one budget, recording,
+    target ladder, device and dtype."""
+    return (spec.problem, spec.optimizer_params["optimizer"], _state_rows(spec), spec.steps,
+            spec.record, spec.targets, spec.device, spec.dtype)
+
+
+_group_key = group_key   # the name executors and older callers use
 
 
 def execute(specs: list[RunSpec], *, parallel: bool | None = None, progress=None,
             keep_x: bool = False):
-    """Run every spec; returns (runs DataFrame, traces DataFrame[, final x list])."""
+    """Run every spec; returns (runs DataFrame, traces DataFrame[, final (x0, x) list])."""
     groups: dict = defaultdict(list)
     for i, s in enumerate(specs):
-        groups[_group_key(s)].append(i)
-    run_rows: list = [None] * len(specs)
-    trace_parts: list = []
+        groups[group_key(s)].append(i)
+    runs_parts, trace_parts, order = [], [], []
     xs: list = [None] * len(specs)
     for idx in groups.values():
         batch = [specs[i] for i in idx]
         try:
-            rows, traces, xf = run_batch(batch, parallel=parallel)
+            res = run_batch(batch, parallel=parallel)
         except Exception as exc:  # a failure is a status, never a lost row
-            rows = [T.error_row(s, f"{type(exc).__name__}: {exc}") for s in batch]
-            traces = T.empty_trace("")
-            xf = [None] * len(batch)
-        # a batch's traces: one frame (or a list of per-run frames)
-        trace_parts.append(traces if isinstance(traces, pd.DataFrame) else
-                           T.traces_frame(traces))
+            res = BatchTables(T.error_runs(batch, f"{type(exc).__name__}: {exc}"),
+                              T.empty_trace(), [None] * len(batch))
+        runs_parts.append(res.runs)
+        trace_parts.append(res.traces)
+        order += idx
         for j, i in enumerate(idx):
-            run_rows[i], xs[i] = rows[j], xf[j]
+            xs[i] = res.xs[j]
         if progress is not None:
-            progress(len(batch), sum(r["status"] in ("diverged", "error") for r in rows))
-    runs = T.runs_frame(run_rows)
+            progress(len(batch), int(res.runs["status"].isin(("diverged", "error")).sum()))
+    if not runs_parts:
+        runs = T.runs_frame([])
+    elif len(runs_parts) == 1:
+        runs = runs_parts[0]
+    else:   # back to the order of the specs
+        runs = pd.concat(runs_parts, ignore_index=True)
+        runs = runs.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
     traces = T.traces_frame(trace_parts)
     return (runs, traces, xs) if keep_x else (runs, traces)
 
 
-_TICK_RATE: list = []
+def run_batch(specs: list[RunSpec], *, parallel: bool | None = None,
+              engine: Engine | None = None) -> BatchTables:
+    """Run specs of one group (see :func:`group_key`) with the engine that applies (or with
+    ``engine``, to compare drivers).
 
-
-def tick_rate() -> float:
-    """Cycle-counter ticks per second (0 if the counter is unavailable), measured once."""
-    if not _TICK_RATE:
-        _ticks()
-        t0, k0 = time.perf_counter(), _ticks()
-        while time.perf_counter() - t0 < 0.02:
-            pass
-        t1, k1 = time.perf_counter(), _ticks()
-        _TICK_RATE.append((k1 - k0) / (t1 - t0) if k1 > k0 else 0.0)
-    return _TICK_RATE[0]
-
-
-def run_batch(batch: list[RunSpec], *, parallel: bool | None = None):
-    """Run specs that share problem, optimizer family, budget, recording and targets."""
-    t_c0 = time.perf_counter()
-    prob = batch[0].build_problem()
+    compile_s: building the problem and optimizers plus the engine's ``compile``; wall: its
+    ``run``."""
+    t0 = time.perf_counter()
+    prob = specs[0].build_problem()
     memo: dict = {}   # a sweep's runs share few distinct optimizer specs (built once each)
     opts = [memo[s.optimizer] if s.optimizer in memo
-            else memo.setdefault(s.optimizer, s.build_optimizer()) for s in batch]
-    if getattr(opts[0], "kind", "first_order") != "first_order":
-        from . import second_order
-        return second_order.run_batch(batch, parallel=parallel, prob=prob, opts=opts)
-    if batch[0].device == "cuda":
-        from optbench.cuda.execute import run_batch_cuda
-        return run_batch_cuda(batch, prob, opts)
-    fused = prob.elementwise() and prob.dim >= FUSED_MIN_DIM
-    if not fused:
-        fg, val, _ = prob.cpu_kernels()
-        upd = opts[0].cpu_update()
-        met_k = kc.cpu(prob.METRICS or L.no_metrics, S.METRICS_SIG)
-    compile_s = time.perf_counter() - t_c0
-    b = Batch(batch, prob, opts)
-    if fused:
-        a = b.a
-        compile_s, batch_wall = _call_fused(prob, opts[0], a["X"], a["ST"], a["SC"], a["HY"],
-                                            a["CTL"], a["skinds"], a["SP"], a["nsteps"],
-                                            a["xstar"], a["ftg"], a["gtg"], a["rec"], a["HITF"],
-                                            a["HITG"], a["TRACE"], a["OUT"], a["IOUT"], compile_s)
-    else:
-        if not prob.parallel_safe:
-            parallel = False
-        if parallel is None:
-            parallel = len(b) > 1 and (os.cpu_count() or 1) > 1
-        if use_lockstep(prob, len(b), batch[0].steps):
-            # a sweep of small runs: stepped together, chunk by chunk (bit-identical results)
-            t_s = time.perf_counter()
-            driver = lockstep_driver(prob, opts[0], parallel)
-            compile_s += time.perf_counter() - t_s
-        elif use_special(prob, len(b), batch[0].steps):
-            # long work: the pair's kernels inlined (compiled once per pair, cached on disk)
-            t_s = time.perf_counter()
-            driver = L.special_driver(prob, opts[0], parallel)
-            compile_s += time.perf_counter() - t_s
-        else:
-            driver = partial(L.batch_parallel if parallel else L.batch_serial, fg, val, upd,
-                             met_k)
-        t_w = time.perf_counter()
-        driver(*b.warmup_args())
-        compile_s += time.perf_counter() - t_w
-        t0 = time.perf_counter()
-        driver(*b.args())
-        batch_wall = time.perf_counter() - t0
-    return b.results(compile_s, batch_wall, tick_rate())
-
-
-def use_lockstep(prob, runs: int, steps: int) -> bool:
-    """Whether a batch runs in the lockstep driver: small problems (d <= LOCKSTEP_MAX_DIM), at
-    least two chunks of runs, and SPECIAL_MIN_WORK steps in all (its compilation, seconds
-    once per pair and then cached, must pay for itself)."""
-    return prob.dim <= LOCKSTEP_MAX_DIM and runs >= 2 * LOCKSTEP_K \
-        and runs * steps >= SPECIAL_MIN_WORK
-
-
-def use_special(prob, runs: int, steps: int) -> bool:
-    """Whether a batch is long enough to pay for compiling its pair-specialised driver once
-    (seconds, then cached on disk): a single run of SPECIAL_MIN_STEPS steps, or a batch of
-    SPECIAL_MIN_WORK steps in all. Stochastic problems keep the generic driver."""
-    if prob.stochastic:
-        return False
-    return (runs == 1 and steps >= SPECIAL_MIN_STEPS) or runs * steps >= SPECIAL_MIN_WORK
-
-
-def _call_fused(prob, opt, X, ST, SC, HY, CTL, skinds, SP, nsteps, xstar, ftg, gtg, rec, HITF,
-                HITG, TRACE, OUT, IOUT, compile_s):
-    t_c = time.perf_counter()
-    drv = fused_driver(prob, opt)
-    scratch = (np.empty(L.N_BK, np.int64), np.empty(L.N_BF), np.empty(4))
-    drv(X[0].copy(), ST[0].copy(), SC[0].copy(), HY[0].copy(), prob.data, prob.idata,
-        CTL[0].copy(), skinds[0], SP[0].copy(), 0, xstar, ftg, gtg, rec, HITF[0].copy(),
-        HITG[0].copy(), TRACE[0].copy(), OUT[0].copy(), IOUT[0].copy(), *scratch)
-    compile_s += time.perf_counter() - t_c
-    t0 = time.perf_counter()
-    for r in range(X.shape[0]):
-        drv(X[r], ST[r], SC[r], HY[r], prob.data, prob.idata, CTL[r], skinds[r], SP[r], nsteps[r],
-            xstar, ftg, gtg, rec, HITF[r], HITG[r], TRACE[r], OUT[r], IOUT[r], *scratch)
-    return compile_s, time.perf_counter() - t0
+            else memo.setdefault(s.optimizer, s.build_optimizer()) for s in specs]
+    job = Job(specs, prob, opts, parallel)
+    engine = engine or choose_engine(job)
+    compile_s = time.perf_counter() - t0
+    compile_s += engine.compile(job)
+    wall = engine.run(job)
+    return engine.results(job, compile_s, wall)

@@ -14,12 +14,11 @@ free). Steps to each target are reported in iterations, gradients and gradient-e
 
 The drivers take the problem kernels (fg, value, hvp, hess) as first-class function values with
 an explicit signature: compiled once, cached on disk, shared by every (problem, method) pair.
+Its engine (arrays, warm-up, timing, tables) is ``runner/engines/second_order.py``.
 """
 from __future__ import annotations
 
 import math
-import os
-import time
 import warnings
 
 import numpy as np
@@ -33,18 +32,12 @@ from optbench.optimizers import line_search as LS
 from optbench.optimizers import second_order as SO
 from optbench.optimizers import so_common as K
 from optbench.optimizers import zero_order as ZO
-from optbench.optimizers.linalg import (CNT_FAIL, CNT_HESS, CNT_HVP, CNT_INNER, CNT_LS,
-                                        CNT_NFEV, CNT_NGEV, CNT_REJ, N_CNT)
-from optbench.record import tables as T
-from optbench.record.env import environment_id
-from optbench.record.targets import TABLE_TARGETS
-from optbench.validate import OptbenchInputError
+from optbench.optimizers.linalg import CNT_FAIL, CNT_HESS, CNT_HVP, CNT_NFEV, CNT_NGEV
+from optbench.record import schema
 
 from . import loop as L
-from .batch import Batch
 
 STATUS_FAILED = L.STATUS.index("failed")
-COST_MODEL = T.COST_MODEL
 TX_NFEV, TX_NGEV, TX_NHEV, TX_NHESS, TX_ALPHA, TX_SLOPE = range(6)
 N_TX = 6
 
@@ -81,11 +74,14 @@ def dispatch(method, fg, value, hvp, hess, x, g, f, st, hm, iw, sv, hy, data, id
     return _zo(fg, value, hvp, hess, x, g, f, st, hm, iw, sv, hy, data, idata, seed, t, cnt)
 
 
+_cost = njit(inline="always", **_OPTS)(schema.grad_equiv)
+
+
 @njit(**_OPTS)
 def grad_equiv(cnt, d):
-    """The cost model: value+gradient 1, value alone ½, HVP 1, dense Hessian d."""
-    return (cnt[CNT_NGEV] + 0.5 * (cnt[CNT_NFEV] - cnt[CNT_NGEV]) + cnt[CNT_HVP]
-            + d * cnt[CNT_HESS])
+    """The cost model (``record/schema.py``): value+gradient 1, value alone ½, HVP 1, dense
+    Hessian d."""
+    return _cost(cnt[CNT_NFEV], cnt[CNT_NGEV], cnt[CNT_HVP], cnt[CNT_HESS], d)
 
 
 @njit(**_OPTS)
@@ -228,138 +224,3 @@ def no_hvp(x, v, out, data, idata):
     """Placeholder HVP kernel (never called: methods that need HVPs are refused)."""
     for i in range(out.shape[0]):
         out[i] = math.nan
-
-
-def _kernels(prob, opt):
-    if prob.stochastic:
-        raise OptbenchInputError(
-            f"optimizer {opt.name} ({opt.kind}) needs a deterministic objective; problem "
-            f"{prob.name} is stochastic")
-    needs_hvp = opt.needs_hvp
-    if needs_hvp and prob.HVP is None:
-        raise OptbenchInputError(
-            f"optimizer {opt.name} needs Hessian-vector products; problem {prob.name} has none")
-    fg, val, hvp = prob.cpu_kernels()
-    hvp = hvp if hvp is not None else kc.cpu(no_hvp, S.HVP_SIG)
-    hess = kc.cpu(prob.HESS, S.HESS_SIG) if prob.HESS is not None else kc.cpu(no_hess,
-                                                                               S.HESS_SIG)
-    return fg, val, hvp, hess
-
-
-def arrays(b: Batch) -> dict:
-    """The driver's arrays: the shared Batch ones plus this loop's scratch and counts."""
-    prob, opts, a = b.prob, b.opts, dict(b.a)
-    R, d = len(b), prob.dim
-    lay = [o.layout(d) for o in opts]
-    mx = {k: max(l[k] for l in lay) for k in lay[0]}
-    a["ST"] = np.zeros((R, mx["rows"], d))
-    a["HM"] = np.zeros((R, mx["nmat"], mx["md"], mx["md"]))
-    a["IW"] = np.zeros((R, mx["niw"]), np.int64)
-    a["SV"] = np.zeros((R, mx["nsv"]))
-    a["HY"] = np.stack([o.hy(prob) for o in opts])
-    for r, o in enumerate(opts):
-        o.init_sv(a["SV"][r], d)
-        n = o.n_samples(d) if o.kind == "zero_order" else None
-        if n is not None:
-            a["nsteps"][r] = min(a["nsteps"][r], n - 1)
-    nt, nrec = a["ftg"].size, a["TRACE"].shape[1]
-    a["CNT"] = np.zeros((R, N_CNT), np.int64)
-    a["HCF"] = np.full((R, nt, 2), np.nan)
-    a["HCG"] = np.full((R, a["gtg"].size, 2), np.nan)
-    a["TX"] = np.full((R, nrec, N_TX), np.nan)
-    return a
-
-
-def run_batch(batch, *, parallel: bool | None = None, prob=None, opts=None):
-    """Run specs that share problem, method, budget, recording and targets (as
-    ``execute.run_batch``); returns (rows, traces, [(x0, x)])."""
-    from .execute import tick_rate
-
-    t_c0 = time.perf_counter()
-    prob = prob if prob is not None else batch[0].build_problem()
-    opts = opts if opts is not None else [s.build_optimizer() for s in batch]
-    if batch[0].device != "cpu":
-        raise OptbenchInputError(f"optimizer {opts[0].name} runs on the CPU only, "
-                                 f"not on device {batch[0].device!r}")
-    kern = _kernels(prob, opts[0])
-    b = Batch(batch, prob, opts)
-    a = arrays(b)
-    compile_s = time.perf_counter() - t_c0
-    if not prob.parallel_safe:
-        parallel = False
-    if parallel is None:
-        parallel = len(b) > 1 and (os.cpu_count() or 1) > 1
-    drv = so_batch_parallel() if parallel else so_batch_serial
-    one = [a[k][:1].copy() if k in PER_RUN else a[k] for k in ARG_NAMES]
-    one[ARG_NAMES.index("nsteps")] = np.zeros(1, np.int64)
-    t_w = time.perf_counter()
-    drv(*kern, *one)
-    compile_s += time.perf_counter() - t_w
-    t0 = time.perf_counter()
-    drv(*kern, *[a[k] for k in ARG_NAMES])
-    wall = time.perf_counter() - t0
-    return results(b, a, compile_s, wall, tick_rate())
-
-
-def _message(o, status, cnt, nit, n_samples):
-    if status == "failed":
-        return f"failed at step {nit}: {K.FAIL_MESSAGES.get(int(cnt[CNT_FAIL]), 'unknown')}"
-    if status == "budget" and n_samples is not None and nit >= n_samples - 1:
-        return f"grid exhausted ({n_samples} points)"
-    return None
-
-
-def results(b: Batch, a: dict, compile_s: float, batch_wall: float, rate: float):
-    prob, R, d = b.prob, len(b), b.prob.dim
-    rows, traces, xf = [], [], []
-    env = environment_id()
-    ladder = a["ftg"]
-    for r, (s, o) in enumerate(zip(b.specs, b.opts)):
-        iout = a["IOUT"][r].copy()
-        cnt = a["CNT"][r]
-        failed = iout[L.I_STATUS] == STATUS_FAILED
-        if failed:
-            iout[L.I_STATUS] = 1          # placeholder for tables.run_row; fixed below
-        nrec = int(iout[L.I_NREC])
-        tr = a["TRACE"][r, :nrec]
-        if rate > 0:
-            wall = (iout[L.I_TICK1] - iout[L.I_TICK0]) / rate
-            tsec = (tr[:, L.T_TICKS] - iout[L.I_TICK0]) / rate
-        else:
-            wall = batch_wall / R
-            tsec = wall * (tr[:, L.T_STEP] + 1) / (iout[L.I_NIT] + 1)
-        row = T.run_row(s, o, prob, a["OUT"][r], iout, a["HITF"][r], a["HITG"][r], ladder, wall,
-                        compile_s, R, env)
-        nit = int(iout[L.I_NIT])
-        status = "failed" if failed else row["status"]
-        msg = _message(o, status, cnt, nit, o.n_samples(d) if o.kind == "zero_order" else None)
-        ge = float(cnt[CNT_NGEV] + 0.5 * (cnt[CNT_NFEV] - cnt[CNT_NGEV]) + cnt[CNT_HVP]
-                   + d * cnt[CNT_HESS])
-        row.update({"status": status, "kind": o.kind, "nfev": int(cnt[CNT_NFEV]),
-                    "ngev": int(cnt[CNT_NGEV]), "nhev": int(cnt[CNT_HVP]),
-                    "nhess": int(cnt[CNT_HESS]), "grad_equiv": ge, "cost_model": COST_MODEL,
-                    "n_inner": int(cnt[CNT_INNER]), "n_ls_evals": int(cnt[CNT_LS]),
-                    "n_rejected": int(cnt[CNT_REJ])})
-        if msg:
-            row["message"] = msg
-        hcf = a["HCF"][r]
-        row["hit_ngev"] = [float(v) for v in hcf[:, 0]]
-        row["hit_grad_equiv"] = [float(v) for v in hcf[:, 1]]
-        for tg in TABLE_TARGETS:
-            j = np.nonzero(np.isclose(ladder, tg, rtol=1e-9, atol=0))[0]
-            lab = T.target_label(tg)
-            row[f"ngev_{lab}"] = float(hcf[j[0], 0]) if j.size else np.nan
-            row[f"grad_equiv_{lab}"] = float(hcf[j[0], 1]) if j.size else np.nan
-        rows.append(row)
-        tf = T.trace_frame(s.run_id, tr, tsec)
-        tx = a["TX"][r, :nrec]
-        tf["nfev"] = tx[:, TX_NFEV].astype(np.int64)
-        tf["nhev"] = tx[:, TX_NHEV].astype(np.int64)
-        tf["nhess"] = tx[:, TX_NHESS].astype(np.int64)
-        tf["grad_equiv"] = (tx[:, TX_NGEV] + 0.5 * (tx[:, TX_NFEV] - tx[:, TX_NGEV])
-                            + tx[:, TX_NHEV] + d * tx[:, TX_NHESS])
-        tf["step_size"] = tx[:, TX_ALPHA]
-        tf["slope"] = tx[:, TX_SLOPE]
-        traces.append(tf)
-        xf.append((b.x0s[r] if o.kind != "zero_order" else None, a["X"][r].copy()))
-    return rows, traces, xf

@@ -74,7 +74,7 @@ class RunSpec:
                 raise OptbenchInputError(
                     f"optimizer {opt.name} runs on the CPU only; device='cuda' takes first-order "
                     "optimizers")
-            from optbench.cuda import check_available
+            from optbench.kernels.device import check_available
             check_available()
         gtol = number("gtol", gtol, lo=0.0)
         tg = _targets(targets)

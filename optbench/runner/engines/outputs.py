@@ -1,0 +1,128 @@
+"""The compiled drivers' raw outputs as the columns of the declared schema.
+
+Every driver writes the same per-run arrays (``runner/batch.py``): ``OUT`` / ``IOUT``
+(final values and counts, slots ``loop.O_*`` / ``loop.I_*``), ``HITF`` / ``HITG`` (first hit
+step per target), ``TRACE`` (recorded rows, columns ``loop.T_*``) and ``MET`` (the problem's
+metric columns). :func:`run_columns` and :func:`trace_columns` turn them into columns for
+:func:`optbench.record.tables.table`, whole-batch array operations, no loop over steps;
+engines add or replace the columns only they fill (second-order counts, CUDA layout).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from optbench.record import tables as T
+from optbench.record.env import environment_id
+from optbench.record.schema import COST_MODEL, column
+
+from .. import loop as L
+from .base import BatchTables
+
+_STATUS = np.array(L.STATUS, dtype=object)
+
+
+def run_walls(iout: np.ndarray, rate: float, batch_wall: float) -> np.ndarray:
+    """Each run's seconds: its cycle-counter ticks / ``rate`` (ticks per second), or with no
+    counter (``rate`` 0) the batch's wall time spread evenly over its runs."""
+    if rate > 0:
+        return (iout[:, L.I_TICK1] - iout[:, L.I_TICK0]) / rate
+    return np.full(iout.shape[0], batch_wall / iout.shape[0])
+
+
+def _message(status: str, nit: int, spec, f_star) -> str:
+    if status == "converged":
+        return ("reached the final target" if spec.stop != "gtol" and f_star is not None
+                else "gradient norm below gtol")
+    if status == "budget":
+        return "step budget exhausted"
+    if status == "diverged":
+        return f"diverged at step {nit} (non-finite or exploding f or gradient)"
+    return f"{status} at step {nit}"        # failed: engines give the cause
+
+
+def run_columns(b, compile_s: float, walls: np.ndarray) -> dict:
+    """Runs columns of batch ``b`` (a ``runner.batch.Batch`` after its driver ran), as the
+    first-order drivers count: t + 1 gradients (each with its value) by step t."""
+    a, prob, specs = b.a, b.prob, b.specs
+    R = len(specs)
+    iout, out, hitf, hitg, ladder = a["IOUT"], a["OUT"], a["HITF"], a["HITG"], a["ftg"]
+    status = _STATUS[iout[:, L.I_STATUS]]
+    nit = iout[:, L.I_NIT]
+    fstar = prob.f_star
+    # hit_step + 1: the gradients at each target (NaN: missed)
+    hit_evals = np.where(hitf >= 0, hitf + 1.0, np.nan)
+    cols = T.spec_columns(specs)
+    cols.update({
+        "dim": prob.dim, "status": status,
+        "message": [_message(s, n, sp, fstar) for s, n, sp in zip(status, nit.tolist(), specs)],
+        "nit": nit, "nfev": iout[:, L.I_NFEV], "ngev": iout[:, L.I_NGEV],
+        "grad_equiv": iout[:, L.I_NGEV].astype(np.float64), "cost_model": COST_MODEL,
+        "f0": out[:, L.O_F0], "fun": out[:, L.O_F], "best_f": out[:, L.O_BEST],
+        "f_star": np.nan if fstar is None else float(fstar),
+        "grad_norm": out[:, L.O_GNORM], "dist_to_opt": out[:, L.O_DIST],
+        "wall_s": walls, "compile_s": float(compile_s), "batch_size": R,
+        "env_id": environment_id(),
+        "targets": np.broadcast_to(ladder, hitf.shape).tolist(),
+        "hit_step": hitf.tolist(), "hit_step_grad": hitg.tolist(),
+        "kind": [getattr(o, "kind", "first_order") for o in b.opts],
+        "hit_ngev": hit_evals.tolist(), "hit_grad_equiv": hit_evals.tolist(),
+    })
+    for lab, j in T.table_target_index(ladder):
+        steps = hit_evals[:, j] - 1.0 if j >= 0 else np.full(R, np.nan)
+        cols[f"steps_{lab}"] = steps
+        cols[f"ngev_{lab}"] = steps + 1.0
+        cols[f"grad_equiv_{lab}"] = steps + 1.0
+    return cols
+
+
+def trace_rows(b) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of the recorded rows of each run's TRACE buffer, rows per run)."""
+    nrec = b.a["IOUT"][:, L.I_NREC].astype(np.int64)
+    return np.arange(b.a["TRACE"].shape[1])[None, :] < nrec[:, None], nrec
+
+
+def trace_columns(b, walls: np.ndarray, rate: float) -> tuple[dict, int]:
+    """Traces columns of batch ``b`` (all runs, run-major) and their row count. Time stamps
+    come from the cycle counter, or (``rate`` 0) spread over the run's steps."""
+    a = b.a
+    iout = a["IOUT"]
+    mask, nrec = trace_rows(b)
+    tr = a["TRACE"][mask]
+    if rate > 0:
+        tsec = (tr[:, L.T_TICKS] - np.repeat(iout[:, L.I_TICK0], nrec)) / rate
+    else:
+        nit = np.repeat(iout[:, L.I_NIT], nrec)
+        tsec = np.repeat(walls, nrec) * (tr[:, L.T_STEP] + 1) / (nit + 1)
+    ngev = tr[:, L.T_NGEV].astype(np.int64)
+    cols = {"run_id": T.repeat_ids([s.run_id for s in b.specs], nrec),
+            "step": tr[:, L.T_STEP].astype(np.int64), "ngev": ngev,
+            "f": tr[:, L.T_F], "best_f": tr[:, L.T_BEST], "grad_norm": tr[:, L.T_GNORM],
+            "dist_to_opt": tr[:, L.T_DIST], "time_s": np.asarray(tsec, dtype=np.float64),
+            "nfev": ngev, "grad_equiv": ngev.astype(np.float64)}
+    if b.metric_names:
+        met = a["MET"][mask]
+        for k, name in enumerate(b.metric_names):
+            cols[name] = met[:, k]
+    return cols, int(tr.shape[0])
+
+
+def frames(engine: str, b, cols: dict, tcols: dict, n: int) -> tuple:
+    """(runs, traces) frames of batch ``b`` from ``engine``'s columns; the problem's metric
+    columns are dropped (left to the schema's default) if the engine does not fill them."""
+    if engine not in column("traces", "<metric>").filled:
+        for name in b.metric_names:
+            tcols.pop(name, None)
+    return (T.table("runs", engine, cols, len(b)),
+            T.table("traces", engine, tcols, n, b.metric_names))
+
+
+def first_order_tables(engine: str, b, compile_s: float, wall: float, rate: float,
+                       **extra) -> BatchTables:
+    """The tables of a first-order batch run by ``engine``; ``extra``: runs columns only that
+    engine fills (one value for every run)."""
+    walls = run_walls(b.a["IOUT"], rate, wall)
+    cols = run_columns(b, compile_s, walls)
+    cols.update(extra)
+    tcols, n = trace_columns(b, walls, rate)
+    runs, traces = frames(engine, b, cols, tcols, n)
+    return BatchTables(runs, traces, [(b.x0s[r], b.a["X"][r].copy()) for r in range(len(b))])

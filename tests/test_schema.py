@@ -1,0 +1,230 @@
+"""The output schema (optbench/record/schema.py) is the one declaration of the runs and traces
+columns: every driver's tables (and error rows) have exactly the declared columns and dtypes,
+producers cannot drift from it, and README's column list is generated from it."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import optbench as ob
+from optbench.record import schema as SC
+from optbench.record import tables as T
+from optbench.runner import execute as E
+from optbench.runner.engines.cpu import FusedEngine, LockstepEngine, SpecialEngine
+from optbench.runner.suites import suite_specs
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def specs(problem, optimizer, **kw):
+    return suite_specs({"name": "t", "problems": [problem], "optimizers": [optimizer],
+                        "steps": 30, "seeds": 2, **kw})
+
+
+def check_table(df: pd.DataFrame, kind: str, metrics=()):
+    """Exactly the declared columns, in order, with the declared dtypes."""
+    assert list(df.columns) == SC.names(kind, metrics)
+    for name, col in SC.expand(kind, metrics):
+        assert df[name].dtype == SC.pandas_dtype(col.dtype), (kind, name, df[name].dtype)
+        if col.dtype.startswith("list"):
+            assert all(isinstance(v, list) for v in df[name]), name
+
+
+def check_defaults(df: pd.DataFrame, kind: str, driver: str, metrics=()):
+    """Columns the driver does not fill hold the declared default."""
+    for name, col in SC.expand(kind, metrics):
+        if driver in col.filled or df.empty:
+            continue
+        v = df[name]
+        if col.default is None:
+            assert v.isna().all(), name
+        elif isinstance(col.default, float) and np.isnan(col.default):
+            assert v.isna().all(), name
+        else:
+            assert (v == col.default).all(), name
+
+
+@pytest.fixture(scope="module")
+def tables():
+    """(runs, traces, metric names) of every CPU driver and of error rows."""
+    rosen = specs({"problem": "rosenbrock", "start": "random"}, {"optimizer": "adam", "lr": 1e-2})
+    out = {"generic": E.run_batch(rosen)}
+    for engine in (SpecialEngine(), LockstepEngine()):
+        out[engine.name] = E.run_batch(rosen, engine=engine)
+    out["fused"] = E.run_batch(specs({"problem": "double-well", "dim": 64, "start": "random"},
+                                     {"optimizer": "adam", "lr": 1e-2}), engine=FusedEngine())
+    out["second-order"] = E.run_batch(
+        specs({"problem": "rosenbrock"}, {"optimizer": ["lbfgs", "newton"]}))
+    mlp = {"problem": "mlp", "dataset": "xor", "depth": 1, "width": 4, "n": 32}
+    out["mlp/generic"] = E.run_batch(specs(mlp, {"optimizer": "adam", "lr": 1e-2}))
+    out["mlp/second-order"] = E.run_batch(specs(mlp, {"optimizer": "lbfgs"}))
+    # a batch that raises (a stochastic problem for L-BFGS): error rows, no traces
+    out["error"] = E.execute(specs({"problem": "noisy-rosenbrock"}, {"optimizer": "lbfgs"}))
+    return out
+
+
+@pytest.mark.parametrize("driver", ["generic", "special", "lockstep", "fused", "second-order"])
+def test_every_cpu_driver_writes_exactly_the_declared_columns(tables, driver):
+    res = tables[driver]
+    assert res.runs.shape[0] >= 2 and len(res.traces) > 0
+    check_table(res.runs, "runs")
+    check_table(res.traces, "traces")
+    check_defaults(res.runs, "runs", driver)
+    check_defaults(res.traces, "traces", driver)
+    assert set(res.traces.run_id) == set(res.runs.run_id)
+
+
+def test_first_order_values_of_the_columns_second_order_fills(tables):
+    runs, traces = tables["generic"].runs, tables["generic"].traces
+    assert (runs.kind == "first_order").all() and (runs.nfev == runs.ngev).all()
+    assert (runs.grad_equiv == runs.ngev).all()
+    for _, r in runs.iterrows():   # hit_ngev is hit_step + 1, NaN for a miss
+        h = np.asarray(r.hit_step, float)
+        expect = np.where(h >= 0, h + 1, np.nan)
+        assert np.array_equal(r.hit_ngev, expect, equal_nan=True)
+        assert np.array_equal(r.hit_grad_equiv, expect, equal_nan=True)
+    assert (traces.nfev == traces.ngev).all() and (traces.grad_equiv == traces.ngev).all()
+
+
+def test_second_order_counts_replace_the_defaults(tables):
+    runs, traces = tables["second-order"].runs, tables["second-order"].traces
+    assert set(runs.kind) == {"second_order"}
+    newton = runs[runs.optimizer == "newton"]
+    assert (newton.nhev + newton.nhess > 0).all()    # curvature was paid for
+    ge = runs.ngev + 0.5 * (runs.nfev - runs.ngev) + runs.nhev + runs.dim * runs.nhess
+    assert np.array_equal(runs.grad_equiv, ge)
+    assert traces.step_size.notna().any() and traces.slope.notna().any()
+
+
+def test_metric_columns_are_filled_or_nan_as_declared(tables):
+    metrics = ob.problem("mlp", dataset="xor", depth=1, width=4, n=32).metric_names()
+    assert metrics
+    gen, so = tables["mlp/generic"], tables["mlp/second-order"]
+    for res, driver in ((gen, "generic"), (so, "second-order")):
+        check_table(res.runs, "runs")
+        check_table(res.traces, "traces", metrics)
+        check_defaults(res.traces, "traces", driver, metrics)
+    assert gen.traces[metrics].notna().all().all()
+
+
+def test_error_rows_have_every_column(tables):
+    runs, traces = tables["error"]
+    assert (runs.status == "error").all() and len(runs) == 2
+    check_table(runs, "runs")
+    check_defaults(runs, "runs", "error")
+    check_table(traces, "traces")
+    assert traces.empty
+    # the columns old error rows lacked
+    assert (runs.nhess == 0).all() and (runs.grad_equiv == 0.0).all()
+    assert (runs.cost_model == SC.COST_MODEL).all() and runs["grad_equiv_0.001"].isna().all()
+    # the dict form (used by the executors for dead workers) gives the same frame
+    one = T.runs_frame([T.error_row(s, "x") for s in specs({"problem": "rosenbrock"},
+                                                          {"optimizer": "adam"})])
+    check_table(one, "runs")
+
+
+def test_producers_cannot_drift_from_the_schema():
+    n = 2
+    with pytest.raises(ValueError, match="not declared"):
+        T.table("traces", "generic", {"surprise": 1.0}, n)
+    with pytest.raises(ValueError, match="must fill"):
+        T.table("traces", "generic", {"run_id": ["a", "b"]}, n)
+    full = {name: 0 for name, c in SC.expand("traces") if "generic" in c.filled}
+    full["run_id"] = ["a", "b"]
+    T.table("traces", "generic", full, n)   # complete: accepted
+    with pytest.raises(ValueError, match="does not fill"):
+        T.table("traces", "generic", {**full, "step_size": 1.0}, n)
+
+
+def test_empty_tables_have_the_declared_columns():
+    check_table(T.traces_frame([]), "traces")
+    check_table(T.runs_frame([]), "runs")
+    runs, traces = E.execute([])
+    check_table(runs, "runs")
+    check_table(traces, "traces")
+
+
+def test_readme_column_list_is_generated_from_the_schema():
+    found = SC.blocks(README.read_text())
+    assert set(found) == set(SC.BLOCKS)
+    for name, make in SC.BLOCKS.items():
+        assert found[name] == make(), (f"README block {name!r} is stale: run "
+                                       "python -m optbench.record.schema --update README.md")
+    r = subprocess.run([sys.executable, "-m", "optbench.record.schema", "--markdown"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == SC.markdown_columns()
+
+
+def test_update_rewrites_only_the_marked_blocks():
+    text = "a\n<!-- schema:columns begin -->\nold\n<!-- schema:columns end -->\nb\n"
+    out = SC.update(text)
+    assert out.startswith("a\n<!-- schema:columns begin -->\n") and out.endswith("end -->\nb\n")
+    assert "old" not in out and SC.markdown_columns() in out
+
+
+def test_every_driver_and_column_is_declared_consistently():
+    assert {e.name for e in E.ENGINES} | {"error"} == set(SC.DRIVERS)
+    for kind, table in SC.TABLES.items():
+        for c in table:
+            assert c.dtype in SC.DTYPES and set(c.filled) <= set(SC.DRIVERS), c.name
+            everyone = set(SC.PRODUCERS[kind]) <= set(c.filled)
+            # "missing" (None) is a default only text columns can hold
+            assert everyone or c.default is not None or c.dtype in ("text", "string"), c.name
+
+
+def test_a_folder_of_the_previous_schema_gets_a_clear_message(tmp_path):
+    out = tmp_path / "old"
+    (out / "runs").mkdir(parents=True)
+    (out / "meta.json").write_text(json.dumps({"schema_version": SC.SCHEMA_VERSION - 1}))
+    with pytest.raises(ob.OptbenchInputError, match=f"old schema version {SC.SCHEMA_VERSION - 1}"):
+        ob.load(out)
+    assert ob.SCHEMA_VERSION == SC.SCHEMA_VERSION
+
+
+CUDA_SIM = r"""
+import json
+import numpy as np
+import optbench.cuda.execute as CE
+from optbench.record import schema as SC
+from optbench.runner import execute as E
+from optbench.runner.suites import suite_specs
+
+CE.GRID_MIN_DIM = 16     # the grid engine on a small separable problem
+out = {}
+for name, prob in (("cuda-thread", {"problem": "rosenbrock"}),
+                   ("cuda-grid", {"problem": "double-well", "dim": 32, "start": "random"})):
+    specs = suite_specs({"name": "t", "problems": [prob], "optimizers": [{"optimizer": "adam"}],
+                         "steps": 5, "seeds": 2, "device": "cuda", "stop": "budget"})
+    res = E.run_batch(specs)
+    out[name] = {
+        "engine": E.choose_engine(E.Job(specs, specs[0].build_problem(),
+                                        [s.build_optimizer() for s in specs])).name,
+        "runs": [[c, str(res.runs[c].dtype)] for c in res.runs.columns],
+        "traces": [[c, str(res.traces[c].dtype)] for c in res.traces.columns],
+        "transfer_nan": bool(res.runs.transfer_s.isna().all()),
+        "device_name": sorted(set(res.runs.device_name))}
+print("RESULT" + json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_cuda_engines_write_exactly_the_declared_columns_on_the_simulator():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    r = subprocess.run([sys.executable, "-c", CUDA_SIM], capture_output=True, text=True,
+                       env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("RESULT")][-1][6:])
+    for driver in ("cuda-thread", "cuda-grid"):
+        g = got[driver]
+        assert g["engine"] == driver
+        for kind in ("runs", "traces"):
+            assert [c for c, _ in g[kind]] == SC.names(kind)
+            assert [d for _, d in g[kind]] == [str(SC.pandas_dtype(c.dtype))
+                                               for _, c in SC.expand(kind)]
+        assert g["device_name"] == ["CUDA simulator"]
+    assert got["cuda-grid"]["transfer_nan"] and not got["cuda-thread"]["transfer_nan"]
