@@ -97,7 +97,7 @@ def _cmd_plots(args) -> int:
 def _cmd_run(args) -> int:
     import time
 
-    from optbench import summary as S
+    from optbench.analysis import results_summary as S
     from optbench.runner.suites import load_suite, run_suite
 
     for name in ("seeds", "steps", "workers"):
@@ -166,7 +166,7 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_show(args) -> int:
-    from optbench import summary as S
+    from optbench.analysis import results_summary as S
 
     target = S.check_target(args.target)
     table = S.summary_table(S.read_runs(args.results, target), target=target)

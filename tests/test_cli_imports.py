@@ -31,7 +31,7 @@ def test_list_suites_loads_nothing_heavy():
 
 
 def test_show_loads_no_numba_and_no_matplotlib():
-    code = "from optbench import summary"
+    code = "from optbench.analysis import results_summary"
     assert not loaded_after(code) & {"numba", "matplotlib", "scipy", "dask"}
 
 

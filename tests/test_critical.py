@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import optbench as ob
-from optbench import critical as C
+from optbench.analysis import critical as C
 
 
 
@@ -98,3 +98,10 @@ def test_critical_columns_of_a_runs_table():
     assert sfn["cp_lam_min"] == pytest.approx(2.0)
     with pytest.raises(ob.OptbenchInputError):
         C.critical_columns(runs, xs[:1])
+
+
+def test_the_documented_name_is_the_same_module():
+    """README documents ``optbench.critical``; it is ``optbench.analysis.critical`` itself."""
+    import optbench.critical as old
+
+    assert old is C and old.critical_columns is C.critical_columns

@@ -1,5 +1,6 @@
-"""The summary of ``optbench run`` / ``optbench show`` (optbench/summary.py): instances,
-misses as ∞, best lr, column meanings, identical seeds, what is read, files written."""
+"""The summary of ``optbench run`` / ``optbench show`` (optbench/analysis/results_summary.py):
+instances, misses as ∞, best lr, column meanings, identical seeds, what is read, files
+written."""
 import json
 import math
 import subprocess
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 
 from optbench import cli
-from optbench import summary as S
+from optbench.analysis import results_summary as S
 from optbench.record import store as store_mod
 from optbench.record.store import Store
 
