@@ -14,7 +14,9 @@ outside CI and fails in CI (tests/conftest.py).
 """
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib.util
 import itertools
 import json
 import os
@@ -253,8 +255,42 @@ def test_asv_compare_sees_the_recorded_history(project):
     assert worse == expected
 
 
-def test_declaration_module_is_the_bridge_template():
-    assert (ROOT / "benchmarks" / "recorded.py").read_text() == asv_bridge.DECLARATION_MODULE
+def _load_recorded(monkeypatch, **env):
+    """benchmarks/recorded.py executed as asv's discovery does, under the given environment."""
+    for k in ("OPTBENCH_ASV_RECORDED", "ASV_CONF_DIR"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, str(v))
+    spec = importlib.util.spec_from_file_location("recorded_under_test",
+                                                  ROOT / "benchmarks" / asv_bridge.DECLARATION)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_recorded_module_declares_what_the_bridge_records(tmp_path, monkeypatch):
+    """benchmarks/recorded.py is a plain file of the repository (the bridge never writes it):
+    it imports nothing but the standard library, finds the records where the bridge writes
+    them (the results folder of asv.conf.json, or OPTBENCH_ASV_RECORDED) and declares them."""
+    tree = ast.parse((ROOT / "benchmarks" / asv_bridge.DECLARATION).read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported and imported <= set(sys.stdlib_module_names), imported
+    (tmp_path / "asv.conf.json").write_text('{\n  // asv allows comments\n  "results_dir": "res",\n}\n')
+    summary = {"problems": ["rosenbrock", "quadratic(dim=20)"], "optimizers": ["adam"],
+               "values": {}}
+    path = asv_bridge._write_record(tmp_path / "res", "my suite", 1e-3, "c" * 40, summary, {},
+                                    tmp_path)
+    for env in ({"ASV_CONF_DIR": tmp_path}, {"OPTBENCH_ASV_RECORDED": path.parent}):
+        cls = getattr(_load_recorded(monkeypatch, **env), asv_bridge.class_name("my suite"))
+        assert cls.params == [summary["problems"], summary["optimizers"]]
+        assert {m for m in vars(cls) if m.startswith("track_")} == set(asv_bridge.METRICS)
+        assert cls.track_art.unit == asv_bridge.METRICS["track_art"]
+        with pytest.raises(NotImplementedError):
+            cls().setup("rosenbrock", "adam")
+    empty = _load_recorded(monkeypatch, OPTBENCH_ASV_RECORDED=tmp_path / "nowhere")
+    assert not hasattr(empty, asv_bridge.class_name("my suite"))
 
 
 def test_summarize_against_hand_computed_values():
@@ -288,6 +324,13 @@ def test_summarize_against_hand_computed_values():
 
 def test_asv_record_bad_input(project, tmp_path, capsys):
     rs, conf = str(project.sets[project.c1]), str(project.conf)
+    # a configuration whose benchmark folder lacks recorded.py: refused, nothing written there
+    bare = tmp_path / "bare-benchmarks"
+    bare.mkdir()
+    other = tmp_path / "other" / "asv.conf.json"
+    other.parent.mkdir()
+    other.write_text(json.dumps({**json.loads(project.conf.read_text()),
+                                 "benchmark_dir": str(bare)}))
     cases = [
         ((str(tmp_path), "--config", conf), "not an optbench results folder"),
         ((rs, "--commit", "no-such-ref", "--config", conf, "--machine", MACHINE),
@@ -296,6 +339,8 @@ def test_asv_record_bad_input(project, tmp_path, capsys):
         ((rs, "--commit", project.c1, "--machine", "nobody", "--config", conf),
          "asv machine --yes"),
         ((rs, "--config", str(tmp_path / "nope.json")), "not found"),
+        ((rs, "--commit", project.c1, "--machine", MACHINE, "--config", str(other)),
+         f"{asv_bridge.DECLARATION} is missing"),
     ]
     for args, message in cases:
         with _environ(project.env):
@@ -303,6 +348,7 @@ def test_asv_record_bad_input(project, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2, (args, err)
         assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not any(bare.iterdir())
 
 
 # ----------------------------------------------------------------------------- browser
