@@ -204,6 +204,62 @@ def _bind_key(bind):
     return tuple(sorted(bind.items(), key=lambda kv: kv[0])) if bind else None
 
 
+_FILE_HASH: dict = {}
+
+
+def _file_hash(path: str) -> str:
+    """sha1 of a source file's bytes, memoised by (path, mtime, size)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "nofile"
+    key = (path, st.st_mtime_ns, st.st_size)
+    hit = _FILE_HASH.get(key)
+    if hit is None:
+        with open(path, "rb") as fh:
+            hit = _FILE_HASH[key] = hashlib.sha1(fh.read()).hexdigest()
+    return hit
+
+
+def bound_sources_tag(bind: dict | None) -> str:
+    """Short hash of the source files that define the kernels in ``bind``.
+
+    A specialisation's on-disk cache entry is keyed by the template's file and the name it is
+    given; the cache folder is keyed by optbench's own sources. A kernel defined elsewhere (a
+    user's optimizer or problem) is compiled into the specialisation too, so its file is part
+    of the name: editing it compiles afresh instead of serving the old machine code."""
+    if not bind:
+        return ""
+    h = hashlib.sha1()
+    for k in sorted(bind):
+        obj = bind[k]
+        # a specialisation made by cpu() carries the tag of what was bound into it
+        tag = getattr(obj, "_optbench_sources", None)
+        if tag is None:
+            code = getattr(getattr(obj, "py_func", obj), "__code__", None)
+            if code is None:
+                continue
+            tag = _file_hash(code.co_filename)
+        h.update(k.encode())
+        h.update(tag.encode())
+    return h.hexdigest()[:10]
+
+
+def _mark(disp, fn, bind):
+    """Record on a specialisation the sources compiled into it (its template's file and what
+    was bound), so that binding it into another template passes them on."""
+    try:
+        disp._optbench_sources = _file_hash(fn.__code__.co_filename) + bound_sources_tag(bind)
+    except AttributeError:  # pragma: no cover - an object without a __dict__
+        pass
+    return disp
+
+
+def _tagged(name: str | None, fn, bind: dict | None) -> str | None:
+    tag = bound_sources_tag(bind)
+    return f"{name or fn.__qualname__}__k{tag}" if tag else name
+
+
 def _sub_name(h, sub, parent):
     return f"{h.__qualname__}__{parent}" if sub else None
 
@@ -225,6 +281,8 @@ def cpu(fn, sig=None, *, bind: dict | None = None, name: str | None = None, para
     hit = _CPU.get(key)
     if hit is not None:
         return hit
+    check_binding(fn, bind, name)      # named as the caller named it
+    name = _tagged(name, fn, bind)
     parent = name or fn.__qualname__
     if inline:
         def tc(h, sub):
@@ -236,7 +294,7 @@ def cpu(fn, sig=None, *, bind: dict | None = None, name: str | None = None, para
     opts = dict(cache=True, fastmath=False, error_model="numpy", parallel=parallel,
                 **({} if nrt else NO_NRT))
     disp = njit(sig, **opts)(new) if sig is not None else njit(**opts)(new)
-    _CPU[key] = disp
+    _CPU[key] = _mark(disp, fn, bind)
     return disp
 
 
@@ -244,10 +302,13 @@ def _cpu_inline(fn, bind=None, name=None):
     key = ("inline", fn, _bind_key(bind), name)
     hit = _CPU.get(key)
     if hit is None:
+        check_binding(fn, bind, name)
+        name = _tagged(name, fn, bind)
         parent = name or fn.__qualname__
         new = _rebind(fn, lambda h, sub: _cpu_inline(h, sub, _sub_name(h, sub, parent)), bind,
                       name)
-        hit = _CPU[key] = njit(inline="always", cache=True, error_model="numpy", **NO_NRT)(new)
+        hit = _CPU[key] = _mark(njit(inline="always", cache=True, error_model="numpy",
+                                     **NO_NRT)(new), fn, bind)
     return hit
 
 
