@@ -20,8 +20,8 @@ __version__ = "0.1.0"
 # public name -> (module, attribute or None for the module itself)
 _LAZY = {
     "problems": ("optbench.problems", None),   # installed as optbench.problems
-    "problem": ("optbench.problems", "get"),
-    "optimizer": ("optbench.optimizers", "get"),
+    "problem": ("optbench.problems", "make"),
+    "optimizer": ("optbench.optimizers", "make"),
     "Schedule": ("optbench.optimizers", "Schedule"),
     "SCHEMA_VERSION": ("optbench.record.schema", "SCHEMA_VERSION"),   # declared with the columns
     **{n: ("optbench.api", n) for n in ("run", "sweep", "RunResult", "RunSpec", "load",

@@ -1,18 +1,16 @@
 """The Python API: ``run`` (one run, an OptimizeResult-like value) and ``sweep`` (tables)."""
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from . import optimizers as O
-from . import problems as P
-from .runner.execute import execute
-from .runner.spec import RunSpec
 from .memory import check_specs
-from .validate import OptbenchInputError, boolean, number
+from .runner.execute import execute
+from .runner.expand import expand  # noqa: F401  (optbench.api.expand: the same function)
+from .runner.spec import RunSpec
+from .validate import boolean
 
 
 @dataclass
@@ -76,79 +74,11 @@ def run(problem, optimizer, steps: int = 1000, *, x0=None, seed: int = 0, target
         steps_to_target=_steps_table(row), run_id=row["run_id"], spec=spec, row=row)
 
 
-def _as_list(v):
-    if v is None:
-        return []
-    if isinstance(v, (str, dict, P.Problem, O.Optimizer)):
-        return [v]
-    return list(v)
-
-
-def _seeds(seeds) -> list:
-    """A count (seeds 0..n-1) or a list of seeds (each checked by RunSpec.make)."""
-    from .runner.suites import MAX_SEEDS
-
-    if isinstance(seeds, (bool, np.bool_)) or isinstance(seeds, (str, bytes, dict)):
-        raise OptbenchInputError(f"seeds must be a count or a list of seeds, got {seeds!r}")
-    if isinstance(seeds, (int, np.integer)):
-        return list(range(number("seeds", seeds, lo=1, hi=MAX_SEEDS, integer=True)))
-    try:
-        out = list(seeds)
-    except TypeError:
-        raise OptbenchInputError(
-            f"seeds must be a count or a list of seeds, got {seeds!r}") from None
-    if not out:
-        raise OptbenchInputError("seeds must not be empty")
-    return out
-
-
-def _grid(grid) -> dict:
-    """``grid``: hyperparameter name -> a value or a non-empty list of values."""
-    if grid is None:
-        return {}
-    if not isinstance(grid, dict):
-        raise OptbenchInputError(f"grid must map hyperparameter names to lists of values, "
-                                 f"got {grid!r}")
-    out = {}
-    for k, v in grid.items():
-        vals = list(v) if isinstance(v, (list, tuple, range, np.ndarray)) else [v]
-        if not vals:
-            raise OptbenchInputError(f"grid[{k!r}] must list at least one value")
-        out[k] = [x.item() if isinstance(x, np.generic) else x for x in vals]
-    return out
-
-
-def expand(problems, optimizers, grid: dict | None = None, seeds=(0,), steps: int = 1000,
-           **kw) -> list[RunSpec]:
-    """The cross product problems × optimizers × grid × seeds as validated run specs.
-
-    ``grid`` maps hyperparameter names to lists of values; a name an optimizer does not have
-    is an error (use per-optimizer dicts ``{"optimizer": "adam", "lr": ...}`` otherwise).
-    ``seeds``: a count n (seeds 0..n-1) or a list of seeds."""
-    from .runner.spec import _build_optimizer, _build_problem
-
-    grid = _grid(grid)
-    seeds = _seeds(seeds)
-    keys = list(grid)
-    combos = list(itertools.product(*[grid[k] for k in keys])) or [()]
-    specs = []
-    for p in _as_list(problems):
-        prob = p if isinstance(p, P.Problem) else _build_problem(p)
-        for o in _as_list(optimizers):
-            base = o.spec if isinstance(o, O.Optimizer) else (
-                {"optimizer": o} if isinstance(o, str) else dict(o))
-            for combo in combos:
-                ospec = dict(base)
-                ospec.update(dict(zip(keys, combo)))
-                opt = _build_optimizer(ospec)
-                for s in seeds:
-                    specs.append(RunSpec.make(prob, opt, seed=s, steps=steps, **kw))
-    return specs
-
-
 def sweep(problems, optimizers, grid: dict | None = None, seeds=(0,), steps: int = 1000, *,
           parallel: bool | None = None, **kw):
-    """Run the cross product; returns ``(runs, traces)`` DataFrames (see optbench.record.tables).
+    """Run the cross product problems × optimizers × grid × seeds (the arguments of
+    :func:`optbench.runner.expand.expand`, which TOML suites use too); returns ``(runs,
+    traces)`` DataFrames (see optbench.record.tables).
 
     Its batches (one per problem and optimizer family, all runs of a batch held at once) are
     checked against the available memory before anything runs (:mod:`optbench.memory`)."""

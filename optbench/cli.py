@@ -12,6 +12,7 @@ Subcommands import what they need when they run, so ``list`` and ``show`` start 
 from __future__ import annotations
 
 import argparse
+import numbers
 import sys
 
 from optbench.validate import OptbenchInputError
@@ -134,25 +135,33 @@ def _warn(lines):
         print(f"optbench: warning: {w}", file=sys.stderr)
 
 
+def _table(rows: list[dict]) -> str:
+    """Rows as right-aligned columns, numbers of a column with a float in it at 6 decimals and
+    None as NaN (pandas' ``to_string(index=False)`` layout, without importing pandas)."""
+    cols = list(rows[0]) if rows else []
+
+    def number(v):
+        return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+    def cell(v, floats):
+        if floats and (v is None or v != v):
+            return "NaN"
+        return f"{v:.6f}" if floats and number(v) else str(v)
+
+    floats = {c: any(isinstance(r[c], float) for r in rows)
+              and all(r[c] is None or number(r[c]) for r in rows) for c in cols}
+    lines = [cols] + [[cell(r[c], floats[c]) for c in cols] for r in rows]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(cols))]
+    return "\n".join(" ".join(s.rjust(w) for s, w in zip(line, widths)) for line in lines)
+
+
 def _cmd_list(args) -> int:
-    if args.what in ("problems", "optimizers"):
-        import pandas as pd
     if args.what == "problems":
         from optbench import problems as P
-        rows = []
-        for n in P.names():
-            p = P.get(n)
-            rows.append({"problem": n, "family": p.family, "dim": p.dim, "min_dim": p.min_dim,
-                         "f_star": p.f_star, "critical_points": len(p.known_critical_points()),
-                         "stochastic": bool(p.stochastic), "cost": p.cost()})
-        print(pd.DataFrame(rows).to_string(index=False))
+        print(_table(P.listing()))
     elif args.what == "optimizers":
         from optbench import optimizers as O
-        rows = [{"optimizer": n, "family": O.REGISTRY[n].family,
-                 "torch": O.REGISTRY[n].torch_name or "-",
-                 "defaults": ", ".join(f"{k}={v}" for k, v in O.get(n).hyper.items())}
-                for n in O.names()]
-        print(pd.DataFrame(rows).to_string(index=False))
+        print(_table(O.listing()))
     elif args.what == "suites":
         from optbench.runner.suites import builtin_suites, load_suite
         for n, path in builtin_suites().items():

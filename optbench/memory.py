@@ -174,8 +174,10 @@ def check_specs(specs, *, batch_runs: int | None = None, at_once: int = 1,
 
 def _optimizer(key: str):
     """The optimizer of a spec's canonical optimizer string."""
-    from optbench.runner.spec import _build_optimizer, _parse
-    return _build_optimizer(_parse(key))
+    import json
+
+    from optbench import optimizers as O
+    return O.make(json.loads(key))
 
 
 def check_sweep(specs, *, executor=None, address=None, workers=None,

@@ -1,33 +1,25 @@
 """The problem zoo (installed as ``optbench.problems``): one module per family.
 
-``get(name, **params)`` builds a problem; ``names()`` lists the registered families.
+``make(name | spec dict | Problem)`` builds a problem (``get(name, **params)`` by name);
+``names()`` lists the registered families; ``listing()`` gives the rows of ``optbench list
+problems``. Families register with ``@register`` (:mod:`optbench.registry`, the same
+mechanism as the optimizers); the modules below are imported on first look-up.
 """
 from __future__ import annotations
 
-import importlib
+from .base import REGISTRY, Problem, register  # noqa: F401
 
-from .base import Problem, REGISTRY, register  # noqa: F401
+FAMILY_MODULES = ("quadratic", "rosenbrock", "saddle", "oned",
+                  "double_well", "styblinski_tang", "matrix_factorisation", "linear_net",
+                  "regression", "noisy",
+                  "classic2d", "classic_nd", "monkey", "mgh", "mgh_nd", "mlp")
 
-_FAMILY_MODULES = ("quadratic", "rosenbrock", "saddle", "oned",
-                   "double_well", "styblinski_tang", "matrix_factorisation", "linear_net",
-                   "regression", "noisy",
-                   "classic2d", "classic_nd", "monkey", "mgh", "mgh_nd", "mlp")
-
-
-def _load_all():
-    for m in _FAMILY_MODULES:
-        importlib.import_module(f"{__name__}.{m}")
+names = REGISTRY.names
+get = REGISTRY.get
+make = REGISTRY.make
 
 
-def names() -> list[str]:
-    _load_all()
-    return sorted(REGISTRY)
-
-
-def get(name: str, **params) -> Problem:
-    _load_all()
-    from optbench.validate import unknown
-
-    if not isinstance(name, str) or name not in REGISTRY:
-        raise unknown("problem", name, REGISTRY)
-    return REGISTRY[name](**params)
+def listing() -> list[dict]:
+    """One row per family: its name and :meth:`Problem.about` of its default instance (no
+    family builds large data for it)."""
+    return [{"problem": n, **REGISTRY[n].about()} for n in names()]

@@ -7,27 +7,21 @@ The kernels are compiled for the CPU or for CUDA by :mod:`optbench.kernels.compi
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from optbench.kernels import compile as kc
 from optbench.kernels import signatures as S
 from optbench.memory import check as check_memory
 from optbench.params import C, Param, resolve
+from optbench.registry import Zoo
 from optbench.validate import OptbenchInputError
 
-REGISTRY: dict[str, type["Problem"]] = {}
+if TYPE_CHECKING:
+    import pandas as pd
+
 MAX_DIM = 2 ** 31  # one float64 vector of this size is 16 GiB
-
-
-def register(cls):
-    """Class decorator: add a problem family to the registry under ``cls.name``."""
-    if cls.name in REGISTRY:
-        raise RuntimeError(f"problem {cls.name!r} registered twice")
-    REGISTRY[cls.name] = cls
-    return cls
 
 
 def rng(seed: int, *salt: int) -> np.random.Generator:
@@ -53,13 +47,7 @@ class Problem:
     parallel_safe: ClassVar[bool] = True  # False: kernels use scratch in data; runs go one by one
 
     def __init__(self, **params):
-        schema = dict(self.params)
-        schema.setdefault("start", C(self.start_default, ("standard", "random"),
-                                     doc="x0: the standard start, or uniform in init_box(seed)"))
-        self.p = resolve(f"problem {self.name}", schema, params)
-        if "dim" in self.p and self.p["dim"] is not None and self.p["dim"] > MAX_DIM:
-            raise OptbenchInputError(
-                f"problem {self.name}.dim must be <= {MAX_DIM}, got {self.p['dim']}")
+        self.p = self.resolve_params(params)
         check_memory(self.data_bytes(), f"problem {self!r}: building its data",
                      f"dim {self.p['dim']}" if self.p.get("dim") else "")
         data, idata, dim = self.build()
@@ -73,6 +61,18 @@ class Problem:
         if self.idata.size == 0:
             self.idata = np.zeros(1, np.int64)
         self.dim = int(dim)
+
+    @classmethod
+    def resolve_params(cls, params: dict) -> dict:
+        """The validated parameters, defaults filled in (what ``self.p`` will be), without
+        building anything."""
+        schema = dict(cls.params)
+        schema.setdefault("start", C(cls.start_default, ("standard", "random"),
+                                     doc="x0: the standard start, or uniform in init_box(seed)"))
+        p = resolve(f"problem {cls.name}", schema, params)
+        if "dim" in p and p["dim"] is not None and p["dim"] > MAX_DIM:
+            raise OptbenchInputError(f"problem {cls.name}.dim must be <= {MAX_DIM}, got {p['dim']}")
+        return p
 
     # -- to implement -----------------------------------------------------------------
     def build(self):
@@ -127,6 +127,8 @@ class Problem:
         return rng(seed, 1).uniform(lo, hi, self.dim)
 
     def critical_points(self) -> pd.DataFrame:
+        import pandas as pd   # not at import: listing the zoo needs no pandas
+
         rows = [{"x": np.asarray(x, float), "f": float(f), "index": int(k), "kind": kind}
                 for x, f, k, kind in self.known_critical_points()]
         return pd.DataFrame(rows, columns=["x", "f", "index", "kind"])
@@ -150,6 +152,24 @@ class Problem:
     def cost(self) -> str:
         """Time and memory of one gradient evaluation as a function of d."""
         return "O(d) time, O(d) memory"
+
+    # -- what `optbench list problems` prints -----------------------------------------
+    @property
+    def facts(self) -> dict:
+        """family, dim, min_dim, f_star, the number of known critical points, stochastic and
+        the cost of one gradient, read from this instance."""
+        return {"family": self.family, "dim": self.dim, "min_dim": self.min_dim,
+                "f_star": self.f_star, "critical_points": len(self.known_critical_points()),
+                "stochastic": bool(self.stochastic), "cost": self.cost()}
+
+    @classmethod
+    def about(cls, **params) -> dict:
+        """:attr:`facts` of the instance with these parameters (none: the default instance),
+        as ``optbench list problems`` prints them. This default builds the instance; a family
+        whose data is large (an n×n matrix) overrides it with closed forms computed from
+        :meth:`resolve_params`, so that listing the zoo allocates no large data
+        (tests/test_factories.py checks that both agree)."""
+        return cls(**params).facts
 
     # -- compiled kernels -------------------------------------------------------------
     def cpu_kernels(self):
@@ -203,3 +223,7 @@ class Problem:
             H[:, j] = self.hvp(x, e)
             e[j] = 0.0
         return H
+
+
+REGISTRY = Zoo("problem", Problem, "optbench.problems")   # families: problems/__init__.py
+register = REGISTRY.register

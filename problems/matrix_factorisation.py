@@ -38,6 +38,7 @@ from .quadratic import haar_orthogonal
 
 MAX_DIM = 5000
 LIST_ALL_UP_TO = 200
+COST = "O(d^2) time, O(d^2) memory"
 
 
 def mf_fg(x, g, data, idata, seed, step):
@@ -105,6 +106,32 @@ def mf_spectrum(n: int, top: float, bottom: float, shape: str) -> np.ndarray:
     return top + (bottom - top) * t
 
 
+def checked_spectrum(p: dict) -> np.ndarray:
+    """The eigenvalues of M for the resolved parameters ``p`` (distinct, descending)."""
+    n = p["dim"]
+    if n > 1 and not p["lam_bottom"] < p["lam_top"]:
+        raise OptbenchInputError(
+            f"problem matrix-factorisation: lam_bottom must be < lam_top (distinct "
+            f"eigenvalues), got lam_bottom={p['lam_bottom']!r}, lam_top={p['lam_top']!r}")
+    lam = mf_spectrum(n, p["lam_top"], p["lam_bottom"], p["spectrum"])
+    if n > 1 and not np.all(np.diff(lam) < 0):
+        raise OptbenchInputError(
+            "problem matrix-factorisation: lam_top/lam_bottom too close for distinct "
+            f"eigenvalues at dim={n}")
+    return lam
+
+
+def f_at(eigenvalues: np.ndarray, i: int) -> float:
+    """f at ±√λ_i v_i (1-based i): ¼ Σ_{j≠i} λ_j² (no cancellation)."""
+    lam2 = eigenvalues ** 2
+    return 0.25 * float(np.sum(lam2[: i - 1]) + np.sum(lam2[i:]))
+
+
+def listed_indices(n: int):
+    """The i of the points ±√λ_i v_i that ``known_critical_points`` lists."""
+    return range(1, n + 1) if n <= LIST_ALL_UP_TO else [*range(1, min(n, 8) + 1), n]
+
+
 @register
 class MatrixFactorisation(NearCritical, Problem):
     name = "matrix-factorisation"
@@ -128,17 +155,18 @@ class MatrixFactorisation(NearCritical, Problem):
         n = self.p["dim"]
         return 34 * n * n      # 4.25 n² floats building M (Gaussian, Q, R, M)
 
+    @classmethod
+    def about(cls, **params):
+        """Closed forms from the parameters (building M costs O(n³) time, O(n²) memory)."""
+        p = cls.resolve_params(params)
+        lam = checked_spectrum(p)
+        return {"family": cls.family, "dim": p["dim"], "min_dim": cls.min_dim,
+                "f_star": f_at(lam, 1), "critical_points": 1 + 2 * len(listed_indices(p["dim"])),
+                "stochastic": cls.stochastic, "cost": COST}
+
     def build(self):
         n, p = self.p["dim"], self.p
-        if n > 1 and not p["lam_bottom"] < p["lam_top"]:
-            raise OptbenchInputError(
-                f"problem matrix-factorisation: lam_bottom must be < lam_top (distinct "
-                f"eigenvalues), got lam_bottom={p['lam_bottom']!r}, lam_top={p['lam_top']!r}")
-        self.eigenvalues = mf_spectrum(n, p["lam_top"], p["lam_bottom"], p["spectrum"])
-        if n > 1 and not np.all(np.diff(self.eigenvalues) < 0):
-            raise OptbenchInputError(
-                "problem matrix-factorisation: lam_top/lam_bottom too close for distinct "
-                f"eigenvalues at dim={n}")
+        self.eigenvalues = checked_spectrum(p)
         self.eigenvectors = haar_orthogonal(n, p["seed"])      # columns v_i
         M = (self.eigenvectors * self.eigenvalues) @ self.eigenvectors.T
         M = 0.5 * (M + M.T)
@@ -157,9 +185,7 @@ class MatrixFactorisation(NearCritical, Problem):
         return (-b, b)
 
     def _f_at(self, i: int) -> float:
-        """f at ±√λ_i v_i (1-based i): ¼ Σ_{j≠i} λ_j² (no cancellation)."""
-        lam2 = self.eigenvalues ** 2
-        return 0.25 * float(np.sum(lam2[: i - 1]) + np.sum(lam2[i:]))
+        return f_at(self.eigenvalues, i)
 
     @property
     def f_star(self):
@@ -180,13 +206,12 @@ class MatrixFactorisation(NearCritical, Problem):
 
     def known_critical_points(self):
         n = self.dim
-        ii = range(1, n + 1) if n <= LIST_ALL_UP_TO else [*range(1, min(n, 8) + 1), n]
         out = [(np.zeros(n), 0.25 * self.norm_m2, n, "max")]
-        for i in ii:
+        for i in listed_indices(n):
             v = np.sqrt(self.eigenvalues[i - 1]) * self.eigenvectors[:, i - 1]
             kind = kind_of(i - 1, n, global_min=True)
             out += [(v, self._f_at(i), i - 1, kind), (-v, self._f_at(i), i - 1, kind)]
         return out
 
     def cost(self):
-        return "O(d^2) time, O(d^2) memory"
+        return COST

@@ -105,14 +105,16 @@ def test_plan_tasks_cuts_whole_groups_identically_for_any_worker_count():
 
 def test_suite_specs_equal_one_run_spec_make_per_run():
     """suite_specs copies one checked spec per seed: the same specs as RunSpec.make each."""
-    from optbench.runner.spec import RunSpec, _build_optimizer, _build_problem
-    from optbench.runner.suites import _expand_table
+    import optbench as ob
+    from optbench.runner.expand import _combinations
+    from optbench.runner.spec import RunSpec
 
     suite = dict(SUITE, seeds=[4, 0, 7], stop="gtol", gtol=1e-9, record="every:7")
-    naive = [RunSpec.make(_build_problem(p), _build_optimizer(o), seed=sd, steps=suite["steps"],
-                          targets=suite["targets"], stop="gtol", gtol=1e-9, record="every:7")
-             for tp in suite["problems"] for p in _expand_table(tp)
-             for to in suite["optimizers"] for o in _expand_table(to) for sd in suite["seeds"]]
+    naive = [RunSpec.make(ob.problems.make(p), ob.optimizers.make(o), seed=sd,
+                          steps=suite["steps"], targets=suite["targets"], stop="gtol",
+                          gtol=1e-9, record="every:7")
+             for tp in suite["problems"] for p in _combinations(tp)
+             for to in suite["optimizers"] for o in _combinations(to) for sd in suite["seeds"]]
     got = suite_specs(suite)
     assert got == naive and [s.run_id for s in got] == [s.run_id for s in naive]
     with pytest.raises(OptbenchInputError, match="seed must be >= 0"):

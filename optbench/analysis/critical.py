@@ -192,7 +192,7 @@ def critical_columns(runs: pd.DataFrame, xs, **kw) -> pd.DataFrame:
     cp_nearest_kind."""
     if len(xs) != len(runs):
         raise OptbenchInputError(f"need one x per run: {len(xs)} x for {len(runs)} runs")
-    from optbench.runner.spec import _build_problem
+    from optbench import problems as P
 
     probs: dict = {}
     rows = []
@@ -203,7 +203,7 @@ def critical_columns(runs: pd.DataFrame, xs, **kw) -> pd.DataFrame:
             rows.append({})
             continue
         if pp not in probs:
-            probs[pp] = _build_problem(json.loads(pp))
+            probs[pp] = P.make(json.loads(pp))
         p = probs[pp]
         a = analyse(p, xv, **kw)
         nk = nearest_known(p, xv)

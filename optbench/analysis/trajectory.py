@@ -43,14 +43,12 @@ def trajectory(problem, optimizer, steps: int, *, x0=None, seed: int = 0,
     """Iterates of one run: DataFrame with ``step``, ``x`` (arrays), ``f`` and ``status``
     (the status of the run that ended at that step). Row 0 is x0."""
     from optbench import optimizers as O
+    from optbench import problems as P
     from optbench.runner.execute import execute
-    from optbench.runner.spec import RunSpec, _build_problem
+    from optbench.runner.spec import RunSpec
 
-    prob = problem if hasattr(problem, "dim") else _build_problem(problem)
-    opt = optimizer if isinstance(optimizer, O.Optimizer) else (
-        O.get(optimizer) if isinstance(optimizer, str) else None)
-    ospec = opt.spec if opt is not None else dict(optimizer)
-    ospec = _pin_schedule(ospec, steps)
+    prob = P.make(problem)
+    ospec = _pin_schedule(O.make(optimizer).spec, steps)
     ks = budgets(int(steps), max_points)
     specs = [RunSpec.make(prob, ospec, seed=seed, steps=int(k), x0=x0, stop="budget",
                           record="none") for k in ks]

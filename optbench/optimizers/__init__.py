@@ -1,21 +1,26 @@
-"""Optimizer families, one module each; ``get(name, **hyper)`` builds one."""
+"""Optimizer families, one module each.
+
+``make(name | spec dict | Optimizer)`` builds an optimizer (``get(name, **hyper)`` by name);
+``names()`` lists the registered families; ``listing()`` gives the rows of ``optbench list
+optimizers``. Families register with ``@register`` (:mod:`optbench.registry`, the same
+mechanism as the problems); the modules below are imported on first look-up.
+"""
 from __future__ import annotations
 
-from . import adagrad, adam, rmsprop, sgd  # noqa: F401  (register the families)
-from . import line_search, second_order, zero_order  # noqa: F401,E402
 from .base import REGISTRY, Optimizer, register  # noqa: F401
 from .schedules import KINDS as SCHEDULES, Schedule  # noqa: F401
 
+FAMILY_MODULES = ("sgd", "adagrad", "rmsprop", "adam", "line_search", "second_order",
+                  "zero_order")
 
-def names() -> list[str]:
-    return sorted(REGISTRY)
+names = REGISTRY.names
+get = REGISTRY.get
+make = REGISTRY.make
 
 
-def get(name: str, **hyper) -> Optimizer:
-    from optbench.validate import unknown
-
-    if isinstance(name, Optimizer):
-        return name
-    if not isinstance(name, str) or name not in REGISTRY:
-        raise unknown("optimizer", name, REGISTRY)
-    return REGISTRY[name](**hyper)
+def listing() -> list[dict]:
+    """One row per family: name, family, the torch.optim equivalent and the defaults."""
+    return [{"optimizer": n, "family": REGISTRY[n].family,
+             "torch": REGISTRY[n].torch_name or "-",
+             "defaults": ", ".join(f"{k}={v}" for k, v in REGISTRY[n]().hyper.items())}
+            for n in names()]

@@ -22,24 +22,20 @@ from optbench.kernels import compile as kc
 from optbench.kernels import signatures as S
 from optbench.kernels.slots import N_SCALARS, Slots, hyper_slots
 from optbench.params import F, Param, resolve
+from optbench.registry import Zoo
 from optbench.validate import OptbenchInputError
 
 from .schedules import Schedule
 
-REGISTRY: dict[str, type["Optimizer"]] = {}
 
-
-def register(cls):
-    if cls.name in REGISTRY:
-        raise RuntimeError(f"optimizer {cls.name!r} registered twice")
+def _check_slots(cls):
+    """On registration: ``slots`` as :class:`Slots`, each one a hyperparameter."""
     if not isinstance(cls.slots, Slots):   # a plain tuple of names (plugins may give one)
         cls.slots = hyper_slots(*cls.slots)
     known = set().union(*(getattr(c, "params", {}) for c in cls.__mro__))
     unknown = [k for k in cls.slots if k not in known]
     if unknown:
         raise RuntimeError(f"optimizer {cls.name!r}: slots {unknown} are not hyperparameters")
-    REGISTRY[cls.name] = cls
-    return cls
 
 
 PREP = kc.placeholder("PREP")   # the family's kernels, bound per optimizer
@@ -151,6 +147,10 @@ def _clip(field, v):
         raise OptbenchInputError(f"{field} must be a positive finite number, got {v!r}")
     return v
 
+
+REGISTRY = Zoo("optimizer", Optimizer, "optbench.optimizers",   # families: __init__.py
+               check=_check_slots)
+register = REGISTRY.register
 
 LR = F(1e-3, 0.0, lo_open=True, doc="learning rate")
 WD = F(0.0, 0.0, doc="weight decay")

@@ -12,25 +12,20 @@ from __future__ import annotations
 import numpy as np
 
 from optbench import optimizers as O
+from optbench import problems as P
 from optbench.analysis.landscape import evaluator
 from optbench.analysis.trajectory import as_array, trajectory
-from optbench.runner.spec import _build_problem
 from optbench.validate import OptbenchInputError
 
 from . import style as S
 
 
 def _problem(p):
-    return p if hasattr(p, "dim") and hasattr(p, "cpu_kernels") else _build_problem(p)
+    return P.make(p)
 
 
 def _opt(o):
-    if isinstance(o, O.Optimizer):
-        return o
-    if isinstance(o, str):
-        return O.get(o)
-    d = dict(o)
-    return O.get(d.pop("optimizer"), **d)
+    return O.make(o)
 
 
 def label_of(opt) -> str:

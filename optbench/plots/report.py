@@ -147,8 +147,7 @@ def draw(kind, runs, traces, out: _Out, *, target=1e-3, criterion="steps"):
 
 def _landscape(r0):
     import optbench as ob
-    from optbench.runner.spec import _build_problem
-    prob = _build_problem(json.loads(r0["problem_params"]))
+    prob = ob.problems.make(json.loads(r0["problem_params"]))
     res = ob.run(prob, json.loads(r0["optimizer_params"]), steps=int(r0["budget"]),
                  seed=int(r0["seed"]), stop=str(r0["stop"]), record="none")
     return LS.slice_2d(prob, res.x, title=f"{prob.name}: around the end point of {r0['solver']}")

@@ -60,8 +60,8 @@ class RunSpec:
     def make(cls, problem, optimizer, *, seed=0, steps=1000, targets=None, stop="target",
              gtol=1e-8, record="log", x0=None, device="cpu", dtype="float64") -> "RunSpec":
         """Validate everything (before any compilation) and build the canonical spec."""
-        prob = problem if isinstance(problem, P.Problem) else _build_problem(problem)
-        opt = optimizer if isinstance(optimizer, O.Optimizer) else _build_optimizer(optimizer)
+        prob = P.make(problem)
+        opt = O.make(optimizer)
         seed = number("seed", seed, lo=0, hi=2**63 - 1, integer=True)
         steps = number("steps", steps, lo=1, hi=10**12, integer=True)
         choice("stop", stop, STOPS)
@@ -100,10 +100,10 @@ class RunSpec:
         return dict(_parse(self.optimizer))
 
     def build_problem(self) -> P.Problem:
-        return _build_problem(self.problem_params)
+        return P.make(self.problem_params)
 
     def build_optimizer(self) -> O.Optimizer:
-        return _build_optimizer(self.optimizer_params)
+        return O.make(self.optimizer_params)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -182,27 +182,3 @@ def _x0(x0, prob) -> tuple:
 def _parse(text: str) -> dict:
     """Parsed canonical JSON (a sweep's specs share few distinct strings; callers copy)."""
     return json.loads(text)
-
-
-def _build_problem(spec) -> P.Problem:
-    if isinstance(spec, str):
-        return P.get(spec)
-    if isinstance(spec, dict):
-        d = dict(spec)
-        name = d.pop("problem", d.pop("name", None))
-        if name is None:
-            raise OptbenchInputError("problem spec needs a 'problem' name")
-        return P.get(name, **d)
-    raise OptbenchInputError(f"problem must be a name, a table or a Problem, got {spec!r}")
-
-
-def _build_optimizer(spec) -> O.Optimizer:
-    if isinstance(spec, str):
-        return O.get(spec)
-    if isinstance(spec, dict):
-        d = dict(spec)
-        name = d.pop("optimizer", d.pop("name", None))
-        if name is None:
-            raise OptbenchInputError("optimizer spec needs an 'optimizer' name")
-        return O.get(name, **d)
-    raise OptbenchInputError(f"optimizer must be a name, a table or an Optimizer, got {spec!r}")
