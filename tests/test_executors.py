@@ -47,9 +47,10 @@ def same_tables(a, b):
                 continue
             if pd.api.types.is_numeric_dtype(x[c]):
                 assert np.array_equal(x[c].to_numpy(), y[c].to_numpy(), equal_nan=True), c
-            else:
-                assert [np.asarray(v).tolist() if not isinstance(v, str) else v for v in x[c]] \
-                    == [np.asarray(v).tolist() if not isinstance(v, str) else v for v in y[c]], c
+            else:   # lists compared as their exact repr (NaN, a missed target, equals NaN)
+                assert [repr(np.asarray(v).tolist()) if not isinstance(v, str) else v
+                        for v in x[c]] == [repr(np.asarray(v).tolist())
+                                           if not isinstance(v, str) else v for v in y[c]], c
 
 
 def sweep(out, **kw):

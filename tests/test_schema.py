@@ -128,6 +128,19 @@ def test_error_rows_have_every_column(tables):
     check_table(one, "runs")
 
 
+def test_lists_of_nan_keep_their_type_through_the_store(tmp_path):
+    """A part whose hit_ngev lists are all NaN (error rows, every target missed) is written as
+    list<double>, not inferred as list<null> (read back as lists of None)."""
+    from optbench.record.store import Store
+
+    runs = T.error_runs(specs({"problem": "rosenbrock"}, {"optimizer": "adam"},
+                              targets=[1.0, 0.1]), "x")
+    Store(tmp_path / "out").append(runs, T.empty_trace())
+    back, _ = ob.load(tmp_path / "out")
+    for v in list(back.hit_ngev) + list(back.hit_grad_equiv):
+        assert np.asarray(v).dtype == np.float64 and np.isnan(v).all() and len(v) == 2
+
+
 def test_producers_cannot_drift_from_the_schema():
     n = 2
     with pytest.raises(ValueError, match="not declared"):

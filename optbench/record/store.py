@@ -49,6 +49,7 @@ from optbench.validate import OptbenchInputError
 
 from .env import environment
 from .schema import SCHEMA_VERSION
+from .tables import arrow_table
 
 try:
     import fcntl
@@ -377,7 +378,7 @@ def _atomic_write(path: Path, data: bytes):
 
 def _atomic_parquet(df: pd.DataFrame, path: Path, extra_meta: dict | None = None):
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = arrow_table(df)   # list columns typed as declared
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **(extra_meta or {}),
                                            b"optbench_schema": str(SCHEMA_VERSION).encode()})
     pq.write_table(table, tmp, write_page_checksum=True)

@@ -12,16 +12,17 @@ converts those); it builds the columns that come from the run specs and the erro
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
-from .schema import COST_MODEL, expand, names, pandas_dtype, target_label
+from .schema import COST_MODEL, TABLES, expand, names, pandas_dtype, target_label
 from .targets import TABLE_TARGETS
 
 __all__ = ["COST_MODEL", "TRACE_COLUMNS", "table", "spec_columns", "error_row", "error_runs",
-           "runs_frame", "empty_trace", "traces_frame", "repeat_ids", "target_label",
-           "table_target_index", "hyper_columns"]
+           "runs_frame", "empty_trace", "traces_frame", "arrow_table", "repeat_ids",
+           "target_label", "table_target_index", "hyper_columns"]
 
 TRACE_COLUMNS = names("traces")
 
@@ -124,6 +125,30 @@ def traces_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return _empty("traces")
     return pd.concat(parts, ignore_index=True)
+
+
+def arrow_table(df: pd.DataFrame):
+    """``df`` (a runs or traces frame) as an Arrow table, its list columns typed as declared:
+    Arrow's inference would type a column whose lists are all NaN (every target missed, error
+    rows) as ``list<null>``, read back as lists of None."""
+    import pyarrow as pa
+
+    t = pa.Table.from_pandas(df, preserve_index=False)
+    lists = _arrow_lists()
+    for i, name in enumerate(t.column_names):
+        want = lists.get(name)
+        if want is not None and t.schema.field(i).type != want:
+            t = t.set_column(i, pa.field(name, want), t.column(i).cast(want))
+    return t
+
+
+@lru_cache(maxsize=1)
+def _arrow_lists() -> dict:
+    import pyarrow as pa
+
+    items = {"list<float64>": pa.float64(), "list<int64>": pa.int64()}
+    return {c.name: pa.list_(items[c.dtype]) for kind in ("runs", "traces")
+            for c in TABLES[kind] if c.dtype in items}
 
 
 def table_target_index(ladder) -> list:
