@@ -8,6 +8,7 @@ import pandas as pd
 
 from .memory import check_specs
 from .runner.execute import execute
+from .runner.executors import group_specs
 from .runner.expand import expand  # noqa: F401  (optbench.api.expand: the same function)
 from .runner.spec import RunSpec
 from .validate import boolean
@@ -85,7 +86,7 @@ def sweep(problems, optimizers, grid: dict | None = None, seeds=(0,), steps: int
     if parallel is not None:
         parallel = boolean("parallel", parallel)
     specs = expand(problems, optimizers, grid, seeds, steps, **kw)
-    check_specs(specs)
+    check_specs(specs, groups=group_specs(specs))
     return execute(specs, parallel=parallel)
 
 

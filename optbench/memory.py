@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 import os
 
-from optbench.validate import OptbenchInputError, number
+from optbench.validate import OptbenchInputError
 
 VECTOR = 8                 # bytes of one float64
 TRACE_ROW_BYTES = 8 * 50   # trace buffers and the trace table built (measured: 290-380 B)
@@ -143,10 +143,13 @@ def check_specs(specs, *, batch_runs: int | None = None, at_once: int = 1,
                 groups: dict | None = None) -> None:
     """Refuse a sweep whose largest ``at_once`` batches (of at most ``batch_runs`` runs of one
     execution group each; None: a whole group) cannot fit in the available memory together.
-    ``groups``: ``executors.group_specs(specs)`` if already computed."""
+    ``groups``: the runner's execution groups (``runner.executors.group_specs``); without
+    them, runs that share a problem, budget and recording are taken as one group, which can
+    only overestimate a batch (this module sits below the runner and does not import it)."""
     if groups is None:
-        from optbench.runner.executors import group_specs
-        groups = group_specs(specs)
+        groups = {}
+        for s in specs:
+            groups.setdefault((s.problem, s.steps, str(s.record)), []).append(s)
     peaks = []   # (bytes, runs, dim, first spec, optimizer) per batch that may run at once
     opts: dict = {}
     for group in groups.values():
@@ -178,21 +181,3 @@ def _optimizer(key: str):
 
     from optbench import optimizers as O
     return O.make(json.loads(key))
-
-
-def check_sweep(specs, *, executor=None, address=None, workers=None,
-                task_runs: int = 1024) -> None:
-    """``check_specs`` for ``run_suite``: batches of at most ``task_runs`` runs, as many at once
-    as the executor runs tasks (1 serially, else ``workers``, default the usable cores). A
-    remote dask cluster (``address``) is not checked here: its memory is on its workers."""
-    if address is not None:
-        return
-    from optbench.runner import executors as X
-
-    groups = X.group_specs(specs)
-    if executor is None:
-        executor = X.default_executor(len(groups))
-    if workers is not None:
-        workers = number("workers", workers, lo=1, integer=True)
-    at_once = 1 if executor == "serial" else (workers or X.usable_cores())
-    check_specs(specs, batch_runs=task_runs, at_once=at_once, groups=groups)

@@ -24,18 +24,9 @@ LAYERS = [
     ("cli/api/bench", ("optbench.cli", "optbench.api", "optbench.bench", "optbench.asv_bridge")),
 ]
 
-# Edges left out of the cycle check, each closing a cycle of the landed tree that another
-# part of the restructuring is removing. The lead deletes this allow-list once they are gone
-# (``python tests/test_layers.py`` prints the cycles of the whole graph, allowed or not).
-ALLOWED_CYCLE_EDGES: set[tuple[str, str]] = {
-    # memory.py (the memory check) imports the runner inside functions, while
-    # problems/base.py and runner/spec.py import memory
-    ("optbench.memory", "optbench.runner.spec"),
-    ("optbench.memory", "optbench.runner.executors"),
-    # executors.make_executor imports runner/dask_executor.py lazily, which subclasses
-    # executors' classes
-    ("optbench.runner.executors", "optbench.runner.dask_executor"),
-}
+# Edges left out of the cycle check: none. Add one only with a comment saying why the cycle
+# is needed (``python tests/test_layers.py`` prints the cycles of the whole graph).
+ALLOWED_CYCLE_EDGES: set[tuple[str, str]] = set()
 
 
 def module_files() -> dict[str, tuple[Path, bool]]:

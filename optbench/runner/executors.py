@@ -32,7 +32,7 @@ from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-from optbench.validate import OptbenchInputError, number, unknown
+from optbench.validate import number
 
 EXECUTORS = ("serial", "processes", "dask")
 DEFAULT_TASK_RUNS = 1024
@@ -343,23 +343,3 @@ def _warm_worker():
     import optbench.runner.execute  # noqa: F401
 
     return optbench.__version__
-
-
-def make_executor(name=None, *, address=None, workers=None, parallel=None, n_groups=2):
-    """Build the named executor (``None``: dask if an address is given, else the default)."""
-    if name is None:
-        name = "dask" if address else default_executor(n_groups)
-    if name not in EXECUTORS:
-        raise unknown("executor", name, EXECUTORS)
-    if address and name != "dask":
-        raise OptbenchInputError(f"--address is for the dask executor, not {name!r}")
-    if workers is not None:
-        workers = number("workers", workers, lo=1, integer=True)
-    hooks = hooks_from_env()
-    if name == "serial":
-        return SerialExecutor(parallel)
-    if name == "processes":
-        return ProcessExecutor(workers, hooks)
-    from .dask_executor import DaskExecutor
-
-    return DaskExecutor(address, workers, hooks)

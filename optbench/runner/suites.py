@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from optbench.validate import OptbenchInputError, unknown
+from optbench.validate import OptbenchInputError, number, unknown
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -176,8 +176,8 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
         raise unknown("executor", executor, X.EXECUTORS)
     suite = load_suite(suite)
     specs = suite_specs(suite, seeds=seeds, steps=steps, device=device, dtype=dtype)
-    from optbench.memory import check_sweep   # the batches that run at once must fit
-    check_sweep(specs, executor=executor, address=address, workers=workers, task_runs=task_runs)
+    _check_memory(specs, executor=executor, address=address, workers=workers,
+                  task_runs=task_runs)   # the batches that run at once must fit
     out = Path(out) if out is not None else Path("results") / suite["name"]
     created = F.first_missing(out)
     store = Store(out).lock()
@@ -197,7 +197,7 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
         stored = already = sum(i in done for i in ids)
         # (with an address, dask is chosen before the run loop is imported: a bad address
         # fails in OPTBENCH_DASK_TIMEOUT seconds plus start-up)
-        ex = X.make_executor(executor, address=address, workers=workers, parallel=parallel,
+        ex = make_executor(executor, address=address, workers=workers, parallel=parallel,
                              n_groups=1 if address else len(X.group_specs(specs)))
         store.write_meta(**F.meta_fields(meta, suite, specs, dict(
             seeds=seeds, steps=steps, device=device, dtype=dtype, executor=ex.name,
@@ -293,3 +293,47 @@ def _repair(store):
                   file=sys.stderr)
         return moved
     return []
+
+
+def _check_memory(specs, *, executor=None, address=None, workers=None,
+                  task_runs: int = 1024) -> None:
+    """``memory.check_specs`` for ``run_suite``: batches of at most ``task_runs`` runs, as many
+    at once as the executor runs tasks (1 serially, else ``workers``, default the usable
+    cores). A remote dask cluster (``address``) is not checked here: its memory is on its
+    workers."""
+    if address is not None:
+        return
+    from optbench.memory import check_specs
+    from optbench.runner import executors as X
+
+    groups = X.group_specs(specs)
+    if executor is None:
+        executor = X.default_executor(len(groups))
+    if workers is not None:
+        workers = number("workers", workers, lo=1, integer=True)
+    at_once = 1 if executor == "serial" else (workers or X.usable_cores())
+    check_specs(specs, batch_runs=task_runs, at_once=at_once, groups=groups)
+
+
+def make_executor(name=None, *, address=None, workers=None, parallel=None, n_groups=2):
+    """Build the named executor (``None``: dask if an address is given, else the default).
+
+    Here, above both ``executors`` and ``dask_executor`` (which builds on ``executors``), so
+    that neither imports the other back."""
+    from optbench.runner import executors as X
+    if name is None:
+        name = "dask" if address else X.default_executor(n_groups)
+    if name not in X.EXECUTORS:
+        raise unknown("executor", name, X.EXECUTORS)
+    if address and name != "dask":
+        raise OptbenchInputError(f"--address is for the dask executor, not {name!r}")
+    if workers is not None:
+        workers = number("workers", workers, lo=1, integer=True)
+    hooks = X.hooks_from_env()
+    if name == "serial":
+        return X.SerialExecutor(parallel)
+    if name == "processes":
+        return X.ProcessExecutor(workers, hooks)
+    from .dask_executor import DaskExecutor
+
+    return DaskExecutor(address, workers, hooks)
