@@ -65,6 +65,15 @@ def test_grouping_asks_the_optimizer_for_its_state_size():
     assert list(runs.batch_size) == [2, 1, 2]
 
 
+def test_a_spec_whose_optimizer_cannot_be_built_becomes_an_error_row():
+    good = RunSpec.make("rosenbrock", "adam", steps=5)
+    bad = dataclasses.replace(good, optimizer='{"optimizer":"no-such-optimizer"}')
+    runs, traces = E.execute([good, bad])
+    assert runs.status.iloc[0] != "error" and runs.status.iloc[1] == "error"
+    assert "no-such-optimizer" in runs.message.iloc[1]
+    assert set(traces.run_id) == {good.run_id}
+
+
 def test_zero_step_copy_is_one_run_and_never_aliases_the_batch():
     specs = suite_specs({"name": "t", "problems": [{"problem": "rosenbrock"}],
                          "optimizers": [{"optimizer": "adam"}], "seeds": 3, "steps": 7})

@@ -181,7 +181,10 @@ def test_update_rewrites_only_the_marked_blocks():
 
 
 def test_every_driver_and_column_is_declared_consistently():
+    from optbench.runner.loop import STATUS
+
     assert {e.name for e in E.ENGINES} | {"error"} == set(SC.DRIVERS)
+    assert set(STATUS) == set(SC.STATUSES)
     for kind, table in SC.TABLES.items():
         for c in table:
             assert c.dtype in SC.DTYPES and set(c.filled) <= set(SC.DRIVERS), c.name

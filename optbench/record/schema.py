@@ -42,7 +42,8 @@ _GROUPS = ((ALL, "all"), (RESULTS, "all but error rows"), (("second-order",), "s
            (CUDA, "CUDA"), (("cuda-thread",), "CUDA thread per run"))
 
 # dtypes: "text" is free text in the running pandas' default string dtype; "string" is
-# pandas' StringDtype (missing = <NA>); lists are Python lists in object columns
+# pandas' StringDtype (missing = <NA>); lists are Python lists in object columns (NumPy arrays
+# once read back from a results folder)
 DTYPES = ("int64", "float64", "string", "text", "list<float64>", "list<int64>")
 
 # gradient-equivalent evaluations: a value computed with its gradient is free, a value alone
@@ -64,13 +65,9 @@ class Column:
     filled: tuple = ALL   # drivers that fill it
     default: object = None   # value elsewhere (None: missing; only for text/string columns)
 
-    @property
-    def family(self) -> bool:
-        return "<" in self.name
-
 
 NAN = math.nan
-_ITER = ("converged", "budget", "diverged", "failed", "error")
+STATUSES = ("converged", "budget", "diverged", "failed", "error")
 
 RUNS = (
     Column("run_id", "text", "", "hash of the run spec (16 hex digits): the key of both tables"),
@@ -86,7 +83,7 @@ RUNS = (
     Column("device", "string", "", "`cpu` or `cuda`"),
     Column("dtype", "string", "", "`float64`, or `float32` on `cuda`"),
     Column("dim", "int64", "", "problem dimension d (−1 on error rows)"),
-    Column("status", "string", "", "`" + "`, `".join(_ITER) + "`"),
+    Column("status", "string", "", "`" + "`, `".join(STATUSES) + "`"),
     Column("message", "text", "", "the status in words (error rows: the exception)"),
     Column("nit", "int64", "steps", "steps taken: the last step t"),
     Column("nfev", "int64", "evaluations", "objective values (first-order: = ngev)"),

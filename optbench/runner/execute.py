@@ -56,7 +56,11 @@ def _state_rows(spec: RunSpec) -> int:
     if n is None:
         if len(_STATE_ROWS) > 65536:
             _STATE_ROWS.clear()
-        n = _STATE_ROWS[spec.optimizer] = spec.build_optimizer().n_state()
+        try:
+            n = spec.build_optimizer().n_state()
+        except Exception:  # noqa: BLE001 - its batch fails again and becomes error rows
+            n = -1
+        _STATE_ROWS[spec.optimizer] = n
     return n
 
 
