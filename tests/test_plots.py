@@ -1,6 +1,7 @@
 """Figures checked for content (axes, lines, legend entries, values drawn) and files for
 validity (PDF/SVG/PNG headers, embedded TrueType fonts, byte-reproducibility)."""
 import colorsys
+import re
 import struct
 
 import numpy as np
@@ -10,6 +11,7 @@ from matplotlib.colors import to_rgb
 import optbench as ob
 from optbench.analysis import lr_protocol as LP
 from optbench.analysis import metrics as M
+from optbench.analysis.labels import with_labels
 from optbench.plots import contour as CT
 from optbench.plots import convergence as CV
 from optbench.plots import landscape as LSP
@@ -33,7 +35,8 @@ def labelled_lines(ax):
 
 
 def legend_texts(ax):
-    leg = ax.get_legend()
+    """The entries of ``ax``'s legend, or of its figure's (legends sit below the axes)."""
+    leg = ax.get_legend() or (ax.figure.legends[0] if ax.figure.legends else None)
     return [t.get_text() for t in leg.get_texts()] if leg else []
 
 
@@ -109,7 +112,7 @@ def test_convergence_grid_and_escape(tables):
     runs, traces = tables
     tuned = LP.select_best(runs, criterion="final_f")
     fig = CV.convergence_grid(tuned, traces)
-    titles = [a.get_title() for a in fig.axes if a.get_visible()]
+    titles = [a.get_title().split("\n")[0] for a in fig.axes if a.get_visible()]
     assert titles == ["quadratic", "quadratic-1d", "saddle"]
     assert fig.axes[2].get_ylabel() == S.LABELS["f"]  # no f*: falls back to f
     assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == 3
@@ -216,10 +219,186 @@ def test_cli_plot_and_gallery(tables, tmp_path, capsys):
                            for e in ("png", "svg"))
     assert "sensitivity_quadratic.png" in out
     assert main(["plot", "ecdf", str(tmp_path / "res"), "--format", "gif"]) == 2
+    capsys.readouterr()
     assert main(["gallery", "--out", str(tmp_path / "g"), "--format", "png", "--only", "1"]) == 0
+    err = capsys.readouterr().err  # progress: a line as the experiment starts and ends
+    assert "optbench gallery: [1/1] 1. Gradient descent on x + sin x: running" in err
+    assert re.search(r"\[1/1\] 1\. .*: 01_x_plus_sin_iterates, 01_x_plus_sin_curve "
+                     r"\(\d+\.\d s\) \[\d+\.\d s\]", err)
     readme = (tmp_path / "g" / "README.md").read_text()
     assert "## 1. Gradient descent on x + sin x" in readme and "−π" in readme
     assert png_size(tmp_path / "g" / "01_x_plus_sin_iterates.png")[0] > 0
     from optbench.plots.gallery import EXPERIMENTS
     assert sorted(EXPERIMENTS) == list(range(1, 9))
     assert main(["gallery", "--only", "9"]) == 2
+
+
+# -- legends, ticks, titles, progress -----------------------------------------------------
+@pytest.fixture(scope="module")
+def wide():
+    """Six optimizers over a four-value lr grid on Rosenbrock: curves everywhere."""
+    return ob.sweep(["rosenbrock"], ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"],
+                    grid={"lr": [1e-3, 1e-2, 1e-1, 1.0]}, seeds=2, steps=200)
+
+
+def rendered(fig):
+    """Draw ``fig`` as it is saved (paper style, Agg): layout and text sizes are final."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    with S.paper():
+        FigureCanvasAgg(fig).draw()
+    return fig
+
+
+def drawn_points(ax, line, per_segment=12):
+    """Display coordinates of what ``line`` draws inside ``ax``: its data points through
+    ``ax.transData``, the corners of a step line and points along every segment."""
+    x, y = (np.asarray(v, float) for v in line.get_data())
+    if line.get_drawstyle() == "steps-post" and x.size > 1:
+        x, y = np.insert(x, np.arange(1, x.size), x[1:]), np.insert(y, np.arange(1, y.size), y[:-1])
+    P = ax.transData.transform(np.column_stack([x, y]))
+    if line.get_linestyle() not in ("None", "none", "", " ") and len(P) > 1:
+        t = np.linspace(0, 1, per_segment)[1:-1, None, None]
+        P = np.vstack([P, (P[:-1] + t * (P[1:] - P[:-1])).reshape(-1, 2)])
+    P = P[np.all(np.isfinite(P), axis=1)]
+    box = ax.get_window_extent()
+    return P[(P[:, 0] >= box.x0) & (P[:, 0] <= box.x1) & (P[:, 1] >= box.y0) & (P[:, 1] <= box.y1)]
+
+
+def covered(fig):
+    """{line label: points under a legend}, after checking every legend lies in the figure."""
+    rendered(fig)
+    legends = list(fig.legends) + [a.get_legend() for a in fig.axes if a.get_legend()]
+    assert legends
+    hits = {}
+    for leg in legends:
+        bb = leg.get_window_extent()
+        assert bb.x0 >= -1 and bb.y0 >= -1 and bb.x1 <= fig.bbox.x1 + 1 and bb.y1 <= fig.bbox.y1 + 1
+        for ax in fig.axes:
+            for ln in ax.get_lines():
+                P = drawn_points(ax, ln)
+                n = int(((P[:, 0] >= bb.x0) & (P[:, 0] <= bb.x1) & (P[:, 1] >= bb.y0)
+                         & (P[:, 1] <= bb.y1)).sum())
+                if n:
+                    hits[ln.get_label()] = hits.get(ln.get_label(), 0) + n
+    return hits
+
+
+def test_drawn_points_sees_a_line_under_an_inside_legend():
+    fig, ax = S.figure("column")
+    ax.plot([0, 1], [0, 1], label="diagonal")
+    ax.plot([0, 1], [0.5, 0.5], label="flat")
+    ax.legend(loc="center")  # on top of both lines
+    assert set(covered(fig)) == {"diagonal", "flat"}
+
+
+def test_legends_cover_no_data(tables, wide):
+    runs, traces = tables
+    tuned = LP.select_best(runs, criterion="final_f")
+    wruns, wtraces = wide
+    wtuned = LP.select_best(wruns, criterion="final_f")
+    with pytest.warns(UserWarning):
+        figs = {"performance profile": PR.performance_profile(tuned, target=1e-3),
+                "ecdf": PR.ecdf(tuned)}
+    figs.update({"data profiles": PR.data_profiles(tuned, traces),
+                 "sensitivity": PR.sensitivity(wruns),
+                 "convergence": CV.convergence(tuned, traces, instance="quadratic"),
+                 "convergence (wide)": CV.convergence(wtuned, wtraces),
+                 "escape": CV.escape(tuned, traces, instance="saddle")})
+    for name, fig in figs.items():
+        assert covered(fig) == {}, name
+
+
+def test_log_ticks_label_at_least_three_values_in_any_range():
+    fig, axes = S.figure("double", nrows=3, ncols=3)  # small panels, as convergence_all
+    spans = [(20.0, 60.0), (0.5, 3.0), (1e-16, 1.0), (1e-3, 1e3), (2e-9, 5e-9), (1.0, 1e200),
+             (0.9, 1.1), (1e-5, 1e-4), (3e1, 2e2)]
+    for ax, (lo, hi) in zip(axes.ravel(), spans):
+        ax.plot([1, 2], [lo, hi])
+        ax.set_yscale("log")
+        S.log_ticks(ax.yaxis)
+        ax.set_ylim(lo, hi)
+    rendered(fig)
+    for ax, (lo, hi) in zip(axes.ravel(), spans):
+        assert len(labelled_ticks(ax.yaxis)) >= 3, (lo, hi, labelled_ticks(ax.yaxis))
+
+
+def labelled_ticks(axis):
+    lo, hi = sorted(axis.get_view_interval())
+    return [(t.get_loc(), t.label1.get_text()) for t in axis.get_major_ticks()
+            if lo * (1 - 1e-9) <= t.get_loc() <= hi * (1 + 1e-9) and t.label1.get_visible()
+            and t.label1.get_text()]
+
+
+def test_convergence_all_panels_have_three_labelled_y_ticks(tables, wide):
+    import pandas as pd
+    runs, traces = tables
+    wruns, wtraces = wide
+    # a tiny step: f - f* stays within a few per cent (no decade inside the view)
+    nruns, ntraces = ob.sweep([ob.problem("quadratic", dim=3, cond=2.0)], ["gd"],
+                              grid={"lr": [1e-4]}, seeds=2, steps=100)
+    both = pd.concat([runs, wruns, nruns], ignore_index=True)
+    tuned = LP.select_best(both, criterion="final_f")
+    insts = [i for i in sorted(with_labels(tuned)["instance"].unique()) if i != "saddle"]
+    assert len(insts) == 4
+    fig = rendered(CV.convergence_grid(tuned, pd.concat([traces, wtraces, ntraces]),
+                                       instances=(insts * 3)[:9]))
+    panels = [a for a in fig.axes if a.get_visible()]
+    assert len(panels) == 9 and all(a.get_yscale() == "log" for a in panels)
+    for ax in panels:
+        assert len(labelled_ticks(ax.yaxis)) >= 3, (ax.get_title(), labelled_ticks(ax.yaxis))
+
+
+def test_convergence_titles_name_the_learning_rates_and_the_aggregation(tables):
+    runs, traces = tables
+    tuned = LP.select_best(runs, criterion="final_f")
+    q = tuned[tuned["problem"] == "quadratic"]
+    lrs = {s: float(g["lr"].iloc[0]) for s, g in q.groupby("solver")}
+    assert len(lrs) == 3 and all(q.groupby("solver")["lr"].nunique() == 1)
+    seeds = q["seed"].nunique()
+    title = CV.convergence(tuned, traces, instance="quadratic",
+                           tuned="final f").axes[0].get_title().replace("\n", " ")
+    assert title.startswith("quadratic ")
+    assert "best α per optimizer (final f): " + ", ".join(f"{s} {lrs[s]:g}" for s in sorted(lrs)) \
+        in title
+    assert f"median over {seeds} seeds, shaded 25–75 %" in title
+    # settings that differ in lr: their labels say it, the title says how seeds combine
+    sub = runs[(runs["problem"] == "quadratic") & (runs["optimizer"] == "gd")]
+    title = CV.convergence(sub, traces).axes[0].get_title().replace("\n", " ")
+    assert "α" not in title and f"median over {seeds} seeds" in title
+    # pooled settings are said to be pooled, and the count is of runs
+    n = len(sub)
+    title = CV.convergence(sub, traces, solver="optimizer", band=False).axes[0].get_title()
+    assert f"gd {sub['lr'].nunique()} values pooled" in title.replace("\n", " ")
+    assert f"median over {n} runs" in title.replace("\n", " ") and "shaded" not in title
+    fig = CV.convergence_grid(tuned, traces)
+    for ax in fig.axes[:3]:
+        inst = ax.get_title().split("\n")[0]
+        want = {s: float(g["lr"].iloc[0]) for s, g in
+                with_labels(tuned).query("instance == @inst").groupby("solver")}
+        text = ax.get_title().replace("\n", " ")
+        assert "α: " + ", ".join(f"{s} {want[s]:g}" for s in sorted(want)) in text
+        assert f"median over {seeds} seeds" in text
+
+
+def test_report_progress_one_line_per_figure_and_contours_opt_in(tables, tmp_path, capsys,
+                                                                  monkeypatch):
+    from optbench.cli import main
+    from optbench.record.store import Store
+    runs, traces = tables
+    Store(tmp_path / "res").append(runs, traces)
+
+    def no_trajectories(*a, **k):
+        raise AssertionError("the report re-ran trajectories without --contours")
+    monkeypatch.setattr(CT, "trajectories", no_trajectories)
+    assert main(["report", str(tmp_path / "res"), "--out", str(tmp_path / "rep"),
+                 "--format", "png"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    figs = sorted(p.stem for p in (tmp_path / "rep" / "figures").glob("*.png"))
+    lines = [ln for ln in err if ln.startswith("optbench report: [")]
+    assert len(lines) == len(figs) >= 8
+    assert all(re.fullmatch(r"optbench report: \[\d+/\d+\] \S.* \(\d+\.\d s\) \[\d+\.\d s\]", ln)
+               for ln in lines), lines
+    assert [int(re.search(r"\[(\d+)/", ln).group(1)) for ln in lines] == list(range(1, len(figs) + 1))
+    assert any("index.html written" in ln for ln in err)
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "--contours" in page and not any(f.startswith("contour_") for f in figs)

@@ -21,10 +21,22 @@ def add_parsers(sub):
     r.add_argument("--out", help="output folder (default: RESULTS/report)")
     r.add_argument("--format", default="pdf,svg,png", help=FMT_HELP)
     r.add_argument("--target", type=float, default=1e-3, help="Δf target (default 1e-3)")
+    r.add_argument("--contours", action="store_true",
+                   help="also draw trajectory contours of the 1-D/2-D instances (re-runs every "
+                        "tuned setting up to 200 times: minutes on the quick suite)")
     g = sub.add_parser("gallery", help="re-run and re-draw the gallery of classic experiments")
     g.add_argument("--out", default="results/gallery", help="output folder (default: results/gallery)")
     g.add_argument("--format", default="pdf,svg,png", help=FMT_HELP)
     g.add_argument("--only", help="comma list of experiment numbers 1-8 (default: all)")
+
+
+def _progress(cmd):
+    """One line per figure or step on stderr (stdout keeps the results)."""
+    import sys
+
+    def say(line):
+        print(f"optbench {cmd}: {line}", file=sys.stderr, flush=True)
+    return say
 
 
 def _target(args):
@@ -35,11 +47,13 @@ def _target(args):
 def main(args) -> int:
     if args.cmd == "plot":
         from .report import plot
-        files = plot(args.kind, args.results, args.out, args.format, target=_target(args))
+        files = plot(args.kind, args.results, args.out, args.format, target=_target(args),
+                     progress=_progress("plot"))
         print("\n".join(str(f) for f in files) or "optbench: nothing to draw")
     elif args.cmd == "report":
         from .report import report
-        page = report(args.results, args.out, args.format, target=_target(args))
+        page = report(args.results, args.out, args.format, target=_target(args),
+                      contours=args.contours, progress=_progress("report"))
         print(f"report: {page}")
     else:
         from optbench.validate import OptbenchInputError
@@ -51,6 +65,6 @@ def main(args) -> int:
                 only = [int(v) for v in args.only.split(",") if v.strip()]
             except ValueError:
                 raise OptbenchInputError(f"--only must be a comma list of 1-8, got {args.only!r}") from None
-        out = gallery(args.out, args.format, only)
+        out = gallery(args.out, args.format, only, progress=_progress("gallery"))
         print(f"gallery: {out}/index.html")
     return 0

@@ -4,9 +4,12 @@ y: :math:`f - f^\star` (default), best-so-far gap, ‖∇f‖, ‖x − x*‖ or
 evaluations (default), steps or wall time. Gaps are floored at machine epsilon·max(1,|f*|)
 (a gap of 0 cannot sit on a log axis). Instances without f* fall back to f on a symlog
 axis. Failed runs stay in the quantiles (a diverged seed is +∞ from its divergence on) and
-the legend says how many failed. On ``quadratic`` instances the theory rate of a
-constant-lr gd/momentum/nesterov setting (:func:`optbench.analysis.theory.linear_rate`) is
-drawn dotted from the measured start: ρ^{2k} for f − f*, ρ^k for ‖x − x*‖ and ‖∇f‖.
+the legend (below the axes, never over a curve) says how many failed. On ``quadratic``
+instances the theory rate of a constant-lr gd/momentum/nesterov setting
+(:func:`optbench.analysis.theory.linear_rate`) is drawn dotted from the measured start:
+ρ^{2k} for f − f*, ρ^k for ‖x − x*‖ and ‖∇f‖. Titles give each solver's learning rate and
+the aggregation over seeds (:func:`describe`); log y axes carry at least three labelled
+ticks (:class:`optbench.plots.style.LogTicks`).
 Cost: O(runs × trace points).
 """
 from __future__ import annotations
@@ -41,6 +44,7 @@ def draw(ax, runs, traces, instance, *, y="f_gap", x="ngev", band=True, show_the
     fstar = R["f_star"].max()
     if y in NEEDS_FSTAR and not np.isfinite(fstar):
         y = "f"
+    traces = traces[traces["run_id"].isin(R["run_id"])]  # grouping all traces costs O(table)
     q = trace_quantiles(R, traces, y=y, x=x, solver="solver", floor=EPS)
     st = S.styles(R["solver"].unique())
     top = -np.inf
@@ -82,6 +86,7 @@ def draw(ax, runs, traces, instance, *, y="f_gap", x="ngev", band=True, show_the
         _symlog(ax, q["median"].to_numpy(float))
     else:
         ax.set_yscale("log")
+        S.log_ticks(ax.yaxis)  # ≥ 3 labelled ticks however small the panel
     if pending:  # theory lines last, inside the data's y-range
         ax.relim()
         ax.autoscale_view()
@@ -90,8 +95,44 @@ def draw(ax, runs, traces, instance, *, y="f_gap", x="ngev", band=True, show_the
             _theory(ax, *args[:3], x, y, *args[3:])
         ax.set_ylim(ylim)
     if legend:
-        ax.legend(loc="best")
+        S.legend_below(ax.figure, ax)
     return y
+
+
+def describe(runs, instance, *, band=True, tuned=None) -> str:
+    """What a convergence panel shows: each solver's learning rate (unless its label names
+    it) and how seeds are combined, e.g. ``α: adam 0.1, gd 0.01; median over 3 seeds,
+    shaded 25–75 %``. ``tuned``: how α was picked (e.g. ``"steps to Δf = 0.001"``): the
+    α part then reads ``best α per optimizer (steps to Δf = 0.001): …``."""
+    R = runs[runs["instance"] == instance]
+    lrs, n_runs, n_seeds = [], set(), set()
+    for s, g in R.groupby("solver", sort=True):
+        n_runs.add(len(g))
+        n_seeds.add(g["seed"].nunique())
+        vals = sorted(set(g["lr"].dropna().astype(float))) if "lr" in g else []
+        if "lr=" in s or not vals:
+            continue
+        lrs.append(f"{s} {vals[0]:g}" if len(vals) == 1 else f"{s} {len(vals)} values pooled")
+    parts = []
+    if lrs:
+        head = f"best α per optimizer ({tuned})" if tuned else "α"
+        parts.append(f"{head}: " + ", ".join(lrs))
+    if n_runs == n_seeds and len(n_seeds) == 1:
+        n, unit = n_seeds.pop(), "seed"
+    else:
+        n, unit = max(n_runs, default=0), "run"
+    if n <= 1:
+        parts.append(f"one {unit}")
+    else:
+        parts.append(f"median over {n} {unit}s" + (", shaded 25–75 %" if band else ""))
+    return "; ".join(parts)
+
+
+def _title(head, note, inches, size=7.0):
+    """``head`` over ``note`` wrapped to ``inches`` of ``size``-pt text."""
+    import textwrap
+    width = max(20, int(inches * 72 / (0.56 * size)))
+    return "\n".join([head] + textwrap.wrap(note, width)) if note else head
 
 
 def _theory(ax, Rs, xv, med, x, y, colour, label):
@@ -129,34 +170,41 @@ def _symlog(ax, values):
 
 
 def convergence(runs, traces, *, instance=None, y="f_gap", x="ngev", solver=None, band=True,
-                theory=True, w="column", title=True):
-    """One instance, one panel: median and IQR band per solver (+ theory on quadratics)."""
+                theory=True, w="column", title=True, tuned=None):
+    """One instance, one panel: median and IQR band per solver (+ theory on quadratics).
+    The title names the instance, each solver's learning rate and the aggregation over
+    seeds (:func:`describe`; ``tuned`` says how α was picked)."""
     R = with_labels(runs, solver)
     inst = _pick(R, instance)
     fig, ax = S.figure(w)
     with S.paper():
         draw(ax, R, traces, inst, y=y, x=x, band=band, show_theory=theory)
         if title:
-            ax.set_title(inst)
+            ax.set_title(_title(inst, describe(R, inst, band=band, tuned=tuned), S.width(w)),
+                         fontsize=7)
     return fig
 
 
 def convergence_grid(runs, traces, *, instances=None, y="f_gap", x="ngev", solver=None,
-                     ncols: int = 3, band=True, theory=False):
-    """One panel per instance (two-column width), one shared legend."""
+                     ncols: int = 3, band=True, theory=False, tuned=None):
+    """One panel per instance (two-column width), one shared legend; each panel's title
+    gives its learning rates and the aggregation over seeds (:func:`describe`)."""
     R = with_labels(runs, solver)
     insts = sorted(R["instance"].unique()) if instances is None else list(instances)
     if not insts:
         raise OptbenchInputError("no instances to draw")
     ncols = min(ncols, len(insts))
     nrows = -(-len(insts) // ncols)
-    fig, axes = S.figure("double", nrows=nrows, ncols=ncols)
+    panel = S.DOUBLE / ncols
+    fig, axes = S.figure("double", nrows=nrows, ncols=ncols,
+                         h=nrows * (panel * S.GOLDEN + 0.55) + 0.3)
     axes = np.atleast_1d(axes).ravel()
     with S.paper():
         for ax, inst in zip(axes, insts):
             draw(ax, R, traces, _pick(R, inst), y=y, x=x, band=band, show_theory=theory,
                  legend=False)
-            ax.set_title(inst)
+            ax.set_title(_title(inst, describe(R, inst, band=band, tuned=tuned), panel),
+                         fontsize=6.5)
         for ax in axes[len(insts):]:
             ax.set_visible(False)
         h, lab = _legend_items(axes[:len(insts)])
@@ -180,5 +228,6 @@ def escape(runs, traces, *, instance=None, solver=None, x="step", w="double"):
     with S.paper():
         draw(axes[0], R, traces, inst, y="grad_norm", x=x, show_theory=False, legend=False)
         draw(axes[1], R, traces, inst, y="f", x=x, show_theory=False)
-        fig.suptitle(f"{inst}: escape from the saddle")
+        fig.suptitle(_title(f"{inst}: escape from the saddle", describe(R, inst), S.width(w), 8),
+                     fontsize=8)
     return fig

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -201,27 +202,33 @@ EXPERIMENTS = {1: ("Gradient descent on x + sin x", _e1), 2: ("Local minima of x
                8: ("Newton vs saddle-free Newton near saddles", _e8)}
 
 
-def gallery(out="results/gallery", formats=None, only=None, echo=print) -> Path:
+def gallery(out="results/gallery", formats=None, only=None, progress=None) -> Path:
     """Run and draw the experiments (all, or ``only`` some numbers); writes figures,
-    ``README.md`` and ``index.html`` in ``out``; returns the folder."""
+    ``README.md`` and ``index.html`` in ``out``; returns the folder. ``progress``: a
+    callable that gets a line as each experiment starts and ends (None: silent)."""
     out = Path(out)
     fm = S.parse_formats(formats)
     which = sorted(EXPERIMENTS) if only is None else sorted(set(only))
     bad = [k for k in which if k not in EXPERIMENTS]
     if bad:
         raise OptbenchInputError(f"gallery experiments are 1–8, got {bad}")
+    say = progress or (lambda line: None)
+    t0 = time.perf_counter()
     md = ["# optbench gallery", ""]
     page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
             '<link rel="icon" href="data:,"><title>optbench gallery</title></head><body>',
             "<h1>optbench gallery</h1>"]
     img = "png" if "png" in fm else ("svg" if "svg" in fm else None)
-    for k in which:
+    for n, k in enumerate(which, 1):
         title, fn = EXPERIMENTS[k]
+        head = f"[{n}/{len(which)}] {k}. {title}"
+        say(f"{head}: running [{time.perf_counter() - t0:.1f} s]")
+        t = time.perf_counter()
         figs, cap = fn()
         md += [f"## {k}. {title}", "", cap, ""]
         page.append(f"<h2>{k}. {html.escape(title)}</h2><p>{html.escape(cap)}</p>")
         if figs is None:
-            echo(f"optbench: gallery {k} ({title}) {cap}")
+            say(f"{head}: {cap} [{time.perf_counter() - t0:.1f} s]")
             continue
         for name, fig in figs.items():
             S.save(fig, out / name, fm)
@@ -229,7 +236,8 @@ def gallery(out="results/gallery", formats=None, only=None, echo=print) -> Path:
                 md.append(f"![{name}]({name}.{img})")
                 page.append(f'<img src="{name}.{img}" alt="{html.escape(name)}" width="480">')
         md.append("")
-        echo(f"optbench: gallery {k}: {', '.join(figs)}")
+        say(f"{head}: {', '.join(figs)} ({time.perf_counter() - t:.1f} s) "
+            f"[{time.perf_counter() - t0:.1f} s]")
     out.mkdir(parents=True, exist_ok=True)
     (out / "README.md").write_text("\n".join(md) + "\n")
     (out / "index.html").write_text("\n".join(page + ["</body></html>"]) + "\n")

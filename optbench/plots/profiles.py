@@ -3,7 +3,9 @@ sensitivity curves (definitions in :mod:`optbench.analysis.metrics`).
 
 Every curve is a step function drawn exactly (``drawstyle="steps-post"``); the ECDF is
 extended flat to the largest budget any run spent, and its final value is the fraction of
-(instance, target) pairs reached, misses included. Cost: O(runs × targets).
+(instance, target) pairs reached, misses included. Legends sit below the axes, outside
+them (:func:`optbench.plots.style.legend_below`), so they never cover a curve.
+Cost: O(runs × targets).
 """
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def ecdf(runs, *, targets="ladder", measure="evals", per_dim=False, solver=None,
         ax.set_xlabel(unit + (" / dimension" if per_dim else ""))
         ax.set_ylabel("fraction of (problem, target) pairs")
         ax.set_title(title or f"runtime ECDF, {ec.attrs['pairs']} pairs")
-        ax.legend(loc="upper left")
+        S.legend_below(fig, ax)
     return fig
 
 
@@ -71,7 +73,7 @@ def performance_profile(runs, *, target=1e-3, measure="evals", stat="art", solve
         ax.set_xlabel(r"performance ratio $\tau$")
         ax.set_ylabel(r"$\rho_s(\tau)$")
         ax.set_title(title or f"performance profile, target {target:g}, {len(costs)} problems")
-        ax.legend(loc="lower right", title="solver (score)")
+        S.legend_below(fig, ax, title="solver (score)")
     return fig
 
 
@@ -97,22 +99,22 @@ def data_profiles(runs, traces, *, taus=MW_TAUS, solver=None, normalise="dim", w
             ax.set_xlabel(r"$\alpha$ (gradient evaluations / $(n_p + 1)$)"
                           if normalise == "dim" else r"$\alpha$ (gradient evaluations)")
         axes[0].set_ylabel(r"$d_s(\alpha)$")
-        axes[-1].legend(loc="lower right")
+        S.legend_below(fig, axes)
     return fig
 
 
 def sensitivity(runs, *, instance=None, value="final_gap", param="lr", w="column"):
     """Final f (− f*) against the learning rate: median and IQR over seeds per setting;
     a grid value whose median run failed is marked × on the top edge."""
-    sens = LP.sensitivity(runs, value, param=param)
-    insts = sorted(sens["instance"].unique())
+    L = with_labels(runs)
+    insts = sorted(L["instance"].unique())
     if instance is None:
         if len(insts) != 1:
             raise OptbenchInputError(f"several instances: pick one of {', '.join(insts)}")
         instance = insts[0]
-    d = sens[sens["instance"] == instance]
-    if d.empty:
+    if instance not in insts:
         raise OptbenchInputError(f"unknown instance {instance!r}; valid: {', '.join(insts)}")
+    d = LP.sensitivity(L[L["instance"] == instance], value, param=param)  # that instance only
     v = d["value"].iloc[0]
     fig, ax = S.figure(w)
     st = S.styles(d["setting"].unique())
@@ -143,7 +145,7 @@ def sensitivity(runs, *, instance=None, value="final_gap", param="lr", w="column
         ax.set_xlabel(S.LABELS.get(param, param))
         ax.set_ylabel(S.LABELS[v] + " (median, IQR)")
         ax.set_title(instance)
-        ax.legend(loc="best")
+        S.legend_below(fig, ax)
     return fig
 
 

@@ -5,15 +5,19 @@ The report first applies the learning-rate protocol (:mod:`optbench.analysis.lr_
 criterion ``steps`` to ``target`` by default): per instance, each optimizer setting is shown
 at its best grid value, so profiles compare optimizers, not grid points; sensitivity
 figures show the whole grid. Failed and diverged runs count as misses everywhere; the
-page lists what could not be drawn and why. Contours (1-D/2-D instances) re-run the tuned
-settings for their trajectories (the runs are deterministic).
-Cost: dominated by the figures, O(runs × trace points), plus short trajectory runs.
+page lists what could not be drawn and why. Trajectory contours (1-D/2-D instances) re-run
+every tuned setting up to 200 times (:mod:`optbench.analysis.trajectory`): the report draws
+them only when asked (``contours=True``, ``optbench report --contours``) and says so on the
+page; ``optbench plot contour`` draws them alone. Progress: one line per figure (name,
+seconds, elapsed) to ``progress`` (the CLI prints them on stderr).
+Cost: O(runs × trace points) for the figures (about a second each, three formats), plus
+the trajectory runs when asked.
 """
 from __future__ import annotations
 
 import html
 import json
-import re
+import time
 import warnings
 from pathlib import Path
 
@@ -32,13 +36,12 @@ from . import convergence as CV
 from . import landscape as LS
 from . import profiles as PR
 from . import style as S
+from .render import Out, slug  # noqa: F401  (slug: part of this module's API)
 
 KINDS = ("convergence", "convergence-grid", "ecdf", "performance-profile", "data-profile",
          "sensitivity", "escape", "contour", "landscape")
-
-
-def slug(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(s)).strip("_")[:80] or "x"
+REPORT_KINDS = ("convergence", "escape", "contour", "ecdf", "performance-profile",
+                "data-profile", "sensitivity")
 
 
 def _load(results):
@@ -56,72 +59,49 @@ def _tuned(runs, criterion, target):
         return LP.select_best(runs, criterion=criterion, target=target)
 
 
-class _Out:
-    """Collects written figures and notes."""
-
-    def __init__(self, figdir: Path, formats):
-        self.figdir, self.formats = Path(figdir), formats
-        self.figures: list[tuple[str, str, str]] = []   # (section, stem, caption)
-        self.notes: list[str] = []
-
-    def fig(self, section, name, caption, make):
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            try:
-                fig = make()
-            except OptbenchInputError as e:
-                self.notes.append(f"{section} / {name}: not drawn: {e}")
-                return
-        for m in w:
-            if issubclass(m.category, UserWarning) and "f*" in str(m.message):
-                note = f"{section}: {m.message}"
-                if note not in self.notes:
-                    self.notes.append(note)
-        stem = self.figdir / slug(name)
-        S.save(fig, stem, self.formats)
-        self.figures.append((section, stem.name, caption))
-
-
-def draw(kind, runs, traces, out: _Out, *, target=1e-3, criterion="steps"):
-    """Draw one KIND of figure for a runs table into ``out``."""
+def jobs(kind, runs, traces, tuned, *, target=1e-3, criterion="steps") -> list[tuple]:
+    """The figures of one KIND as (section, name, caption, make) with ``make()`` → Figure;
+    ``tuned``: the runs of the best settings (:func:`optbench.analysis.lr_protocol.select_best`)."""
     if kind not in KINDS:
         raise OptbenchInputError(f"unknown plot kind {kind!r}; valid: {', '.join(KINDS)}")
-    tuned = _tuned(runs, criterion, target)
     L = with_labels(tuned)
     insts = sorted(L["instance"].unique())
     fstar = L.groupby("instance")["f_star"].max()
+    pick = f"steps to Δf = {target:g}" if criterion == "steps" else criterion.replace("_", " ")
+    how = f"best α per optimizer ({pick})"
+    out = []
     if kind == "convergence":
         for i in insts:
-            out.fig("Convergence", f"convergence_{i}", f"{i}: median and inter-quartile range "
-                    "over seeds; dotted: theory rate (quadratics)",
-                    lambda i=i: CV.convergence(tuned, traces, instance=i))
+            out.append(("Convergence", f"convergence_{i}", f"{i}: {how}; median and "
+                        "inter-quartile range over seeds; dotted: theory rate (quadratics)",
+                        lambda i=i: CV.convergence(tuned, traces, instance=i, tuned=pick)))
     elif kind == "convergence-grid":
-        out.fig("Convergence", "convergence_all", "every instance, tuned settings",
-                lambda: CV.convergence_grid(tuned, traces))
+        out.append(("Convergence", "convergence_all", f"every instance, {how}",
+                    lambda: CV.convergence_grid(tuned, traces, tuned=pick)))
     elif kind == "escape":
         for i in insts:
             if not np.isfinite(fstar[i]):
-                out.fig("Saddle escape", f"escape_{i}", f"{i}: gradient norm and f",
-                        lambda i=i: CV.escape(tuned, traces, instance=i))
+                out.append(("Saddle escape", f"escape_{i}", f"{i}: gradient norm and f, {how}",
+                            lambda i=i: CV.escape(tuned, traces, instance=i)))
     elif kind == "ecdf":
-        out.fig("Profiles", "ecdf", "runtime ECDF over (instance, target) pairs, all 51 "
-                "targets of the ladder; misses stay in the denominator",
-                lambda: PR.ecdf(tuned))
+        out.append(("Profiles", "ecdf", "runtime ECDF over (instance, target) pairs, all 51 "
+                    "targets of the ladder; misses stay in the denominator",
+                    lambda: PR.ecdf(tuned)))
     elif kind == "performance-profile":
-        out.fig("Profiles", f"performance_profile_{target:g}",
-                f"Dolan–Moré profile of aRT to Δf = {target:g}; legend: AlgoPerf-style score",
-                lambda: PR.performance_profile(tuned, target=target))
+        out.append(("Profiles", f"performance_profile_{target:g}",
+                    f"Dolan–Moré profile of aRT to Δf = {target:g}; legend: AlgoPerf-style score",
+                    lambda: PR.performance_profile(tuned, target=target)))
     elif kind == "data-profile":
-        out.fig("Profiles", "data_profiles", "Moré–Wild data profiles (one problem = one "
-                "instance and seed)", lambda: PR.data_profiles(tuned, traces))
+        out.append(("Profiles", "data_profiles", "Moré–Wild data profiles (one problem = one "
+                    "instance and seed)", lambda: PR.data_profiles(tuned, traces)))
     elif kind == "sensitivity":
         Lall = with_labels(runs, "config")
         for i in sorted(Lall["instance"].unique()):
             if Lall[Lall["instance"] == i]["lr"].nunique() > 1:
-                out.fig("Learning-rate sensitivity", f"sensitivity_{i}",
-                        f"{i}: final f against the learning rate (median, IQR over seeds; "
-                        "× = median run failed)",
-                        lambda i=i: PR.sensitivity(runs, instance=i))
+                out.append(("Learning-rate sensitivity", f"sensitivity_{i}",
+                            f"{i}: final f against the learning rate (median, IQR over seeds; "
+                            "× = median run failed)",
+                            lambda i=i: PR.sensitivity(Lall, instance=i)))
     elif kind == "contour":
         for i in insts:
             g = L[L["instance"] == i]
@@ -129,10 +109,10 @@ def draw(kind, runs, traces, out: _Out, *, target=1e-3, criterion="steps"):
                 continue
             opts = [json.loads(o) for o in g.drop_duplicates("solver")["optimizer_params"]][:6]
             r0 = g[g["status"] != "error"].iloc[0] if (g["status"] != "error").any() else g.iloc[0]
-            out.fig("Trajectories", f"contour_{i}", f"{i}: trajectories of the tuned settings "
-                    f"(seed {r0['seed']}, {int(r0['budget'])} steps)",
-                    lambda r0=r0, opts=opts: CT.contour(json.loads(r0["problem_params"]), opts,
-                                                        int(r0["budget"]), seed=int(r0["seed"])))
+            out.append(("Trajectories", f"contour_{i}", f"{i}: trajectories of the tuned "
+                        f"settings (seed {r0['seed']}, {int(r0['budget'])} steps)",
+                        lambda r0=r0, opts=opts: CT.contour(json.loads(r0["problem_params"]), opts,
+                                                            int(r0["budget"]), seed=int(r0["seed"]))))
     elif kind == "landscape":
         for i in insts:
             g = L[L["status"] != "error"]
@@ -140,9 +120,18 @@ def draw(kind, runs, traces, out: _Out, *, target=1e-3, criterion="steps"):
             if g.empty:
                 continue
             r0 = g.iloc[0]
-            out.fig("Landscape", f"landscape_{i}", f"{i}: 2-D slice around the best end point "
-                    f"({r0['solver']}, seed {r0['seed']}), filter-normalised random directions",
-                    lambda r0=r0: _landscape(r0))
+            out.append(("Landscape", f"landscape_{i}", f"{i}: 2-D slice around the best end "
+                        f"point ({r0['solver']}, seed {r0['seed']}), filter-normalised random "
+                        "directions", lambda r0=r0: _landscape(r0)))
+    return out
+
+
+def draw(kind, runs, traces, out: Out, *, target=1e-3, criterion="steps", tuned=None):
+    """Draw one KIND of figure for a runs table into ``out``."""
+    if kind not in KINDS:
+        raise OptbenchInputError(f"unknown plot kind {kind!r}; valid: {', '.join(KINDS)}")
+    tuned = _tuned(runs, criterion, target) if tuned is None else tuned
+    out.run(jobs(kind, runs, traces, tuned, target=target, criterion=criterion))
 
 
 def _landscape(r0):
@@ -153,11 +142,12 @@ def _landscape(r0):
     return LS.slice_2d(prob, res.x, title=f"{prob.name}: around the end point of {r0['solver']}")
 
 
-def plot(kind, results, out=None, formats=None, *, target=1e-3, criterion="steps") -> list[Path]:
+def plot(kind, results, out=None, formats=None, *, target=1e-3, criterion="steps",
+         progress=None) -> list[Path]:
     """``optbench plot KIND RESULTS``: figures into ``out`` (default RESULTS/figures);
     returns the files written."""
     runs, traces, _ = _load(results)
-    o = _Out(Path(out or Path(results) / "figures"), S.parse_formats(formats))
+    o = Out(Path(out or Path(results) / "figures"), S.parse_formats(formats), progress)
     draw(kind, runs, traces, o, target=target, criterion=criterion)
     for n in o.notes:
         print(f"optbench: note: {n}")
@@ -216,25 +206,42 @@ def tables(runs, traces, tuned, *, target=1e-3, n_boot=1000) -> dict[str, tuple[
 
 # -- the report ----------------------------------------------------------------------------
 def report(results, out=None, formats=None, *, target: float = 1e-3, criterion: str = "steps",
-           n_boot: int = 1000) -> Path:
-    """Write every standard figure, the tables and ``index.html``; returns the page's path."""
+           n_boot: int = 1000, contours: bool = False, progress=None) -> Path:
+    """Write every standard figure, the tables and ``index.html``; returns the page's path.
+    ``contours``: also draw the trajectory contours of 1-D/2-D instances (re-runs the tuned
+    settings). ``progress``: a callable that gets one line per step (None: silent)."""
+    t0 = time.perf_counter()
     runs, traces, meta = _load(results)
     folder = Path(out or Path(results) / "report")
     fm = S.parse_formats(formats)
     if "png" not in fm and "svg" not in fm:
         fm = fm + ("png",)  # the page needs a bitmap or SVG
-    o = _Out(folder / "figures", fm)
+    o = Out(folder / "figures", fm, progress)
+    o.t0 = t0
     tuned = _tuned(runs, criterion, target)
-    for kind in ("convergence", "escape", "contour", "ecdf", "performance-profile",
-                 "data-profile", "sensitivity"):
-        draw(kind, runs, traces, o, target=target, criterion=criterion)
+    todo = []
+    for kind in REPORT_KINDS:
+        if kind == "contour" and not contours:
+            n = len(jobs(kind, runs, traces, tuned, target=target, criterion=criterion))
+            if n:
+                o.notes.append(f"Trajectories: {n} contour figure(s) of 1-D/2-D instances not "
+                               "drawn; they re-run every tuned setting up to 200 times: "
+                               "`optbench report --contours` (or `optbench plot contour`) "
+                               "draws them")
+            continue
+        todo += jobs(kind, runs, traces, tuned, target=target, criterion=criterion)
+    o.say(f"{len(runs)} runs loaded and tuned; {len(todo)} figures to draw "
+          f"({', '.join(fm)})")
+    o.run(todo)
     tabs = tables(runs, traces, tuned, target=target, n_boot=n_boot)
     (folder / "tables").mkdir(parents=True, exist_ok=True)
     for name, (md, tex, cap) in tabs.items():
         (folder / "tables" / f"{name}.md").write_text(f"{cap}\n\n" + X.to_markdown(md))
         (folder / "tables" / f"{name}.tex").write_text(X.to_latex(tex, cap, f"tab:{name}"))
+    o.say(f"{len(tabs)} tables written")
     page = folder / "index.html"
     page.write_text(_html(results, meta, runs, o, tabs, "png" if "png" in fm else "svg"))
+    o.say("index.html written")
     return page
 
 
@@ -247,7 +254,7 @@ td,th{border-bottom:1px solid #ddd;padding:.25em .6em;text-align:right}
 th{background:#f4f4f4}.note{color:#8a4b00}code{background:#f4f4f4;padding:0 .2em}"""
 
 
-def _html(results, meta, runs, o: _Out, tabs, fmt) -> str:
+def _html(results, meta, runs, o: Out, tabs, fmt) -> str:
     e = html.escape
     env = meta.get("environment", {}) if isinstance(meta, dict) else {}
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',

@@ -22,6 +22,7 @@ from pathlib import Path
 import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, MaxNLocator, NullFormatter
 
 from optbench.validate import OptbenchInputError
 
@@ -61,6 +62,46 @@ RC = {
     "pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "path", "svg.hashsalt": "optbench",
     "image.cmap": "viridis", "axes.unicode_minus": True,
 }
+
+
+def _share_mathtext_cache(size: int = 4096) -> bool:
+    """matplotlib keeps parsed mathtext in a 50-entry cache per renderer, and every file
+    written makes new renderers: each tick label ``$10^{-3}$`` is parsed again for every
+    figure, format and layout pass (a third of the time of saving a figure). Share one
+    cache between renderers, keyed as matplotlib keys it (expression, dpi, font, hinting)
+    plus the output type and the ``mathtext.*`` settings. The parse results are read-only
+    to their users. Returns whether the cache is installed (False on a matplotlib whose
+    internals differ: then nothing changes)."""
+    import functools
+    import inspect
+
+    from matplotlib.mathtext import MathTextParser
+
+    cached = getattr(MathTextParser, "_parse_cached", None)
+    inner = getattr(cached, "__wrapped__", None)
+    if getattr(cached, "_optbench_shared", False):
+        return True
+    if inner is None or list(inspect.signature(inner).parameters) != [
+            "self", "s", "dpi", "prop", "antialiased", "load_glyph_flags"]:
+        return False
+    keys = sorted(k for k in mpl.rcParams if k.startswith("mathtext."))
+
+    @functools.lru_cache(maxsize=size)
+    def shared(output_type, rc, s, dpi, prop, antialiased, load_glyph_flags):
+        parser = MathTextParser.__new__(MathTextParser)
+        parser._output_type = output_type
+        return inner(parser, s, dpi, prop, antialiased, load_glyph_flags)
+
+    def _parse_cached(self, s, dpi, prop, antialiased, load_glyph_flags):
+        rc = tuple(str(mpl.rcParams[k]) for k in keys)
+        return shared(self._output_type, rc, s, dpi, prop, antialiased, load_glyph_flags)
+
+    _parse_cached._optbench_shared = True
+    MathTextParser._parse_cached = _parse_cached
+    return True
+
+
+_share_mathtext_cache()
 
 
 def optimizer_of(label: str) -> str:
@@ -154,6 +195,85 @@ def figure(w="column", h=None, nrows: int = 1, ncols: int = 1, **kw):
     return fig, axes
 
 
+def legend_below(fig, axes, *, title=None, fontsize=None):
+    """One legend for the labelled artists of ``axes`` (first of each label), below them and
+    outside every axes (constrained layout makes room), so it never covers data; the figure
+    grows by the legend's height so the axes keep theirs. As many columns as fit in the
+    figure's width (measured). Returns the Legend (None when nothing is labelled)."""
+    handles, labels = {}, []
+    for ax in np.atleast_1d(axes):
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in handles:
+                handles[lab] = h
+                labels.append(lab)
+    if not labels:
+        return None
+    with paper():
+        size = float(fontsize or mpl.rcParams["legend.fontsize"])
+        renderer = _renderer(fig)
+        ncols = len(labels)
+        while True:
+            leg = fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center",
+                             ncols=ncols, title=title, fontsize=size, title_fontsize=size)
+            if ncols == 1 or leg.get_window_extent(renderer).width <= 0.98 * fig.bbox.width:
+                break
+            leg.remove()
+            ncols -= 1
+        rows = -(-len(labels) // ncols) + (1 if title else 0)
+        fig.set_figheight(fig.get_figheight() + rows * 1.5 * size / 72 + 0.08)
+    return leg
+
+
+def _renderer(fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    return fig.canvas.get_renderer()
+
+
+class LogTicks(LogLocator):
+    """Major ticks of a log axis with at least ``min_ticks`` inside the view, whatever its
+    span: decades (every k-th when there are more than ``max_ticks``); for spans of a few
+    decades or less 1-2-5 per decade, then 1…9 per decade, then evenly spaced values."""
+
+    def __init__(self, min_ticks: int = 3, max_ticks: int = 6):
+        super().__init__(base=10.0, subs=(1.0,), numticks=max_ticks)
+        self.min_ticks, self.max_ticks = int(min_ticks), int(max_ticks)
+
+    def tick_values(self, vmin, vmax):
+        if vmax < vmin:
+            vmin, vmax = vmax, vmin
+        if vmin <= 0:
+            vmin = self.axis.get_minpos() if self.axis is not None else vmax * 1e-3
+        if not (np.isfinite(vmin) and np.isfinite(vmax) and vmin > 0):
+            return super().tick_values(vmin, vmax)
+        lo, hi = np.log10(vmin), np.log10(vmax)
+        emin, emax = int(np.ceil(lo - 1e-9)), int(np.floor(hi + 1e-9))
+        n = emax - emin + 1
+        if n >= self.min_ticks:
+            stride = max(1, -(-n // self.max_ticks))
+            first = emin + (-emin) % stride
+            ticks = 10.0 ** np.arange(first, emax + 1, stride, dtype=float)
+            if ticks.size >= self.min_ticks:
+                return ticks
+        for subs in ((1.0, 2.0, 5.0), tuple(range(1, 10))):
+            ticks = np.array([s * 10.0 ** e for e in range(emin - 1, emax + 1) for s in subs])
+            ticks = ticks[(ticks >= vmin * (1 - 1e-9)) & (ticks <= vmax * (1 + 1e-9))]
+            if ticks.size >= self.min_ticks:
+                return ticks
+        ticks = MaxNLocator(nbins=self.min_ticks + 1, min_n_ticks=self.min_ticks).tick_values(vmin, vmax)
+        return ticks[(ticks > 0) & (ticks >= vmin) & (ticks <= vmax)]
+
+
+def log_ticks(axis, min_ticks: int = 3, max_ticks: int = 6):
+    """Give a log ``axis`` (``ax.yaxis``) :class:`LogTicks`, a label on every major tick
+    and no minor labels."""
+    axis.set_major_locator(LogTicks(min_ticks, max_ticks))
+    axis.set_major_formatter(LogFormatterSciNotation(labelOnlyBase=False,
+                                                     minor_thresholds=(np.inf, np.inf)))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def parse_formats(formats) -> tuple[str, ...]:
     """'pdf,svg,png' or a list → validated tuple."""
     if formats is None:
@@ -169,13 +289,21 @@ def parse_formats(formats) -> tuple[str, ...]:
 
 
 def save(fig: Figure, stem, formats=FORMATS) -> list[Path]:
-    """Write ``stem.pdf``, ``stem.svg``, ``stem.png`` (as asked); returns the paths."""
+    """Write ``stem.pdf``, ``stem.svg``, ``stem.png`` (as asked); returns the paths.
+    The first save lays the figure out (constrained layout) once and fixes that layout:
+    every file, and any later save of the same figure, uses it (a layout engine costs a
+    full extra draw per file, and re-running it moves things by fractions of a point)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     meta = {"pdf": {"CreationDate": None, "ModDate": None, "Creator": "optbench"},
             "svg": {"Date": None, "Creator": "optbench"}, "png": {"Software": "optbench"}}
     out = []
     with paper():
+        if fig.get_layout_engine() is not None:
+            fig.draw_without_rendering()
+            with mpl.rc_context({"figure.autolayout": False,
+                                 "figure.constrained_layout.use": False}):
+                fig.set_layout_engine(None)
         for f in parse_formats(formats):
             p = stem.with_name(stem.name + "." + f)
             fig.savefig(p, format=f, metadata=meta[f])
