@@ -31,9 +31,7 @@ from optbench.analysis.labels import with_labels
 from optbench.record.targets import TABLE_TARGETS
 from optbench.validate import OptbenchInputError
 
-from . import contour as CT
 from . import convergence as CV
-from . import landscape as LS
 from . import profiles as PR
 from . import style as S
 from .render import Out, slug  # noqa: F401  (slug: part of this module's API)
@@ -53,10 +51,16 @@ def _load(results):
     return runs, traces, st.meta()
 
 
-def _tuned(runs, criterion, target):
+def _tuned(runs, criterion, target, best=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return LP.select_best(runs, criterion=criterion, target=target)
+        return LP.select_best(runs, best, criterion=criterion, target=target)
+
+
+def _best(runs, criterion, target):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LP.best_settings(runs, criterion, target=target)
 
 
 def jobs(kind, runs, traces, tuned, *, target=1e-3, criterion="steps") -> list[tuple]:
@@ -111,7 +115,7 @@ def jobs(kind, runs, traces, tuned, *, target=1e-3, criterion="steps") -> list[t
             r0 = g[g["status"] != "error"].iloc[0] if (g["status"] != "error").any() else g.iloc[0]
             out.append(("Trajectories", f"contour_{i}", f"{i}: trajectories of the tuned "
                         f"settings (seed {r0['seed']}, {int(r0['budget'])} steps)",
-                        lambda r0=r0, opts=opts: CT.contour(json.loads(r0["problem_params"]), opts,
+                        lambda r0=r0, opts=opts: _contour(json.loads(r0["problem_params"]), opts,
                                                             int(r0["budget"]), seed=int(r0["seed"]))))
     elif kind == "landscape":
         for i in insts:
@@ -134,8 +138,15 @@ def draw(kind, runs, traces, out: Out, *, target=1e-3, criterion="steps", tuned=
     out.run(jobs(kind, runs, traces, tuned, target=target, criterion=criterion))
 
 
+def _contour(*args, **kw):
+    from . import contour as CT  # loads the runner: only when contours are drawn
+    return CT.contour(*args, **kw)
+
+
 def _landscape(r0):
     import optbench as ob
+
+    from . import landscape as LS
     prob = ob.problems.make(json.loads(r0["problem_params"]))
     res = ob.run(prob, json.loads(r0["optimizer_params"]), steps=int(r0["budget"]),
                  seed=int(r0["seed"]), stop=str(r0["stop"]), record="none")
@@ -160,8 +171,10 @@ def _cell(v, hits, n, tex=False):
     return X.Tex(c) if tex else c
 
 
-def tables(runs, traces, tuned, *, target=1e-3, n_boot=1000) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, str]]:
-    """{name: (markdown/HTML frame, LaTeX frame, caption)}."""
+def tables(runs, traces, tuned, *, target=1e-3, n_boot=1000,
+           best=None) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, str]]:
+    """{name: (markdown/HTML frame, LaTeX frame, caption)}; ``best``: the best settings by
+    steps to ``target`` when already computed."""
     out = {}
     L = with_labels(runs, "config")
     st = L.groupby(["instance", "solver"])["status"].value_counts().unstack(fill_value=0)
@@ -172,7 +185,7 @@ def tables(runs, traces, tuned, *, target=1e-3, n_boot=1000) -> dict[str, tuple[
     out["status"] = (st, st, "Runs by status (every run of the table)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        best = LP.best_settings(runs, "steps", target=target)
+        best = LP.best_settings(runs, "steps", target=target) if best is None else best
         b = best[["instance", "setting", "lr", "criterion", "median", "failed", "n"]]
         out["tuned"] = (b, b, "Tuned learning rate per instance and setting (lower criterion is better)")
         rt = M.runtimes(tuned, TABLE_TARGETS)
@@ -218,7 +231,8 @@ def report(results, out=None, formats=None, *, target: float = 1e-3, criterion: 
         fm = fm + ("png",)  # the page needs a bitmap or SVG
     o = Out(folder / "figures", fm, progress)
     o.t0 = t0
-    tuned = _tuned(runs, criterion, target)
+    best = _best(runs, criterion, target)
+    tuned = _tuned(runs, criterion, target, best)
     todo = []
     for kind in REPORT_KINDS:
         if kind == "contour" and not contours:
@@ -233,7 +247,8 @@ def report(results, out=None, formats=None, *, target: float = 1e-3, criterion: 
     o.say(f"{len(runs)} runs loaded and tuned; {len(todo)} figures to draw "
           f"({', '.join(fm)})")
     o.run(todo)
-    tabs = tables(runs, traces, tuned, target=target, n_boot=n_boot)
+    tabs = tables(runs, traces, tuned, target=target, n_boot=n_boot,
+                  best=best if criterion == "steps" else None)
     (folder / "tables").mkdir(parents=True, exist_ok=True)
     for name, (md, tex, cap) in tabs.items():
         (folder / "tables" / f"{name}.md").write_text(f"{cap}\n\n" + X.to_markdown(md))

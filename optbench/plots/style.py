@@ -211,7 +211,7 @@ def legend_below(fig, axes, *, title=None, fontsize=None):
     with paper():
         size = float(fontsize or mpl.rcParams["legend.fontsize"])
         renderer = _renderer(fig)
-        ncols = len(labels)
+        ncols = _columns(fig, labels, size, renderer)
         while True:
             leg = fig.legend([handles[lab] for lab in labels], labels, loc="outside lower center",
                              ncols=ncols, title=title, fontsize=size, title_fontsize=size)
@@ -222,6 +222,28 @@ def legend_below(fig, axes, *, title=None, fontsize=None):
         rows = -(-len(labels) // ncols) + (1 if title else 0)
         fig.set_figheight(fig.get_figheight() + rows * 1.5 * size / 72 + 0.08)
     return leg
+
+
+def _columns(fig, labels, size, renderer) -> int:
+    """The most legend columns of these labels that fit in the figure's width, from the
+    text widths and the legend's rc spacings (columns are filled top to bottom, as
+    matplotlib fills them; :func:`legend_below` checks the result on the drawn legend)."""
+    from matplotlib.cbook import is_math_text
+    from matplotlib.font_manager import FontProperties
+    prop = FontProperties(size=size)
+    em = size * fig.dpi / 72
+    text = [renderer.get_text_width_height_descent(lab, prop, is_math_text(lab))[0]
+            for lab in labels]
+    rc = mpl.rcParams
+    handle = em * (rc["legend.handlelength"] + rc["legend.handletextpad"])
+    for k in range(len(labels), 1, -1):
+        rows = -(-len(labels) // k)
+        cols = [text[i:i + rows] for i in range(0, len(text), rows)]
+        width = (sum(max(c) + handle for c in cols) + em * rc["legend.columnspacing"] * (len(cols) - 1)
+                 + 2 * em * rc["legend.borderpad"])
+        if width <= 0.98 * fig.bbox.width:
+            return k
+    return 1
 
 
 def _renderer(fig):
@@ -300,7 +322,7 @@ def save(fig: Figure, stem, formats=FORMATS) -> list[Path]:
     out = []
     with paper():
         if fig.get_layout_engine() is not None:
-            fig.draw_without_rendering()
+            fig.get_layout_engine().execute(fig)  # what a draw starts with, without the draw
             with mpl.rc_context({"figure.autolayout": False,
                                  "figure.constrained_layout.use": False}):
                 fig.set_layout_engine(None)
