@@ -33,15 +33,21 @@ from .peers.adam_small import hand_adam_rosen, numpy_adam_rosen
 TITLE = "## Engine (issue: core engine)"
 
 
-def bench_rosenbrock(repeats=7, steps=20_000):
-    p = ob.problem("rosenbrock")
+def _median_step(p, steps, repeats):
+    """The last result and the median wall time per step of ``repeats`` Adam runs on ``p``
+    (a discarded first run warms up)."""
     o = ob.optimizer("adam", lr=1e-3)
     walls = []
     res = None
     for _ in range(repeats + 1):
         res = ob.run(p, o, steps=steps, stop="budget")
         walls.append(res.wall_s)
-    ours = statistics.median(walls[1:]) / steps
+    return res, statistics.median(walls[1:]) / steps
+
+
+def bench_rosenbrock(repeats=7, steps=20_000):
+    p = ob.problem("rosenbrock")
+    res, ours = _median_step(p, steps, repeats)
     hand = median_time(lambda: hand_adam_rosen(np.array([-1.2, 1.0]), steps, 1e-3, 0.9, 0.999, 1e-8),
                    repeats) / steps
     n_np = 2000
@@ -56,13 +62,7 @@ def bench_rosenbrock(repeats=7, steps=20_000):
 
 def bench_diag_quadratic(dim=2 ** 22, steps=50, repeats=5):
     p = ob.problem("quadratic", dim=dim, cond=1e3, start="random")
-    o = ob.optimizer("adam", lr=1e-3)
-    walls = []
-    res = None
-    for _ in range(repeats + 1):
-        res = ob.run(p, o, steps=steps, stop="budget")
-        walls.append(res.wall_s)
-    ours = statistics.median(walls[1:]) / steps
+    res, ours = _median_step(p, steps, repeats)
     lam = p.data[:dim]
     x0 = p.x0(0)
 
