@@ -133,6 +133,12 @@ class Problem:
                 for x, f, k, kind in self.known_critical_points()]
         return pd.DataFrame(rows, columns=["x", "f", "index", "kind"])
 
+    def blocks(self) -> np.ndarray:
+        """The block layout of x (:mod:`optbench.kernels.blocks`): one vector block, unless
+        the family has layers (``mlp``, ``linear-net``: one block per weight matrix and bias)."""
+        from optbench.kernels.blocks import vector_blocks
+        return vector_blocks(self.dim)
+
     @property
     def bounds(self):
         """Plotting bounds ((xmin, xmax), (ymin, ymax)) for 2-D problems, else None."""

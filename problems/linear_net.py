@@ -182,6 +182,11 @@ class LinearNet(NearCritical, Problem):
         hn = self.h * self.n
         return x[:hn].reshape(self.h, self.n), x[hn:].reshape(self.m, self.h)
 
+    def blocks(self) -> np.ndarray:
+        """Two matrix blocks: W1 (h×n) then W2 (m×h), row-major."""
+        from optbench.kernels.blocks import block_table
+        return block_table([(self.h, self.n), (self.m, self.h)])
+
     def join(self, W1, W2) -> np.ndarray:
         return np.concatenate([np.asarray(W1, float).ravel(), np.asarray(W2, float).ravel()])
 

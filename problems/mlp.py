@@ -306,6 +306,15 @@ class Mlp(Problem):
             o += nin * nout + nout
         return out
 
+    def blocks(self) -> np.ndarray:
+        """One block per weight matrix (out × in) and per bias, in x's order (torch's
+        ``nn.Linear`` parameters: weight, then bias, layer by layer)."""
+        from optbench.kernels.blocks import block_table
+        shp = []
+        for nin, nout in zip(self.sizes[:-1], self.sizes[1:]):
+            shp += [(nout, nin), (nout,)]
+        return block_table(shp)
+
     def flatten(self, layers) -> np.ndarray:
         """Inverse of :meth:`layers`: a list of (W, b) pairs to the flat parameter vector."""
         parts = []

@@ -11,7 +11,8 @@ reads a global module's int attributes as compile-time constants (as ``math.pi``
 ``hy[HY.beta1]`` compiles to exactly the code of ``hy[0]``, on the CPU and on CUDA.
 
 ``sc[SC_LR]`` (the step's learning rate) and ``sc[SC_STEP]`` (the 1-based step number) are
-written by the run loop before every update; a family's own scalars follow them.
+written by the run loop before every update; a family's own scalars follow them. The last
+slot, ``sc[SC_SEED]``, holds the run's seed (random probes draw from it).
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import types
 
 SC_LR = 0        # sc: the step's learning rate (set by the run loop)
 SC_STEP = 1      # sc: the step number, 1-based as torch counts (set by the run loop)
-N_SCALARS = 8    # length of the per-run scalar array sc
+N_SCALARS = 16   # length of the per-run scalar array sc
+SC_SEED = N_SCALARS - 1   # sc: the run's seed (set once when the batch is built; probes use it)
 
 
 class Slots(types.ModuleType):
@@ -62,6 +64,7 @@ def scalar_slots(*names: str) -> Slots:
     family's own scalars ``names`` (running products, step sizes, ...)."""
     out = Slots("sc", ("lr", "step") + names)
     assert (out.lr, out.step) == (SC_LR, SC_STEP)
-    if len(out) > N_SCALARS:
-        raise ValueError(f"sc has {N_SCALARS} slots, {len(out)} declared: {', '.join(out)}")
+    if len(out) > N_SCALARS - 1:      # the last one is SC_SEED
+        raise ValueError(f"sc has {N_SCALARS - 1} slots for lr, step and a family's own "
+                         f"scalars, {len(out)} declared: {', '.join(out)}")
     return out

@@ -11,6 +11,12 @@ step's learning rate) and ``sc[SC.step]`` (the 1-based step), set by the run loo
 family's own scalars after them (running products for bias corrections, ...). The
 whole-vector update is generated from PREP and ELEM, so a fused large-d loop and the CUDA
 path reuse the same per-coordinate formula.
+
+Contract v2 (:mod:`optbench.optimizers.phased`): a family that needs more than one
+coordinate at a time — norms, per-block reductions, matrix operations, gradients at other
+points, Hessian-vector products — declares a ``STEP`` kernel instead; every first-order
+optimizer has the step form (:meth:`Optimizer.cpu_step`), coordinate-wise ones generated
+from PREP and ELEM, so wrappers (SAM, Lookahead) take any of them as their base.
 """
 from __future__ import annotations
 
@@ -50,6 +56,15 @@ def vector_update(x, g, st, sc, hy):
         ELEM(x, g[i], st, sc, hy, i)
 
 
+@kc.template("PREP", "ELEM")
+def elem_step(x, g, st, sc, hy, blk, wk, stage):
+    """The step form (contract v2) of a coordinate-wise family: one pass, no requests."""
+    PREP(sc, hy)
+    for i in range(x.shape[0]):
+        ELEM(x, g[i], st, sc, hy, i)
+    return 0
+
+
 class Optimizer:
     """An optimizer family with resolved hyperparameters, schedule and gradient clipping.
 
@@ -67,13 +82,22 @@ class Optimizer:
     torch_name: ClassVar[str | None] = None   # torch.optim class with the same semantics
     doc: ClassVar[str] = ""
     PREP = ELEM = None
+    phased: ClassVar[bool] = False            # contract v2: a STEP kernel (optimizers/phased.py)
+    requests: ClassVar[tuple] = ()            # evaluations its step asks for: "grad", "hvp"
 
-    def __init__(self, schedule=None, clip_norm=None, clip_value=None, **hyper):
+    def __init__(self, schedule=None, clip_norm=None, clip_value=None, maximize=False,
+                 **hyper):
         self.hyper = resolve(f"optimizer {self.name}", self.params, hyper)
         self.check()
         self.schedule = Schedule.make(schedule)
         self.clip_norm = _clip("clip_norm", clip_norm)
         self.clip_value = _clip("clip_value", clip_value)
+        if not isinstance(maximize, (bool, np.bool_)):
+            raise OptbenchInputError(f"maximize must be true or false, got {maximize!r}")
+        if maximize and self.kind != "first_order":
+            raise OptbenchInputError(f"optimizer {self.name}: maximize is for first-order "
+                                     "optimizers")
+        self.maximize = bool(maximize)
 
     def check(self):
         """Cross-parameter checks (override)."""
@@ -114,6 +138,8 @@ class Optimizer:
         out["schedule"] = self.schedule.spec
         out["clip_norm"] = self.clip_norm
         out["clip_value"] = self.clip_value
+        if self.maximize:          # only when set: existing run ids stay as they were
+            out["maximize"] = True
         return out
 
     def __repr__(self):
@@ -126,12 +152,29 @@ class Optimizer:
         extra = {k: v for k, v in changes.items() if k not in self.params}
         return type(self)(schedule=extra.pop("schedule", self.schedule.spec),
                           clip_norm=extra.pop("clip_norm", self.clip_norm),
-                          clip_value=extra.pop("clip_value", self.clip_value), **kw, **extra)
+                          clip_value=extra.pop("clip_value", self.clip_value),
+                          maximize=extra.pop("maximize", self.maximize), **kw, **extra)
+
+    def check_problem(self, problem) -> None:
+        """Refuse (OptbenchInputError, one line) a problem this optimizer cannot run on
+        (override: e.g. a step that needs Hessian-vector products or matrix blocks)."""
+
+    def evaluations(self, t):
+        """(gradients, Hessian-vector products) spent by the time step t's gradient is known
+        (t: an int or an integer array): t + 1 and 0 for a plain first-order step."""
+        t = np.asarray(t)
+        return t + 1, np.zeros_like(t)
 
     # -- kernels ---------------------------------------------------------------------
     def cpu_update(self):
         return kc.cpu(vector_update, S.UPDATE_SIG, bind={"PREP": self.PREP, "ELEM": self.ELEM},
                       name=f"vector_update__{self.name.replace('-', '_')}", inline=True)
+
+    def cpu_step(self):
+        """The compiled step form ``step(x, g, st, sc, hy, blk, wk, stage) -> request``
+        (:data:`optbench.kernels.signatures.STEP_SIG`): here generated from PREP and ELEM."""
+        return kc.cpu(elem_step, S.STEP_SIG, bind={"PREP": self.PREP, "ELEM": self.ELEM},
+                      name=f"elem_step__{self.ELEM.__name__}", inline=True)
 
 
 def _clip(field, v):

@@ -22,19 +22,21 @@ from dataclasses import dataclass
 
 from .targets import TABLE_TARGETS
 
-SCHEMA_VERSION = 2   # 2: every driver writes every declared column (v1 tables varied by driver)
+SCHEMA_VERSION = 3   # 2: every driver writes every declared column (v1 tables varied by driver)
+                     # 3: contract v2 (the phased driver; traces f_avg, nhev beyond second order)
 
 DRIVERS = {
     "generic": "the generic compiled loop",
     "special": "the pair-specialised loop",
     "lockstep": "the lockstep sweep driver",
     "fused": "the fused large-d loop",
+    "phased": "the contract-v2 loop (reductions, blocks, extra gradients, HVPs)",
     "second-order": "the second-order, line-search and zero-order loop",
     "cuda-thread": "CUDA, a thread per run",
     "cuda-grid": "CUDA, the grid on one run",
     "error": "the rows of a batch that raised (status error, no traces)",
 }
-FIRST_ORDER_CPU = ("generic", "special", "lockstep", "fused")
+FIRST_ORDER_CPU = ("generic", "special", "lockstep", "fused", "phased")
 CUDA = ("cuda-thread", "cuda-grid")
 RESULTS = FIRST_ORDER_CPU + ("second-order",) + CUDA     # every driver that ran something
 ALL = RESULTS + ("error",)
@@ -88,7 +90,8 @@ RUNS = (
     Column("nit", "int64", "steps", "steps taken: the last step t"),
     Column("nfev", "int64", "evaluations", "objective values (first-order: = ngev)"),
     Column("ngev", "int64", "evaluations", "gradients (first-order: nit + 1)"),
-    Column("nhev", "int64", "evaluations", "Hessian-vector products", ("second-order",), 0),
+    Column("nhev", "int64", "evaluations", "Hessian-vector products",
+           ("second-order", "phased"), 0),
     Column("nhess", "int64", "evaluations", "dense Hessians", ("second-order",), 0),
     Column("grad_equiv", "float64", "gradient-equivalents", "the cost under `cost_model`"),
     Column("cost_model", "text", "", f"`{COST_MODEL}`"),
@@ -144,15 +147,17 @@ TRACES = (
            "spread by step)", RESULTS),
     Column("nfev", "int64", "evaluations", "values so far (first-order: = ngev)", RESULTS),
     Column("nhev", "int64", "evaluations", "Hessian-vector products so far",
-           ("second-order",), 0),
+           ("second-order", "phased"), 0),
     Column("nhess", "int64", "evaluations", "dense Hessians so far", ("second-order",), 0),
     Column("grad_equiv", "float64", "gradient-equivalents", "cost so far", RESULTS),
     Column("step_size", "float64", "", "step length α of the step that reached x_t",
            ("second-order",), NAN),
     Column("slope", "float64", "", "gᵀp of that step", ("second-order",), NAN),
+    Column("f_avg", "float64", "", "f at the optimizer's averaged point (ASGD's ax, "
+           "Schedule-Free's x; NaN for optimizers without one)", ("phased",), NAN),
     Column("<metric>", "float64", "", "the problem's extra columns (`metric_names()`; `mlp`: "
            "train_accuracy, val_loss, val_accuracy, grad_norm_layer1…L+1), at recorded points, "
-           "not charged", ("generic", "special", "lockstep", "cuda-thread"), NAN),
+           "not charged", ("generic", "special", "lockstep", "phased", "cuda-thread"), NAN),
 )
 
 TABLES = {"runs": RUNS, "traces": TRACES}

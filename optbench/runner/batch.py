@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from optbench.kernels.slots import SC_SEED
 from optbench.optimizers.base import N_SCALARS
 from optbench.record.targets import record_steps
 
@@ -67,6 +68,7 @@ class Batch:
             if key not in per_opt:
                 per_opt[key] = (*o.init_state(d), *o.schedule.arrays(s.steps))
             a["ST"][r], a["SC"][r], a["skinds"][r], a["SP"][r] = per_opt[key]
+            a["SC"][r, SC_SEED] = s.seed % 2**52     # probes draw from it (kernels/probes.py)
             a["HY"][r, :len(hys[r])] = hys[r]
             wd, dwd = o.weight_decay
             stop = STOP_MODE[s.stop]
@@ -74,7 +76,8 @@ class Batch:
                 stop = STOP_MODE["gtol"]
             a["CTL"][r] = [wd, dwd, o.clip_norm or 0.0, o.clip_value or 0.0,
                            np.nan if fstar is None else fstar, 1e8, s.gtol,
-                           1.0 if prob.stochastic else 0.0, stop, o.lr]
+                           1.0 if prob.stochastic else 0.0, stop, o.lr,
+                           1.0 if getattr(o, "maximize", False) else 0.0]
         self.x0s = a["X"].copy()
         xs = prob.x_star
         a["xstar"] = np.zeros(0) if xs is None else np.ascontiguousarray(xs, dtype=np.float64)

@@ -23,6 +23,7 @@ from .engines.base import BatchTables, Engine, Job
 from .engines.cpu import (FUSED_MIN_DIM, SPECIAL_MIN_STEPS, SPECIAL_MIN_WORK,  # noqa: F401
                           FusedEngine, GenericEngine, LockstepEngine, SpecialEngine,
                           use_lockstep, use_special)
+from .engines.phased import PhasedEngine
 from .engines.second_order import SecondOrderEngine
 from .spec import RunSpec
 
@@ -30,6 +31,7 @@ from .spec import RunSpec
 # says when it applies; docs/architecture.md has the table).
 ENGINES: tuple[Engine, ...] = (
     SecondOrderEngine(),   # kind != first_order: Newton, line searches, zero order
+    PhasedEngine(),        # contract-v2 optimizers (a STEP kernel), CPU
     CudaGridEngine(),      # device cuda, separable, d >= GRID_MIN_DIM
     CudaThreadEngine(),    # device cuda
     FusedEngine(),         # separable, d >= FUSED_MIN_DIM

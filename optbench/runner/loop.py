@@ -26,16 +26,16 @@ from optbench.kernels.slots import SC_LR, SC_STEP
 from optbench.optimizers.schedules import SP_WARMUP, lr_at
 
 # ctl: per-run control values
-C_WD, C_DWD, C_CLIPN, C_CLIPV, C_FREF, C_DIV, C_GTOL, C_STOCH, C_STOP, C_LR = range(10)
-N_CTL = 10
+C_WD, C_DWD, C_CLIPN, C_CLIPV, C_FREF, C_DIV, C_GTOL, C_STOCH, C_STOP, C_LR, C_MAX = range(11)
+N_CTL = 11
 # trace columns
 T_STEP, T_NGEV, T_F, T_BEST, T_GNORM, T_DIST, T_TICKS = range(7)
 N_TRACE = 7
 # out (float) and iout (int) slots
 O_F, O_BEST, O_GNORM, O_DIST, O_F0 = range(5)
 N_OUT = 5
-I_STATUS, I_NIT, I_NGEV, I_NFEV, I_NREC, I_TICK0, I_TICK1 = range(7)
-N_IOUT = 7
+I_STATUS, I_NIT, I_NGEV, I_NFEV, I_NREC, I_TICK0, I_TICK1, I_NHEV = range(8)
+N_IOUT = 8   # I_NHEV: Hessian-vector products (runner/phased.py; 0 elsewhere)
 
 STATUS = ("converged", "budget", "diverged", "error", "failed")  # failed: runner/second_order.py
 
@@ -159,7 +159,8 @@ def quiet_step(t, f, gn, nsteps, bk, bf):
 @njit(cache=True, inline="always", _nrt=False)
 @kernel
 def step_scalars(t, ctl, skind, sp, sc, gn):
-    """Set the step's learning rate and number in sc; return the norm-clipping factor."""
+    """Set the step's learning rate and number in sc; return the factor on the gradient:
+    norm clipping, negated under ``maximize`` (value clipping commutes with the sign)."""
     lr = ctl[C_LR] if skind == 0 and sp[SP_WARMUP] == 0.0 else _lr_at(skind, sp, ctl[C_LR], t)
     sc[SC_LR] = lr
     sc[SC_STEP] = t + 1.0
@@ -169,6 +170,8 @@ def step_scalars(t, ctl, skind, sp, sc, gn):
         c = cn / (gn + 1e-6)
         if c < 1.0:
             coef = c
+    if ctl[C_MAX] != 0.0:
+        coef = -coef
     return coef
 
 

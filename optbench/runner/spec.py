@@ -69,11 +69,16 @@ class RunSpec:
         choice("dtype", dtype, DTYPES)
         if device == "cpu" and dtype != "float64":
             raise OptbenchInputError("dtype float32 is for device='cuda'; the CPU path is float64")
+        opt.check_problem(prob)
         if device == "cuda":
             if getattr(opt, "kind", "first_order") != "first_order":
                 raise OptbenchInputError(
                     f"optimizer {opt.name} runs on the CPU only; device='cuda' takes first-order "
                     "optimizers")
+            if getattr(opt, "phased", False):
+                raise OptbenchInputError(
+                    f"optimizer {opt.name} runs on the CPU only; device='cuda' takes "
+                    "coordinate-wise first-order optimizers (docs/architecture.md: contract v2)")
             from optbench.kernels.device import check_available
             check_available()
         gtol = number("gtol", gtol, lo=0.0)

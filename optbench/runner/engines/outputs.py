@@ -49,14 +49,18 @@ def run_columns(b, compile_s: float, walls: np.ndarray) -> dict:
     status = _STATUS[iout[:, L.I_STATUS]]
     nit = iout[:, L.I_NIT]
     fstar = prob.f_star
-    # hit_step + 1: the gradients at each target (NaN: missed)
-    hit_evals = np.where(hitf >= 0, hitf + 1.0, np.nan)
+    # the gradients (and HVPs) spent by each target's hit step (NaN: missed): t + 1 for a
+    # plain first-order step; a contract-v2 optimizer says (``evaluations``)
+    ngev_at, nhev_at = b.opts[0].evaluations(np.where(hitf >= 0, hitf, 0))
+    hit_evals = np.where(hitf >= 0, ngev_at, np.nan).astype(np.float64)
+    hit_ge = np.where(hitf >= 0, ngev_at + nhev_at, np.nan).astype(np.float64)
+    ge = (iout[:, L.I_NGEV] + iout[:, L.I_NHEV]).astype(np.float64)
     cols = T.spec_columns(specs)
     cols.update({
         "dim": prob.dim, "status": status,
         "message": [_message(s, n, sp, fstar) for s, n, sp in zip(status, nit.tolist(), specs)],
         "nit": nit, "nfev": iout[:, L.I_NFEV], "ngev": iout[:, L.I_NGEV],
-        "grad_equiv": iout[:, L.I_NGEV].astype(np.float64), "cost_model": COST_MODEL,
+        "grad_equiv": ge, "cost_model": COST_MODEL,
         "f0": out[:, L.O_F0], "fun": out[:, L.O_F], "best_f": out[:, L.O_BEST],
         "f_star": np.nan if fstar is None else float(fstar),
         "grad_norm": out[:, L.O_GNORM], "dist_to_opt": out[:, L.O_DIST],
@@ -65,13 +69,13 @@ def run_columns(b, compile_s: float, walls: np.ndarray) -> dict:
         "targets": np.broadcast_to(ladder, hitf.shape).tolist(),
         "hit_step": hitf.tolist(), "hit_step_grad": hitg.tolist(),
         "kind": [getattr(o, "kind", "first_order") for o in b.opts],
-        "hit_ngev": hit_evals.tolist(), "hit_grad_equiv": hit_evals.tolist(),
+        "hit_ngev": hit_evals.tolist(), "hit_grad_equiv": hit_ge.tolist(),
     })
+    nan = np.full(R, np.nan)
     for lab, j in T.table_target_index(ladder):
-        steps = hit_evals[:, j] - 1.0 if j >= 0 else np.full(R, np.nan)
-        cols[f"steps_{lab}"] = steps
-        cols[f"ngev_{lab}"] = steps + 1.0
-        cols[f"grad_equiv_{lab}"] = steps + 1.0
+        cols[f"steps_{lab}"] = np.where(hitf[:, j] >= 0, hitf[:, j], np.nan) if j >= 0 else nan
+        cols[f"ngev_{lab}"] = hit_evals[:, j] if j >= 0 else nan
+        cols[f"grad_equiv_{lab}"] = hit_ge[:, j] if j >= 0 else nan
     return cols
 
 
@@ -99,6 +103,11 @@ def trace_columns(b, walls: np.ndarray, rate: float) -> tuple[dict, int]:
             "f": tr[:, L.T_F], "best_f": tr[:, L.T_BEST], "grad_norm": tr[:, L.T_GNORM],
             "dist_to_opt": tr[:, L.T_DIST], "time_s": np.asarray(tsec, dtype=np.float64),
             "nfev": ngev, "grad_equiv": ngev.astype(np.float64)}
+    if "PH" in a:     # the phased loop: HVPs so far and f at the averaged point
+        ph = a["PH"][mask]
+        cols["nhev"] = ph[:, 0].astype(np.int64)
+        cols["f_avg"] = ph[:, 1]
+        cols["grad_equiv"] = ngev + ph[:, 0]
     if b.metric_names:
         met = a["MET"][mask]
         for k, name in enumerate(b.metric_names):

@@ -1,0 +1,67 @@
+r"""Random probe vectors for curvature estimates (Hutchinson's estimator), drawn from the run.
+
+:func:`rademacher` ``(seed, t, i)`` is entry ``i`` of the probe of step ``t`` in the run with
+seed ``seed``: +1 or −1 with equal probability, a pure function of the three integers (no
+generator state), so a run is reproducible serial or parallel, on the CPU or on CUDA, and a
+reference implementation draws the same probes with :func:`rademacher_vector`.
+
+The hash is MurmurHash3's 32-bit finaliser ``fmix32`` chained over the seed's two 32-bit
+halves, the step and the index; the sign is the top bit. Every product is split into 16-bit
+pieces (as in :mod:`optbench.problems.minibatch`), so the same source gives the same bits in
+plain Python, ``numba.njit`` and ``numba.cuda``. Seeds, steps and indices lie in [0, 2⁶²).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from optbench.kernels.compile import kernel
+
+_M = 0xFFFFFFFF
+
+
+@kernel
+def _mul32(a, b):
+    """``a * b mod 2**32`` for 32-bit ``a``, ``b`` (intermediates < 2**49)."""
+    return ((a & 0xFFFF) * b + ((((a >> 16) * b) & 0xFFFF) << 16)) & 0xFFFFFFFF
+
+
+@kernel
+def _fmix32(x):
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x85EBCA6B)
+    x = x ^ (x >> 13)
+    x = _mul32(x, 0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+@kernel
+def rademacher(seed, t, i):
+    """±1.0: entry i of the probe of step t in the run with seed ``seed`` (integers)."""
+    h = _fmix32((seed & 0xFFFFFFFF) ^ 0x9E3779B9)
+    h = _fmix32(h ^ ((seed >> 32) & 0xFFFFFFFF))
+    h = _fmix32(h ^ (t & 0xFFFFFFFF) ^ 0x7F4A7C15)
+    h = _fmix32(h ^ (i & 0xFFFFFFFF) ^ 0x85EBCA77)
+    return 1.0 if (h >> 31) == 1 else -1.0
+
+
+def rademacher_vector(seed: int, t: int, d: int) -> np.ndarray:
+    """The whole probe of step t (length d), in NumPy: equal to ``rademacher(seed, t, i)``."""
+    M = np.uint64(_M)
+
+    def mul(a, b):
+        return ((a & np.uint64(0xFFFF)) * np.uint64(b)
+                + ((((a >> np.uint64(16)) * np.uint64(b)) & np.uint64(0xFFFF)) << np.uint64(16))) & M
+
+    def fmix(x):
+        x = x ^ (x >> np.uint64(16))
+        x = mul(x, 0x85EBCA6B)
+        x = x ^ (x >> np.uint64(13))
+        x = mul(x, 0xC2B2AE35)
+        return x ^ (x >> np.uint64(16))
+
+    h = fmix(np.uint64((seed & _M) ^ 0x9E3779B9))
+    h = fmix(h ^ np.uint64((seed >> 32) & _M))
+    h = fmix(h ^ np.uint64(t & _M) ^ np.uint64(0x7F4A7C15))
+    i = np.arange(d, dtype=np.uint64)
+    h = fmix(np.full(d, h, dtype=np.uint64) ^ (i & M) ^ np.uint64(0x85EBCA77))
+    return np.where((h >> np.uint64(31)) == 1, 1.0, -1.0)
