@@ -82,6 +82,7 @@ class Optimizer:
     torch_name: ClassVar[str | None] = None   # torch.optim class with the same semantics
     doc: ClassVar[str] = ""
     PREP = ELEM = None
+    AVG = None          # optional avg(x, st, sc, hy, out): an averaged point (traces f_avg)
     phased: ClassVar[bool] = False            # contract v2: a STEP kernel (optimizers/phased.py)
     requests: ClassVar[tuple] = ()            # evaluations its step asks for: "grad", "hvp"
 
@@ -169,6 +170,10 @@ class Optimizer:
     def cpu_update(self):
         return kc.cpu(vector_update, S.UPDATE_SIG, bind={"PREP": self.PREP, "ELEM": self.ELEM},
                       name=f"vector_update__{self.name.replace('-', '_')}", inline=True)
+
+    def cpu_avg(self):
+        """The compiled AVG kernel, or None (no averaged point)."""
+        return None if self.AVG is None else kc.cpu(self.AVG, S.AVG_SIG)
 
     def cpu_step(self):
         """The compiled step form ``step(x, g, st, sc, hy, blk, wk, stage) -> request``

@@ -66,7 +66,6 @@ class PhasedOptimizer(Optimizer):
 
     phased: ClassVar[bool] = True
     STEP = None
-    AVG = None                       # optional: the averaged point (traces column f_avg)
     needs_matrix_blocks: ClassVar[bool] = False
 
     def check_problem(self, problem) -> None:
@@ -91,9 +90,6 @@ class PhasedOptimizer(Optimizer):
         bind = self.bindings() or None
         return kc.cpu(self.STEP, S.STEP_SIG, bind=bind, name=self.step_name())
 
-    def cpu_avg(self):
-        """The compiled AVG kernel, or None."""
-        return None if self.AVG is None else kc.cpu(self.AVG, S.AVG_SIG)
 
 
 class Wrapper(PhasedOptimizer):

@@ -34,18 +34,20 @@ def phased_batch(specs, prob, opts) -> Batch:
 class PhasedEngine(Engine):
     name = "phased"
     reason = ("a contract-v2 optimizer (STEP kernel: reductions, blocks, matrix operations, "
-              "extra gradients or Hessian-vector products) on the CPU")
+              "extra gradients or Hessian-vector products), or one with an averaged point "
+              "(AVG: the traces column f_avg), on the CPU")
 
     def applies(self, job: Job) -> bool:
+        o = job.opts[0]
         return job.device == "cpu" and job.kind == "first_order" \
-            and getattr(job.opts[0], "phased", False)
+            and (getattr(o, "phased", False) or getattr(o, "AVG", None) is not None)
 
     def compile(self, job: Job) -> float:
         def build():
             prob, opt = job.prob, job.opts[0]
             fg, val, hvp = prob.cpu_kernels()
             hvp = hvp if hvp is not None else kc.cpu(P.no_hvp, S.HVP_SIG)
-            avg = opt.cpu_avg() if hasattr(opt, "cpu_avg") else None
+            avg = opt.cpu_avg()
             met = kc.cpu(prob.METRICS or L.no_metrics, S.METRICS_SIG)
             drv = P.phased_driver(job.parallel_runs())
             return partial(drv, fg, val, hvp, opt.cpu_step(),
