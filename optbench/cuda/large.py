@@ -49,7 +49,7 @@ def kernels(problem, optimizer):
         gn = math.sqrt(acc[1])
         dist = math.sqrt(acc[2]) if acc[3] != 0.0 else math.nan
         if bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftg, gtg, rec, hitf, hitg, trace,
-                    bk, bf):
+                    bk, bf, sp):
             book_finish(t, f, gn, trace, out, iout, bk, bf)
             flag[0] = 1
             return

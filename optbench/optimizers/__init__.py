@@ -11,7 +11,19 @@ from .base import REGISTRY, Optimizer, register  # noqa: F401
 from .schedules import KINDS as SCHEDULES, Schedule  # noqa: F401
 
 FAMILY_MODULES = ("sgd", "adagrad", "rmsprop", "adam", "line_search", "second_order",
-                  "zero_order")
+                  "zero_order",
+                  "adamax",
+                  "nadam",
+                  "radam",
+                  "adadelta",
+                  "asgd",
+                  "rprop",
+                  "adafactor",
+                  "schedule_free",
+                  "sam",
+                  "lookahead",
+                  "sophia",
+                  )
 
 names = REGISTRY.names
 get = REGISTRY.get

@@ -94,7 +94,9 @@ class PhasedOptimizer(Optimizer):
 
 class Wrapper(PhasedOptimizer):
     """An optimizer around a base optimizer (``base=``, any first-order optimizer whose step
-    asks for no evaluations of its own), whose hyperparameters pass through by name.
+    asks for no evaluations of its own), whose hyperparameters pass through by name (one
+    named like a wrapper's own is spelled ``base_<name>``: lookahead's ``alpha`` and
+    rmsprop's ``base_alpha``).
 
     ``params`` holds the wrapper's own hyperparameters and ``base``; ``slots`` its own slots
     in ``hy`` (the base's follow); ``own_state`` its own state rows (the base's follow)."""
@@ -107,24 +109,33 @@ class Wrapper(PhasedOptimizer):
         base = self.default_base if base is None else base
         if isinstance(base, dict):
             base = base.get("optimizer", base.get("name"))
+        def can_wrap(c):
+            return c.kind == "first_order" and not issubclass(c, Wrapper) and not c.requests
         if not isinstance(base, str) or base not in REGISTRY:
             raise unknown(f"{self.name} base optimizer", base,
-                          [n for n in REGISTRY.names() if REGISTRY[n].kind == "first_order"])
+                          [n for n in REGISTRY.names() if can_wrap(REGISTRY[n])])
         cls = REGISTRY[base]
-        if cls.kind != "first_order" or issubclass(cls, Wrapper) or cls.requests:
+        if not can_wrap(cls):
             raise OptbenchInputError(
                 f"optimizer {self.name}: base must be a first-order optimizer that asks for "
                 f"no evaluations of its own, got {base!r}")
-        own = {k: v for k, v in hyper.items() if k in type(self).params}
-        rest = {k: v for k, v in hyper.items() if k not in type(self).params}
-        self.base = cls(**rest)
-        # the wrapper's own hyperparameters, resolved like any family's
         probe = {k: v for k, v in type(self).params.items() if k != "base"}
+        # a base hyperparameter named like one of the wrapper's own is spelled base_<name>
+        spelled = {(f"base_{k}" if k in probe else k): k for k in cls.params}
+        bad = [k for k in hyper if k not in probe and k not in spelled]
+        if bad:
+            raise OptbenchInputError(
+                f"optimizer {self.name}: unknown parameter {bad[0]!r}; valid: "
+                + ", ".join(["base", *probe, *spelled]))
+        own = {k: v for k, v in hyper.items() if k in probe}
+        self.base = cls(**{spelled[k]: v for k, v in hyper.items() if k not in probe})
+        # the wrapper's own hyperparameters, resolved like any family's
         from optbench.params import resolve
         mine = resolve(f"optimizer {self.name}", probe, own)
+        inv = {k: s for s, k in spelled.items()}
         self.params = {"base": C(self.default_base, tuple(REGISTRY.names())),
-                       **probe, **self.base.params}
-        self.hyper = {"base": base, **mine, **self.base.hyper}
+                       **probe, **{inv[k]: v for k, v in self.base.params.items()}}
+        self.hyper = {"base": base, **mine, **{inv[k]: v for k, v in self.base.hyper.items()}}
         self.check()
         from .schedules import Schedule
         from .base import _clip

@@ -7,6 +7,7 @@ import numpy as np
 
 from optbench.kernels.slots import SC_SEED
 from optbench.optimizers.base import N_SCALARS
+from optbench.optimizers.schedules import N_SCHED
 from optbench.record.targets import record_steps
 
 from . import loop as L
@@ -53,7 +54,7 @@ class Batch:
              "data": prob.data, "idata": prob.idata,
              "seeds": np.array([s.seed for s in specs], np.int64),
              "CTL": np.zeros((R, L.N_CTL)), "skinds": np.zeros(R, np.int64),
-             "SP": np.zeros((R, 6)), "nsteps": np.array([s.steps for s in specs], np.int64)}
+             "SP": np.zeros((R, N_SCHED)), "nsteps": np.array([s.steps for s in specs], np.int64)}
         fstar = prob.f_star
         x0_of: dict = {}
         per_opt: dict = {}   # state, scalars and schedule depend on (optimizer, budget) only

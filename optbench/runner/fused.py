@@ -164,7 +164,7 @@ def fused_run(x, st, sc, hy, data, idata, ctl, skind, sp, nsteps, xstar, ftarget
     iout[L.I_TICK0] = _readcyclecounter()
     while True:
         if bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf, hitg,
-                    trace, bk, bf):
+                    trace, bk, bf, sp):
             break
         fused_prepare(t, ctl, skind, sp, sc, hy, gn, stepv)
         want_dist = has_xstar and is_record_step(bk, rec, t + 1)

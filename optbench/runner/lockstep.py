@@ -46,12 +46,12 @@ CHUNK = placeholder("CHUNK")        # lockstep_chunk bound for the pair
 
 @kernel
 def book_slow(t, f, gn, x, ctl, nst, xstar, ftargets, gtargets, rec, hitf, hitg, trace, bk, bf,
-              tick):
+              tick, sp):
     """The bookkeeping of a step that is not quiet, stamped with the run's clock ``tick``.
     Compiled apart and called (rarely), which keeps the hot loop small."""
     nrec = bk[B_NREC]
     stop = bookkeep(t, f, gn, np.nan, x, ctl, nst, xstar, ftargets, gtargets, rec, hitf, hitg,
-                    trace, bk, bf)
+                    trace, bk, bf, sp)
     if bk[B_NREC] > nrec:
         trace[nrec, T_TICKS] = tick
     return stop
@@ -99,7 +99,7 @@ def lockstep_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps
             if not quiet and not quiet_step(t, f, gn, nsteps[r], bk, bf):
                 nrec = bk[B_NREC]
                 stop = BOOK_SLOW(t, f, gn, x, ctl, nsteps[r], xstar, ftargets, gtargets,
-                                 rec, HITF[r], HITG[r], TRACE[r], bk, bf, clk[j])
+                                 rec, HITF[r], HITG[r], TRACE[r], bk, bf, clk[j], SP[r])
                 if bk[B_NREC] > nrec and MET.shape[2] > 0:
                     METRICS(x, data, idata, MET[r, nrec])
                 if stop:

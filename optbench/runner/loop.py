@@ -23,7 +23,7 @@ from optbench.kernels import signatures as S
 from optbench.kernels.clock import _readcyclecounter
 from optbench.kernels.compile import kernel
 from optbench.kernels.slots import SC_LR, SC_STEP
-from optbench.optimizers.schedules import SP_WARMUP, lr_at
+from optbench.optimizers.schedules import SP_OBSERVES, SP_WARMUP, lr_at, plateau_observe
 
 # ctl: per-run control values
 C_WD, C_DWD, C_CLIPN, C_CLIPV, C_FREF, C_DIV, C_GTOL, C_STOCH, C_STOP, C_LR, C_MAX = range(11)
@@ -40,6 +40,7 @@ N_IOUT = 8   # I_NHEV: Hessian-vector products (runner/phased.py; 0 elsewhere)
 STATUS = ("converged", "budget", "diverged", "error", "failed")  # failed: runner/second_order.py
 
 _lr_at = njit(cache=True, _nrt=False)(lr_at)
+_plateau_observe = njit(cache=True, _nrt=False)(plateau_observe)
 
 
 B_JF, B_JG, B_JR, B_NREC, B_STATUS, B_NEXTREC = range(6)
@@ -88,9 +89,11 @@ def _distance(x, xstar):
 @njit(cache=True, inline="always", _nrt=False)
 @kernel
 def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace,
-             bk, bf):
+             bk, bf, sp):
     """Targets, divergence, stopping rule and trace sampling at step t (f = f(x_t),
-    gn = ‖∇f(x_t)‖, dist = ‖x_t − x*‖ or NaN to compute it here). Returns True to stop."""
+    gn = ‖∇f(x_t)‖, dist = ‖x_t − x*‖ or NaN to compute it here). Returns True to stop.
+    At a recording step a schedule that observes f (reduce-on-plateau; sp, the run's schedule
+    array) sees the recorded f, before the lr of update t is set."""
     fref = ctl[C_FREF]
     has_ref = not math.isnan(fref)
     if t == 0:
@@ -133,6 +136,8 @@ def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hit
         bk[B_NREC] += 1
         if rec_now:
             bk[B_JR] += 1
+            if sp[SP_OBSERVES] != 0.0:
+                _plateau_observe(sp, f, ctl[C_LR])
     # thresholds of the next event, for the fast path of quiet_step
     bf[F_FTHR] = fref + ftargets[bk[B_JF]] if has_ref and bk[B_JF] < ftargets.shape[0] else -np.inf
     gthr = gtargets[bk[B_JG]] if bk[B_JG] < gtargets.shape[0] else -1.0
@@ -230,7 +235,7 @@ def run_core(fg, value, update, metrics, x, g, st, sc, hy, data, idata, seed, ct
         if not quiet and not quiet_step(t, f, gn, nsteps, bk, bf):
             nrec = bk[B_NREC]
             stop = bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftargets, gtargets, rec,
-                            hitf, hitg, trace, bk, bf)
+                            hitf, hitg, trace, bk, bf, sp)
             if bk[B_NREC] > nrec and met.shape[1] > 0:
                 metrics(x, data, idata, met[nrec])
             if stop:

@@ -88,7 +88,7 @@ def phased_core(fg, value, hvp, step, avg, metrics, has_avg, x, g, st, sc, hy, d
         if not quiet and not quiet_step(t, f, gn, nsteps, bk, bf):
             nrec = bk[B_NREC]
             stop = bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftargets, gtargets, rec,
-                            hitf, hitg, trace, bk, bf)
+                            hitf, hitg, trace, bk, bf, sp)
             if bk[B_NREC] > nrec:
                 trace[nrec, T_NGEV] = ngev
                 ph[nrec, PH_NHEV] = nhev

@@ -140,7 +140,7 @@ def so_core(fg, value, hvp, hess, x, g, st, hm, iw, sv, hy, data, idata, seed, c
         if not L.quiet_step(t, f, gn, nsteps, bk, bf):
             nrec, jf, jg = bk[L.B_NREC], bk[L.B_JF], bk[L.B_JG]
             stop = L.bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftg, gtg, rec, hitf, hitg,
-                              trace, bk, bf)
+                              trace, bk, bf, sp)
             after_book(jf, jg, nrec, bk, trace, cnt, sv, hcf, hcg, tx, d)
             if stop:
                 break
@@ -160,7 +160,7 @@ def so_core(fg, value, hvp, hess, x, g, st, hm, iw, sv, hy, data, idata, seed, c
                 sv[K.S_ALPHA] = a_in
                 sv[K.S_SLOPE] = s_in
                 L.bookkeep(t, f, gn, np.nan, x, ctl, t, xstar, ftg, gtg, rec, hitf, hitg, trace,
-                           bk, bf)
+                           bk, bf, sp)
                 after_book(jf, jg, nrec, bk, trace, cnt, sv, hcf, hcg, tx, d)
             bk[L.B_STATUS] = STATUS_FAILED
             break
