@@ -19,6 +19,7 @@ FAMILY_MODULES = ("sgd", "adagrad", "rmsprop", "adam", "line_search", "second_or
                   "asgd",
                   "rprop",
                   "adafactor",
+                  "lamb",
                   "schedule_free",
                   "sam",
                   "lookahead",
