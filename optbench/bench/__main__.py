@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="results folder (default: a temporary one, deleted)")
     _quick_arg(p)
 
+    p = sub.add_parser("optimizers", help="per-step cost of the contract-v2 optimizers against "
+                       "their torch / reference implementations")
+    p.add_argument("--only", help="comma-separated optimizer names (default: all)")
+    _quick_arg(p)
+    _write_arg(p)
+
     p = sub.add_parser("peers", help="every comparison against named peers (NumPy, PyTorch, "
                        "scipy, hand-written Numba)")
     p.add_argument("--only", help="comma-separated comparisons (default: all)")
@@ -170,8 +176,23 @@ def _peers(a):
         write_section(Path(a.write), peers.TITLE, md)
 
 
+def _optimizers(a):
+    from . import optimizer_costs as oc
+
+    only = tuple(n.strip() for n in a.only.split(",")) if a.only else None
+    if only:
+        bad = [n for n in only if n not in oc.CATALOGUE]
+        if bad:
+            from optbench.validate import OptbenchInputError
+            raise OptbenchInputError(f"--only: unknown {', '.join(bad)} (valid: "
+                                     f"{', '.join(oc.CATALOGUE)})")
+    rows = oc.optimizers(quick=a.quick, only=only)
+    _show(rows, oc.to_markdown(rows), oc.TITLE, a.write)
+
+
 COMMANDS = {"engine": _engine, "zoo": _zoo, "gpu": _gpu, "mlp": _mlp,
-            "second-order": _second_order, "sweep": _sweep, "peers": _peers}
+            "second-order": _second_order, "sweep": _sweep, "optimizers": _optimizers,
+            "peers": _peers}
 
 
 def main(argv=None) -> int:
