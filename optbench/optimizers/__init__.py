@@ -20,6 +20,7 @@ FAMILY_MODULES = ("sgd", "adagrad", "rmsprop", "adam", "line_search", "second_or
                   "rprop",
                   "adafactor",
                   "lamb",
+                  "muon",
                   "schedule_free",
                   "sam",
                   "lookahead",
