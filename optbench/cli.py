@@ -168,9 +168,10 @@ def _cmd_list(args) -> int:
             print(f"{n:12s} {load_suite(path).get('description', '')}")
     else:
         from optbench.optimizers.schedules import _COMMON, _PARAMS
+        w = max(map(len, _PARAMS))
         for k, params in _PARAMS.items():
             ps = ", ".join(f"{n}={p.default}" for n, p in {**params, **_COMMON}.items())
-            print(f"{k:13s} {ps}")
+            print(f"{k:{w}s}  {ps}")
     return 0
 
 
