@@ -114,11 +114,21 @@ def test_matches_torch(case):
 
 
 # ------------------------------------------------------------------------ defaults
-def _torch_defaults(opt):
-    cls = getattr(torch.optim, opt.torch_name)
-    d = dict(cls([torch.zeros(1, dtype=torch.float64, requires_grad=True)]).defaults)
-    if "betas" in d:
-        d["beta1"], d["beta2"] = d.pop("betas")
+# torch's tuple-valued hyperparameters as optbench spells them (one number each)
+TUPLES = {"betas": ("beta1", "beta2"), "eps": ("eps1", "eps2"),
+          "ns_coefficients": ("ns_a", "ns_b", "ns_c"), "etas": ("etaminus", "etaplus"),
+          "step_sizes": ("step_size_min", "step_size_max")}
+NONE_MEANS = {"adjust_lr_fn": "original"}   # a torch default None, spelled by its meaning
+FALLBACK = {"muon": ("adamw_", "AdamW")}     # prefixed hyperparameters of a fallback optimizer
+
+
+def _torch_defaults(opt, torch_name=None):
+    cls = getattr(torch.optim, torch_name or opt.torch_name)
+    # a 2-D parameter: Muon takes no other
+    d = dict(cls([torch.zeros(1, 1, dtype=torch.float64, requires_grad=True)]).defaults)
+    for k, names in TUPLES.items():
+        if isinstance(d.get(k), tuple):
+            d.update(zip(names, d.pop(k)))
     return d
 
 
@@ -138,12 +148,20 @@ def test_defaults_match_torch(name):
     opt = ob.optimizer(name)
     td = _torch_defaults(opt)
     over = PRESET_OVERRIDES.get(name, {})
+    prefix, fallback = FALLBACK.get(name, ("", None))
     for k, v in opt.hyper.items():
         if k in OPTBENCH_ONLY:
             assert v is False, (k, v)
             continue
-        assert k in td, f"{name}.{k} is not a torch.optim.{opt.torch_name} hyperparameter"
-        want = over.get(k, td[k])
+        if fallback and k.startswith(prefix):
+            k, ref, cls = k[len(prefix):], _torch_defaults(opt, fallback), fallback
+        else:
+            ref, cls = td, opt.torch_name
+        assert k in ref, f"{name}.{k} is not a torch.optim.{cls} hyperparameter"
+        want = over.get(k, ref[k])
+        if want is None or isinstance(want, str):
+            assert v == (NONE_MEANS.get(k) if want is None else want), (name, k, v, want)
+            continue
         assert type(v)(want) == v and float(v) == float(want), (name, k, v, want)
     # a full family (not a preset) exposes every numerical torch hyperparameter
     if name not in PRESET_OVERRIDES:
