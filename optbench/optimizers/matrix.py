@@ -1,6 +1,5 @@
 r"""Small dense matrix kernels for the optimizers that work on a parameter block's matrix shape
-(Muon's Newton–Schulz orthogonalisation, Adafactor's row and column moments, LAMB's block
-norms).
+(Muon's Newton–Schulz orthogonalisation, Adafactor's row and column moments).
 
 A matrix lives in a flat float64 array, row-major from an offset: element (i, j) of an
 r × c matrix ``A`` stored at ``a[ao:]`` is ``a[ao + i * c + j]`` — the layout of a weight

@@ -23,7 +23,7 @@ decays are applied by the step itself, not by the run loop.
 
 Precision: torch runs the Newton–Schulz iteration in bfloat16 (a GPU speed choice) whatever
 the parameters' dtype; optbench runs it in float64, so the two agree to bfloat16 precision
-(~1e-2) per step, and to rounding when torch's iteration is run in float64 (the tests).
+(a few per cent of a step), and to rounding when torch's iteration runs in float64 (tests).
 Jordan et al., "Muon: An optimizer for hidden layers in neural networks" (2024);
 Liu et al., "Muon is Scalable for LLM Training" (2025) for ``match_rms_adamw``.
 """
