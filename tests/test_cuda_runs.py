@@ -27,8 +27,7 @@ def compare(problem, opt, steps, **kw):
             "hits_equal": bool(c.steps_to_target.equals(g.steps_to_target)),
             "device_name": g.row.get("device_name")}
 
-FIRST_ORDER = [n for n in ob.optimizers.names()
-               if getattr(ob.optimizers.REGISTRY[n], "kind", "first_order") == "first_order"]
+FIRST_ORDER = ob.optimizers.coordinate_wise()   # phased ones are refused on cuda
 out = {}
 for name in FIRST_ORDER:
     lr = {"sgd": 1e-3, "gd": 1e-3, "momentum": 1e-3, "nesterov": 1e-3}.get(name, 1e-2)
@@ -74,8 +73,7 @@ def sim():
 
 def test_every_optimizer_matches_cpu_on_2d_1000d_and_mlp(sim):
     keys = [k for k in sim if "/" in k and not k.startswith("grid/")]
-    first_order = [n for n in ob.optimizers.names()
-                   if getattr(ob.optimizers.REGISTRY[n], "kind", "first_order") == "first_order"]
+    first_order = ob.optimizers.coordinate_wise()
     assert len(first_order) >= 9 and len(keys) >= 2 * len(first_order)
     for k in keys:
         v = sim[k]

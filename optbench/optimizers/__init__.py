@@ -32,6 +32,13 @@ get = REGISTRY.get
 make = REGISTRY.make
 
 
+def coordinate_wise() -> list[str]:
+    """The first-order families written as PREP + ELEM (every fast path and the CUDA path run
+    them); the others are contract-v2 (phased, CPU only) or second / zero order."""
+    return [n for n in names()
+            if REGISTRY[n].kind == "first_order" and not REGISTRY[n].phased]
+
+
 def listing() -> list[dict]:
     """One row per family: name, family, the torch.optim equivalent and the defaults."""
     return [{"optimizer": n, "family": REGISTRY[n].family,
