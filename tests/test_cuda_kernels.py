@@ -249,6 +249,8 @@ def test_schedule_kernel_matches_cpu(sim):
     for kind, r in sim["schedules"].items():
         _close(r["cpu"], r["cuda"])
         _close(r["py"], r["cuda"])
+        if kind == "reduce-on-plateau":   # varies on observations of f, not with k: its cuts
+            continue                       # on the simulator are in test_schedules_v2.py
         assert len(set(r["cpu"])) > 1, kind      # every kind (constant: its warm-up) varies
 
 
