@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="results folder (default: a temporary one, deleted)")
     _quick_arg(p)
 
+    p = sub.add_parser("hot", help="the coordinate-wise hot paths per step (min of repeats): "
+                       "run it in two trees to compare a change")
+    _quick_arg(p)
+
     p = sub.add_parser("optimizers", help="per-step cost of the contract-v2 optimizers against "
                        "their torch / reference implementations")
     p.add_argument("--only", help="comma-separated optimizer names (default: all)")
@@ -176,6 +180,13 @@ def _peers(a):
         write_section(Path(a.write), peers.TITLE, md)
 
 
+def _hot(a):
+    from . import hot_paths
+
+    res = hot_paths.hot(quick=a.quick)
+    _show(res, hot_paths.to_markdown(res), hot_paths.TITLE, None)
+
+
 def _optimizers(a):
     from . import optimizer_costs as oc
 
@@ -191,7 +202,8 @@ def _optimizers(a):
 
 
 COMMANDS = {"engine": _engine, "zoo": _zoo, "gpu": _gpu, "mlp": _mlp,
-            "second-order": _second_order, "sweep": _sweep, "optimizers": _optimizers,
+            "second-order": _second_order, "sweep": _sweep, "hot": _hot,
+            "optimizers": _optimizers,
             "peers": _peers}
 
 

@@ -7,8 +7,11 @@ the reference's training loop in Python (the hand-written gradient into ``.grad`
 ``step()``), per step. **d = 2²²**: a diagonal quadratic (κ = 1e3) — optbench through
 ``optbench.run`` (the fused parallel loop for coordinate-wise optimizers, the phased loop
 otherwise) against the reference with the gradient λ·x written into ``.grad`` by torch, per
-step. Optimizers that need matrix blocks are measured at d = 2²² on ``linear-net`` (two
-square blocks), where the reference receives optbench's compiled gradient.
+step. Optimizers that need matrix blocks (Muon) are measured on ``linear-net`` with two
+512 × 512 blocks (d = 2¹⁹: Newton–Schulz costs O(side³) per block, so 2²² would take
+minutes per step), where the reference receives optbench's compiled gradient; Sophia's
+reference differentiates the gradient (``backward(create_graph=True)``) for its Hutchinson
+probes, as its users do.
 
 Every optimizer's first call compiles (reported nowhere: ``wall_s`` excludes it); torch's
 first step (state allocation) is not timed. Single process, one after another.
@@ -24,6 +27,7 @@ import optbench as ob
 import optbench.kernels.compile  # noqa: F401  (numba's cache folder first)
 
 TITLE = "## Optimizers of contract v2: per-step cost (issue: optimizer contract v2)"
+MATRIX_DIM = 2 ** 19   # d of the matrix optimizers' large row (two 512 × 512 blocks)
 
 
 def _torch_cls(name, **kw):
@@ -75,7 +79,8 @@ CATALOGUE = {
             None, True, False),
     "lookahead": ({"base": "adam", "lr": 1e-3}, "pytorch_optimizer.Lookahead (Adam)",
                   _lookahead, False, False),
-    "sophia": ({"lr": 1e-4}, "pytorch_optimizer.SophiaH", _pto("SophiaH"), True, False),
+    "sophia": ({"lr": 1e-4}, "pytorch_optimizer.SophiaH (autograd HVP)",
+               _pto("SophiaH", hessian_distribution="rademacher"), False, False),
 }
 
 
@@ -85,35 +90,75 @@ def _sam(params, lr):
     return P.SAM(params, torch.optim.SGD, rho=0.05, lr=lr)
 
 
-def _rosen_grad_torch(p, g):
-    """The 2-D Rosenbrock gradient written by hand into g (torch ops, as a user would)."""
-    x, y = p[0], p[1]
-    g[0] = -400.0 * x * (y - x * x) - 2.0 * (1.0 - x)
-    g[1] = 200.0 * (y - x * x)
+class TorchSide:
+    """A problem as the reference's loop sees it: its parameters (one per block), the
+    gradient written into ``.grad`` (by hand, with torch operations, or optbench's compiled
+    gradient for layered problems) and, for optimizers that differentiate the gradient
+    (Sophia's Hutchinson probes), the loss as a torch expression for autograd."""
 
+    def __init__(self, prob):
+        import torch
 
-def _reference_loop(make, lr, x0, steps, grad_into, closure, hvp_graph=False):
-    """Seconds per step of the reference's loop (first step not timed)."""
-    import torch
+        from optbench.kernels.blocks import shapes
+        self.prob = prob
+        x0 = prob.x0(0)
+        blk = prob.blocks()
+        self.params = [torch.tensor(x0[o:o + n].reshape(sh).copy(), dtype=torch.float64,
+                                    requires_grad=True)
+                       for (o, n, *_), sh in zip(blk.tolist(), shapes(blk))]
+        self.kind = prob.name
+        if self.kind == "quadratic":
+            self.lam = torch.from_numpy(prob.data[:prob.dim].copy())
 
-    p = torch.tensor(x0.copy(), dtype=torch.float64, requires_grad=True)
-    opt = make([p], lr)
-    p.grad = torch.zeros_like(p)
-
-    def set_grad():
+    def set_grads(self):
+        import torch
         with torch.no_grad():
-            grad_into(p, p.grad)
+            if self.kind == "rosenbrock" and self.prob.dim == 2:
+                p = self.params[0]
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                x, y = p[0], p[1]
+                p.grad[0] = -400.0 * x * (y - x * x) - 2.0 * (1.0 - x)
+                p.grad[1] = 200.0 * (y - x * x)
+            elif self.kind == "quadratic":
+                p = self.params[0]
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                torch.mul(self.lam, p, out=p.grad)
+            else:
+                flat = np.concatenate([q.detach().numpy().ravel() for q in self.params])
+                g = self.prob.grad(flat)
+                o = 0
+                for q in self.params:
+                    n = q.numel()
+                    q.grad = torch.from_numpy(g[o:o + n].reshape(q.shape).copy())
+                    o += n
         return torch.zeros((), dtype=torch.float64)
 
+    def loss(self):
+        p = self.params[0]
+        if self.kind == "quadratic":
+            return 0.5 * (self.lam * p * p).sum()
+        x, y = p[0], p[1]
+        return (1.0 - x) ** 2 + 100.0 * (y - x * x) ** 2
+
+
+def _reference_loop(make, lr, side: TorchSide, steps, closure, autograd=False):
+    """Seconds per step of the reference's loop (its first step, which allocates the state,
+    is not timed)."""
+    opt = make(side.params, lr)
+
     def step():
-        set_grad()
+        if autograd:
+            opt.zero_grad()
+            side.loss().backward(create_graph=True)
+            opt.step()
+            return
+        side.set_grads()
         if closure:
-            if hasattr(opt, "first_step"):           # SAM's two-step protocol
-                opt.first_step(zero_grad=False)
-                set_grad()
-                opt.second_step(zero_grad=False)
-            else:
-                opt.step(set_grad)
+            opt.first_step(zero_grad=False)          # SAM's two-step protocol
+            side.set_grads()
+            opt.second_step(zero_grad=False)
         else:
             opt.step()
 
@@ -145,44 +190,33 @@ def measure(name: str, quick: bool = False) -> dict:
     hyper, label, make, closure, matrix = CATALOGUE[name]
     if name == "sam":
         make = _sam
+    autograd = name == "sophia"          # Hutchinson probes differentiate the gradient
     row = {"optimizer": name, "reference": label}
     n2, nbig = (2_000, 2) if quick else (200_000, 10)
     dim = 2 ** 12 if quick else 2 ** 22
-    # 2-D Rosenbrock
     rosen = ob.problem("rosenbrock", dim=2)
     try:
         row["ours_2d"], row["engine_2d"] = _ours(rosen, name, hyper, n2)
     except ob.OptbenchInputError as exc:
         row["ours_2d"], row["note_2d"] = math.nan, str(exc)
-    if make is not None and not (matrix and math.isnan(row.get("ours_2d", math.nan))):
+    if not math.isnan(row["ours_2d"]):
         try:
-            row["ref_2d"] = _reference_loop(make, hyper["lr"], rosen.x0(0), max(200, n2 // 100),
-                                            _rosen_grad_torch, closure)
+            row["ref_2d"] = _reference_loop(make, hyper["lr"], TorchSide(rosen),
+                                            max(200, n2 // 100), closure, autograd)
         except Exception as exc:  # noqa: BLE001 - a reference that cannot run is reported
             row["ref_2d"], row["note_2d"] = math.nan, f"reference failed: {exc}"
-    # d = 2**22
-    if matrix:
-        side = int(math.isqrt(dim // 2))
+    if matrix:     # two square blocks of side s: d = 2 s² (2**19: Newton–Schulz is O(s³))
+        side = int(math.isqrt((dim if quick else MATRIX_DIM) // 2))
         prob = ob.problem("linear-net", in_dim=side, hidden=side, out_dim=side)
     else:
         prob = ob.problem("quadratic", dim=dim, cond=1e3, start="random")
     row["dim"] = prob.dim
     row["ours_big"], row["engine_big"] = _ours(prob, name, hyper, nbig)
-    if make is not None:
-        import torch
-        if matrix:
-            def grad_into(p, g):
-                g.copy_(torch.from_numpy(prob.grad(p.detach().numpy())))
-        else:
-            lam = torch.from_numpy(prob.data[:prob.dim].copy())
-
-            def grad_into(p, g):
-                torch.mul(lam, p, out=g)
-        try:
-            row["ref_big"] = _reference_loop(make, hyper["lr"], prob.x0(0), nbig, grad_into,
-                                             closure)
-        except Exception as exc:  # noqa: BLE001
-            row["ref_big"], row["note_big"] = math.nan, f"reference failed: {exc}"
+    try:
+        row["ref_big"] = _reference_loop(make, hyper["lr"], TorchSide(prob), nbig, closure,
+                                         autograd)
+    except Exception as exc:  # noqa: BLE001
+        row["ref_big"], row["note_big"] = math.nan, f"reference failed: {exc}"
     return row
 
 
@@ -211,7 +245,8 @@ def _t(v):
 def _r(a, b):
     if not a or not b or math.isnan(a) or math.isnan(b):
         return "—"
-    return f"{b / a:.3g}×"
+    r = b / a
+    return f"{r:,.0f}×" if r >= 100 else f"{r:.3g}×"
 
 
 def to_markdown(rows: list[dict]) -> str:
@@ -223,7 +258,7 @@ def to_markdown(rows: list[dict]) -> str:
            f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}. Per step, gradient "
            "included on both sides; ratio = reference / optbench (higher: optbench faster).",
            "", "| optimizer | reference | 2-D Rosenbrock: optbench | reference | ratio | "
-           "d | d = 2²²: optbench (engine) | reference | ratio |",
+           "d | large d: optbench (engine) | reference | ratio |",
            "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.get("skipped"):

@@ -154,7 +154,8 @@ TRACES = (
            ("second-order",), NAN),
     Column("slope", "float64", "", "gᵀp of that step", ("second-order",), NAN),
     Column("f_avg", "float64", "", "f at the optimizer's averaged point (ASGD's ax, "
-           "Schedule-Free's x; NaN for optimizers without one)", ("phased",), NAN),
+           "Schedule-Free's x), recorded by the phased engine; NaN for optimizers without "
+           "one and in fused or CUDA runs", ("phased",), NAN),
     Column("<metric>", "float64", "", "the problem's extra columns (`metric_names()`; `mlp`: "
            "train_accuracy, val_loss, val_accuracy, grad_norm_layer1…L+1), at recorded points, "
            "not charged", ("generic", "special", "lockstep", "phased", "cuda-thread"), NAN),

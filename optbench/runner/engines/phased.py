@@ -14,6 +14,7 @@ from .. import loop as L
 from .. import phased as P
 from ..batch import ARG_NAMES, PER_RUN, Batch, zero_step
 from .base import BatchTables, Engine, Job, timed
+from .cpu import FusedEngine
 from .outputs import first_order_tables
 
 PH_ARGS = ARG_NAMES[:ARG_NAMES.index("OUT")] + ("PH",) + ARG_NAMES[ARG_NAMES.index("OUT"):] \
@@ -34,13 +35,19 @@ def phased_batch(specs, prob, opts) -> Batch:
 class PhasedEngine(Engine):
     name = "phased"
     reason = ("a contract-v2 optimizer (STEP kernel: reductions, blocks, matrix operations, "
-              "extra gradients or Hessian-vector products), or one with an averaged point "
-              "(AVG: the traces column f_avg), on the CPU")
+              "extra gradients or Hessian-vector products), or a coordinate-wise one with an "
+              "averaged point (AVG: the traces column f_avg) that the fused loop does not run, "
+              "on the CPU")
 
     def applies(self, job: Job) -> bool:
         o = job.opts[0]
-        return job.device == "cpu" and job.kind == "first_order" \
-            and (getattr(o, "phased", False) or getattr(o, "AVG", None) is not None)
+        if job.device != "cpu" or job.kind != "first_order":
+            return False
+        if getattr(o, "phased", False):
+            return True
+        # a coordinate-wise optimizer with an averaged point: here, for its f_avg column,
+        # unless the fused loop runs it (large separable problems: speed first, f_avg NaN)
+        return getattr(o, "AVG", None) is not None and not FusedEngine().applies(job)
 
     def compile(self, job: Job) -> float:
         def build():
