@@ -3,6 +3,9 @@
     optbench run [SUITE] [--seeds N] [--steps N] [--out DIR]   run a suite (default: quick)
         [--executor serial|processes|dask] [--address tcp://HOST:PORT] [--workers N]
     optbench list problems|optimizers|suites|schedules         what is available
+    optbench new optimizer|problem NAME                         NAME.py + test_NAME.py to edit
+    optbench compare OPT... --problems SPECS --lr LO:HI:N      tuned comparison, no suite file
+        [--seeds N] [--steps N] [--out DIR] [--plot]
     optbench show RESULTS [--target T] [--explain] [--write]    summary table of a results folder
     optbench asv-record RESULTS [--commit REF] [--name NAME]    a result set into asv's history
 
@@ -50,6 +53,28 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, help="worker processes for processes/dask-local "
                    "(default: usable cores)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    nw = sub.add_parser("new", help="write a commented starting point for your own optimizer "
+                        "or problem (NAME.py) and its tests (test_NAME.py) into this folder")
+    nw.add_argument("kind", choices=["optimizer", "problem"])
+    nw.add_argument("name", help="registry name: lowercase letter, then letters, digits, - or _")
+    nw.add_argument("--dir", default=".", help="folder to write into (default: here)")
+    cp = sub.add_parser("compare", help="compare optimizers with the learning-rate protocol "
+                        "(best lr per problem from a grid, re-run with the seeds)")
+    cp.add_argument("optimizers", nargs="+", metavar="OPTIMIZER")
+    cp.add_argument("--problems", required=True, help="e.g. rosenbrock:dim=10,quadratic:cond=1e4")
+    cp.add_argument("--lr", default="1e-4:1e-1:16", help="LO:HI:N log-spaced grid or one value "
+                    "(default 1e-4:1e-1:16)")
+    cp.add_argument("--seeds", type=int, default=10, help="seeds of the re-run (default 10)")
+    cp.add_argument("--tune-seeds", type=int, default=1, help="seeds per grid value (default 1)")
+    cp.add_argument("--steps", type=int, default=2000, help="step budget per run (default 2000)")
+    cp.add_argument("--target", type=float, default=1e-3, help="Δf target that picks the lr "
+                    "and the winner (default 1e-3)")
+    cp.add_argument("--out", help="results folder (default: results/compare-<hash of the args>)")
+    cp.add_argument("--plot", action="store_true", help="also draw the figures (OUT/report)")
+    cp.add_argument("--serial", action="store_true", help="run the grid in this process")
+    cp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cp.add_argument("--plugin", action="append", default=[], metavar="MODULE|FILE.py",
+                    help="import a module or .py file that registers problems/optimizers")
     ls = sub.add_parser("list", help="list problems, optimizers, suites or schedules")
     ls.add_argument("what", choices=["problems", "optimizers", "suites", "schedules"])
     sh = sub.add_parser("show", help="summary table of a results folder (one row per problem "
@@ -73,7 +98,8 @@ def main(argv=None) -> int:
         _parser().print_help()
         return 0
     try:
-        return {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show,
+        return {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show, "new": _cmd_new,
+                "compare": _cmd_compare,
                 "asv-record": _cmd_asv, "plot": _cmd_plots, "report": _cmd_plots,
                 "gallery": _cmd_plots}[args.cmd](args)
     except OptbenchInputError as e:
@@ -126,6 +152,39 @@ def _cmd_run(args) -> int:
         print(f"\n{done['new']} new runs in {secs:.1f} s{old}: {done['runs']} runs in {out}")
     print(f"tables: {out}/runs and {out}/traces (Parquet); summary: "
           + ", ".join(str(f) for f in files))
+    return 0
+
+
+def _cmd_new(args) -> int:
+    from optbench import scaffold
+
+    for p in scaffold.write(args.kind, args.name, args.dir):
+        print(f"wrote {p}")
+    mod = scaffold.module_name(args.name)
+    print(f"check it: python -m pytest -q test_{mod}.py; use it: import {mod} in a script, "
+          f"or --plugin {mod}.py")
+    return 0
+
+
+def _cmd_compare(args) -> int:
+    from optbench import compare as C
+
+    if args.plugin:
+        from optbench import plugins
+        plugins.load(args.plugin)
+    opts = C.check_optimizers(args.optimizers)
+    problems = C.parse_problems(args.problems)
+    lrs = C.parse_lr(args.lr)
+    table, out, page = C.compare(opts, problems, lrs, seeds=args.seeds, steps=args.steps,
+                                 tune_seeds=args.tune_seeds, out=args.out, target=args.target,
+                                 executor="serial" if args.serial else None,
+                                 progress=not args.no_progress, plot=args.plot,
+                                 plugins=args.plugin)
+    print(C.to_text(table, args.target))
+    print(f"\nresults: {out}/tune (the lr grid), {out}/seeds (the tuned re-runs); "
+          f"optbench show {out}/tune")
+    if page is not None:
+        print(f"report: {page}")
     return 0
 
 
