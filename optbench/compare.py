@@ -131,7 +131,8 @@ def compare(optimizers, problems, lrs, *, seeds=10, steps=2000, tune_seeds=1, ou
     suite = make_suite(check_optimizers(optimizers), problems, lrs, steps=steps,
                        tune_seeds=tune_seeds)
     if plugins:   # imported by the main process and every worker (optbench.plugins)
-        suite["plugins"] = [str(p) for p in plugins]
+        from optbench.plugins import resolve
+        suite["plugins"] = [resolve(p) for p in plugins]
     out = Path(out) if out is not None else default_out(suite)
     runs, _ = run_suite(suite, out / "tune", executor=executor, progress=progress, load="all")
     best = LP.best_settings(runs, "steps", target=target)

@@ -78,3 +78,19 @@ def test_compare_end_to_end(tmp_path, capsys):
     # same command again: everything is stored, same table
     assert main(argv) == 0
     assert capsys.readouterr().out.splitlines()[:5] == text.splitlines()[:5]
+
+
+def test_compare_a_plugin_optimizer(tmp_path, capsys):
+    pytest.importorskip("optbench.plugins")
+    from optbench import scaffold
+    mod, _ = scaffold.write("optimizer", "cmp-heavy-ball", tmp_path)
+    out = tmp_path / "cmp"
+    argv = ["compare", "cmp-heavy-ball", "gd", "--problems", "quadratic:dim=4,cond=10",
+            "--lr", "0.05:0.2:2", "--seeds", "2", "--steps", "100", "--out", str(out),
+            "--serial", "--no-progress", "--plugin", str(mod)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "cmp-heavy-ball" in text and "gd" in text
+    seeds, _ = Store(out / "seeds", create=False).load("runs")
+    assert set(seeds["optimizer"]) == {"cmp-heavy-ball", "gd"} and len(seeds) == 4
+    assert set(seeds["status"]) <= {"converged", "budget"}
