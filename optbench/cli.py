@@ -2,6 +2,7 @@
 
     optbench run [SUITE] [--seeds N] [--steps N] [--out DIR]   run a suite (default: quick)
         [--executor serial|processes|dask] [--address tcp://HOST:PORT] [--workers N]
+        [--plugin MODULE|FILE.py ...]                           your problems/optimizers
     optbench list problems|optimizers|suites|schedules         what is available
     optbench new optimizer|problem NAME                         NAME.py + test_NAME.py to edit
     optbench compare OPT... --problems SPECS --lr LO:HI:N      tuned comparison, no suite file
@@ -53,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, help="worker processes for processes/dask-local "
                    "(default: usable cores)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--plugin", action="append", default=[], metavar="MODULE|FILE.py",
+                   help="import a module or .py file that registers problems/optimizers "
+                   "(repeatable; also in every worker)")
     nw = sub.add_parser("new", help="write a commented starting point for your own optimizer "
                         "or problem (NAME.py) and its tests (test_NAME.py) into this folder")
     nw.add_argument("kind", choices=["optimizer", "problem"])
@@ -138,7 +142,8 @@ def _cmd_run(args) -> int:
                      dtype=args.dtype,
                      parallel=False if args.serial else None, progress=not args.no_progress,
                      executor=args.executor or ("serial" if args.serial else None),
-                     address=args.address, workers=args.workers, load="none")
+                     address=args.address, workers=args.workers, load="none",
+                     plugins=args.plugin)
     secs = time.perf_counter() - t0
     table = S.summary_table(S.read_runs(out))
     print(S.to_text(table))

@@ -19,7 +19,7 @@ DASK_CONNECT_TIMEOUT = 5.0  # seconds for connecting to a scheduler; OPTBENCH_DA
 class DaskExecutor(_AsyncExecutor):
     name = "dask"
 
-    def __init__(self, address=None, workers=None, hooks=None, timeout=None):
+    def __init__(self, address=None, workers=None, hooks=None, timeout=None, plugins=()):
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -30,6 +30,7 @@ class DaskExecutor(_AsyncExecutor):
                 "OPTBENCH_DASK_TIMEOUT", DASK_CONNECT_TIMEOUT), lo=0.0, lo_open=True, text=True)
         timeout = number("timeout", timeout, lo=0.0, lo_open=True)
         self.hooks = hooks or {}
+        self.plugins = tuple(plugins)
         self.cluster = None
         self._futs: dict = {}
         self._ac = None
@@ -47,7 +48,7 @@ class DaskExecutor(_AsyncExecutor):
             self.client = Client(self.cluster, set_as_default=False)
         # import optbench once on every worker now (warm kernels; a clear error if missing)
         try:
-            got = self.client.run(_warm_worker, on_error="return")
+            got = self.client.run(_warm_worker, self.plugins, on_error="return")
         except Exception:  # pragma: no cover - a worker coming or going: tasks still run
             got = {}
         bad = [e for e in got.values() if isinstance(e, ImportError)]
@@ -56,6 +57,10 @@ class DaskExecutor(_AsyncExecutor):
             raise OptbenchInputError(
                 f"optbench cannot be imported on {len(bad)} dask worker(s) ({bad[0]}); "
                 "install the same optbench in the workers' environment")
+        bad = [e for e in got.values() if isinstance(e, OptbenchInputError)]
+        if bad:  # a plugin that does not import on a worker (a file not there, ...)
+            self.close()
+            raise OptbenchInputError(f"on {len(bad)} dask worker(s): {bad[0]}")
 
     @property
     def workers(self) -> int:
@@ -72,7 +77,7 @@ class DaskExecutor(_AsyncExecutor):
 
         if self._ac is None:
             self._ac = as_completed(loop=self.client.loop)
-        fut = self.client.submit(run_task, task, self.hooks, False, pure=False)
+        fut = self.client.submit(run_task, task, self.hooks, False, self.plugins, pure=False)
         self._futs[fut.key] = fut
         self._ac.add(fut)
         return fut.key

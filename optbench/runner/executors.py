@@ -9,7 +9,8 @@ executor and after any resume: the runs table (``batch_size`` included) is the s
 
 * ``serial``: in this process; a batch uses ``prange`` over runs when cores allow.
 * ``processes``: a ``concurrent.futures`` pool (``forkserver`` on Linux, else ``spawn``);
-  every worker imports optbench once, so kernels load warm from numba's disk cache.
+  every worker imports optbench once, so kernels load warm from numba's disk cache, and the
+  sweep's plugins (``optbench.plugins``) before its first task.
 * ``dask``: a ``dask.distributed`` client to ``address`` (for example a dask-jobqueue
   SLURM/PBS cluster), or a ``LocalCluster`` with one single-threaded worker process per core
   (``dask_executor.py``).
@@ -105,8 +106,12 @@ def hooks_from_env() -> dict:
     return out
 
 
-def run_task(specs, hooks=None, parallel=False):
-    """Worker side: run one task; returns ``(runs, traces)`` DataFrames."""
+def run_task(specs, hooks=None, parallel=False, plugins=()):
+    """Worker side: run one task (after importing the ``plugins``, once per process);
+    returns ``(runs, traces)`` DataFrames."""
+    from optbench import plugins as PL
+
+    PL.load(plugins)
     if hooks:
         if hooks.get("exit_on") and any(s.run_id == hooks["exit_on"] for s in specs):
             os._exit(70)
@@ -159,7 +164,7 @@ class SerialExecutor:
     name = "serial"
     workers = 1
 
-    def __init__(self, parallel=None):
+    def __init__(self, parallel=None):  # (in this process: run_suite loaded the plugins)
         self.parallel = parallel
 
     def imap(self, queue):
@@ -202,12 +207,19 @@ class _AsyncExecutor:
                     yield t, out
 
 
-def _worker_init():
+def _worker_init(plugins=()):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driving process handles Ctrl-C
     import threading
 
     threading.Thread(target=_exit_with_parent, daemon=True).start()
     import optbench.runner.execute  # noqa: F401  (warm: numba, drivers, kernel cache)
+    from optbench import plugins as PL
+    from optbench.validate import OptbenchInputError
+
+    try:  # plugins before any task; a failure here is reported by each task (run_task)
+        PL.load(plugins)
+    except OptbenchInputError:
+        pass
 
 
 def _exit_with_parent():
@@ -261,9 +273,10 @@ _DIED = ("a worker process died while running these runs (killed, out of memory,
 class ProcessExecutor(_AsyncExecutor):
     name = "processes"
 
-    def __init__(self, workers=None, hooks=None):
+    def __init__(self, workers=None, hooks=None, plugins=()):
         self.workers = number("workers", workers, lo=1, integer=True) if workers else usable_cores()
         self.hooks = hooks or {}
+        self.plugins = tuple(plugins)
         self._pool = None
         self._ok = 0
 
@@ -275,11 +288,12 @@ class ProcessExecutor(_AsyncExecutor):
             ctx = _mp_context()
             _start_forkserver_shielded(ctx)
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                             initializer=_worker_init)
+                                             initializer=_worker_init,
+                                             initargs=(self.plugins,))
         if callable(task):
             return self._pool.submit(task)
         try:
-            return self._pool.submit(run_task, task, self.hooks, False)
+            return self._pool.submit(run_task, task, self.hooks, False, self.plugins)
         except BrokenProcessPool as e:  # a worker died since the last look: the task did
             f = Future()                # not run; it is re-run as a suspect, like the others
             f.set_exception(e)
@@ -338,8 +352,11 @@ class ProcessExecutor(_AsyncExecutor):
         self._drop_pool(kill=interrupted)
 
 
-def _warm_worker():
+def _warm_worker(plugins=()):
     import optbench
     import optbench.runner.execute  # noqa: F401
+    from optbench import plugins as PL
+
+    PL.load(plugins)
 
     return optbench.__version__

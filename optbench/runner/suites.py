@@ -17,6 +17,9 @@ Format (see optbench/suites/quick.toml)::
     optimizer = "adam"
     lr = [1e-3, 1e-2, 1e-1] # lists expand into a grid
 
+    plugins = ["my_module", "my_file.py"]  # optional: imported first (optbench.plugins);
+                                           # a relative file path is from the suite's folder
+
 Built-in suites live in optbench/suites/*.toml; any path to a .toml file works too.
 """
 from __future__ import annotations
@@ -36,7 +39,7 @@ else:  # pragma: no cover
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "suites"
 _TOP_KEYS = {"name", "description", "steps", "seeds", "stop", "record", "targets", "gtol",
-             "device", "dtype", "problems", "optimizers"}
+             "device", "dtype", "problems", "optimizers", "plugins"}
 
 
 def builtin_suites() -> dict[str, Path]:
@@ -63,6 +66,10 @@ def load_suite(name_or_path) -> dict:
         except tomllib.TOMLDecodeError as e:
             raise OptbenchInputError(f"malformed suite file {path}: {e}") from None
         suite.setdefault("name", path.stem)
+        if isinstance(suite.get("plugins"), list):  # a file plugin is found from the suite's folder
+            suite["plugins"] = [str((path.parent / p).resolve()) if isinstance(p, str) and
+                                p.endswith(".py") and not Path(p).is_absolute() else p
+                                for p in suite["plugins"]]
     extra = set(suite) - _TOP_KEYS
     if extra:
         raise OptbenchInputError(
@@ -112,6 +119,10 @@ def _check_run_fields(suite: dict):
         if not (v == "coco" or (isinstance(v, list) and v and all(
                 isinstance(x, num) and not isinstance(x, bool) for x in v))):
             raise bad("targets", "'coco' or a non-empty list of numbers")
+    if "plugins" in suite:
+        v = suite["plugins"]
+        if not (isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v)):
+            raise bad("plugins", "a list of module names or .py file paths")
     for key in ("stop", "description"):
         if key in suite and not isinstance(suite[key], str):
             raise bad(key, "a string")
@@ -138,7 +149,7 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
               parallel=None, progress=True,
               executor=None, address=None, workers=None, task_runs: int | None = None,
               chunk_runs: int = 8192, flush_s: float | None = None, retry_errors: bool = False,
-              load: str = "all"):
+              load: str = "all", plugins=()):
     """Run a suite into a results folder, skipping runs already stored there.
 
     ``executor``: ``"serial"``, ``"processes"`` or ``"dask"`` (``address``: a dask scheduler;
@@ -149,9 +160,12 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
     flush interval has passed (1, 2, 4, 8, 16 s, then ``flush_s``: default 30, env
     ``OPTBENCH_FLUSH_S``), so memory stays bounded and a kill -9 loses at most the unwritten
     chunk. ``task_runs``: the largest batch (see ``executors.plan_tasks``). ``retry_errors``
-    re-runs stored runs whose status is ``error``. Only one sweep may write ``out`` at a
-    time (``Store.lock``), and only the suite and settings already stored there, seeds aside
-    (``results_folder.check_same_sweep``); ``meta.json`` records the overrides. A sweep that
+    re-runs stored runs whose status is ``error``. ``plugins``: module names or .py files
+    imported (with the suite's ``plugins`` and the ``optbench.plugins`` entry points) here
+    and in every worker before any spec is built (:mod:`optbench.plugins`). Only one sweep
+    may write ``out`` at a time (``Store.lock``), and only the suite and settings already
+    stored there, seeds aside (``results_folder.check_same_sweep``); ``meta.json`` records
+    the overrides and the plugins. A sweep that
     fails before storing anything removes the folder it created. Ctrl-C writes what has
     finished and raises :class:`SweepInterrupted`, whose message says how to resume.
 
@@ -175,6 +189,9 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
     if executor is not None and executor not in X.EXECUTORS:
         raise unknown("executor", executor, X.EXECUTORS)
     suite = load_suite(suite)
+    from optbench import plugins as PL
+
+    plugin_records = PL.load([*suite.get("plugins", ()), *(plugins or ())])
     specs = suite_specs(suite, seeds=seeds, steps=steps, device=device, dtype=dtype)
     _check_memory(specs, executor=executor, address=address, workers=workers,
                   task_runs=task_runs)   # the batches that run at once must fit
@@ -198,10 +215,12 @@ def run_suite(suite, out=None, *, seeds=None, steps=None, device=None, dtype=Non
         # (with an address, dask is chosen before the run loop is imported: a bad address
         # fails in OPTBENCH_DASK_TIMEOUT seconds plus start-up)
         ex = make_executor(executor, address=address, workers=workers, parallel=parallel,
-                             n_groups=1 if address else len(X.group_specs(specs)))
+                           n_groups=1 if address else len(X.group_specs(specs)),
+                           plugins=PL.names_for_workers(plugin_records))
         store.write_meta(**F.meta_fields(meta, suite, specs, dict(
             seeds=seeds, steps=steps, device=device, dtype=dtype, executor=ex.name,
-            address=address, workers=workers, task_runs=task_runs, retry_errors=retry_errors)))
+            address=address, workers=workers, task_runs=task_runs, retry_errors=retry_errors)),
+            plugins=plugin_records)
         tasks = X.plan_tasks(specs, task_runs=task_runs, workers=ex.workers, skip=done,
                              ids=ids)
         bar = Progress(len(specs), stored, enabled=progress)
@@ -315,7 +334,8 @@ def _check_memory(specs, *, executor=None, address=None, workers=None,
     check_specs(specs, batch_runs=task_runs, at_once=at_once, groups=groups)
 
 
-def make_executor(name=None, *, address=None, workers=None, parallel=None, n_groups=2):
+def make_executor(name=None, *, address=None, workers=None, parallel=None, n_groups=2,
+                  plugins=()):
     """Build the named executor (``None``: dask if an address is given, else the default).
 
     Here, above both ``executors`` and ``dask_executor`` (which builds on ``executors``), so
@@ -333,7 +353,7 @@ def make_executor(name=None, *, address=None, workers=None, parallel=None, n_gro
     if name == "serial":
         return X.SerialExecutor(parallel)
     if name == "processes":
-        return X.ProcessExecutor(workers, hooks)
+        return X.ProcessExecutor(workers, hooks, plugins)
     from .dask_executor import DaskExecutor
 
-    return DaskExecutor(address, workers, hooks)
+    return DaskExecutor(address, workers, hooks, plugins=plugins)
