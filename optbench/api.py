@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import plugins
 from .memory import check_specs
 from .runner.execute import execute
 from .runner.executors import group_specs
@@ -61,6 +62,7 @@ def run(problem, optimizer, steps: int = 1000, *, x0=None, seed: int = 0, target
         stop: str = "target", gtol: float = 1e-8, record="log", device: str = "cpu",
         dtype: str = "float64") -> RunResult:
     """Run one optimizer on one problem (everything validated before compilation)."""
+    plugins.load()  # the installed packages' optbench.plugins entry points (once)
     spec = RunSpec.make(problem, optimizer, seed=seed, steps=steps, targets=targets, stop=stop,
                         gtol=gtol, record=record, x0=x0, device=device, dtype=dtype)
     runs, traces, xs = execute([spec], parallel=False, keep_x=True)
@@ -85,6 +87,7 @@ def sweep(problems, optimizers, grid: dict | None = None, seeds=(0,), steps: int
     checked against the available memory before anything runs (:mod:`optbench.memory`)."""
     if parallel is not None:
         parallel = boolean("parallel", parallel)
+    plugins.load()
     specs = expand(problems, optimizers, grid, seeds, steps, **kw)
     check_specs(specs, groups=group_specs(specs))
     return execute(specs, parallel=parallel)

@@ -258,7 +258,7 @@ def test_clash_with_a_builtin_is_refused(kind, name, tmp_path, capsys):
     assert (P.REGISTRY if kind == "problem" else O.REGISTRY)[name] is before
 
 
-def test_entry_point_plugin_is_loaded_with_its_version(tmp_path, monkeypatch):
+def test_entry_point_plugin_is_loaded_by_the_api_with_its_version(tmp_path, monkeypatch):
     (tmp_path / "ep_plugin_mod.py").write_text(
         "from optbench.optimizers import register\n"
         "from optbench.optimizers.sgd import GD\n\n\n"
@@ -269,6 +269,8 @@ def test_entry_point_plugin_is_loaded_with_its_version(tmp_path, monkeypatch):
     (info / "entry_points.txt").write_text("[optbench.plugins]\nmine = ep_plugin_mod\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
+        res = ob.run("quadratic-1d", "gd-ep-test", steps=5, stop="budget")  # found unasked
+        assert res.nit == 5
         recs = PL.load()
         (rec,) = [r for r in recs if r["module"] == "ep_plugin_mod"]
         assert rec["version"] == "1.2.3" and rec["plugin"].startswith("entry-point:mine")
