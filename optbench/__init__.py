@@ -24,6 +24,7 @@ _LAZY = {
     "optimizer": ("optbench.optimizers", "make"),
     "Schedule": ("optbench.optimizers", "Schedule"),
     "SCHEMA_VERSION": ("optbench.record.schema", "SCHEMA_VERSION"),   # declared with the columns
+    "check_equivalent": ("optbench.bridges", "check_equivalent"),
     **{n: ("optbench.api", n) for n in ("run", "sweep", "RunResult", "RunSpec", "load",
                                         "run_suite", "load_suite")},
 }
@@ -48,4 +49,4 @@ def __dir__():
 
 
 __all__ = ["problem", "optimizer", "run", "sweep", "Schedule", "OptbenchInputError",
-           "RunResult", "RunSpec", "load", "run_suite", "load_suite"]
+           "RunResult", "RunSpec", "load", "run_suite", "load_suite", "check_equivalent"]

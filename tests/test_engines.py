@@ -48,8 +48,9 @@ def test_one_ordered_list_chooses_the_engine():
     for j, name in cases:
         assert E.choose_engine(j).name == name, (j.specs[0], name)
     # every engine has a name the schema declares and says when it applies
-    assert [e.name for e in E.ENGINES] == ["second-order", "phased", "cuda-grid", "cuda-thread",
-                                           "fused", "lockstep", "special", "generic"]
+    assert [e.name for e in E.ENGINES] == ["bridge", "second-order", "phased", "cuda-grid",
+                                           "cuda-thread", "fused", "lockstep", "special",
+                                           "generic"]
     assert all(e.name in SC.DRIVERS and e.reason for e in E.ENGINES)
 
 

@@ -29,7 +29,17 @@ FAMILY_MODULES = ("sgd", "adagrad", "rmsprop", "adam", "line_search", "second_or
 
 names = REGISTRY.names
 get = REGISTRY.get
-make = REGISTRY.make
+
+
+def make(spec, **params):
+    """``REGISTRY.make``, plus the bridges ``"torch"`` / ``"optax"`` (:mod:`optbench.bridges`,
+    not registered families: they wrap other libraries' optimizers)."""
+    name = spec if isinstance(spec, str) else (
+        spec.get("optimizer", spec.get("name")) if isinstance(spec, dict) else None)
+    if isinstance(name, str) and name in ("torch", "optax"):
+        from optbench.bridges import make as make_bridge
+        return make_bridge(spec, **params)
+    return REGISTRY.make(spec, **params)
 
 
 def coordinate_wise() -> list[str]:

@@ -34,11 +34,12 @@ DRIVERS = {
     "second-order": "the second-order, line-search and zero-order loop",
     "cuda-thread": "CUDA, a thread per run",
     "cuda-grid": "CUDA, the grid on one run",
+    "bridge": "a torch.optim / optax optimizer stepped from Python (optbench/bridges.py)",
     "error": "the rows of a batch that raised (status error, no traces)",
 }
 FIRST_ORDER_CPU = ("generic", "special", "lockstep", "fused", "phased")
 CUDA = ("cuda-thread", "cuda-grid")
-RESULTS = FIRST_ORDER_CPU + ("second-order",) + CUDA     # every driver that ran something
+RESULTS = FIRST_ORDER_CPU + ("second-order",) + CUDA + ("bridge",)   # every driver that ran one
 ALL = RESULTS + ("error",)
 _GROUPS = ((ALL, "all"), (RESULTS, "all but error rows"), (("second-order",), "second-order"),
            (CUDA, "CUDA"), (("cuda-thread",), "CUDA thread per run"))
@@ -158,7 +159,8 @@ TRACES = (
            "one and in fused or CUDA runs", ("phased",), NAN),
     Column("<metric>", "float64", "", "the problem's extra columns (`metric_names()`; `mlp`: "
            "train_accuracy, val_loss, val_accuracy, grad_norm_layer1…L+1), at recorded points, "
-           "not charged", ("generic", "special", "lockstep", "phased", "cuda-thread"), NAN),
+           "not charged", ("generic", "special", "lockstep", "phased", "cuda-thread", "bridge"),
+           NAN),
 )
 
 TABLES = {"runs": RUNS, "traces": TRACES}

@@ -20,6 +20,7 @@ from optbench.kernels.clock import tick_rate  # noqa: F401 (moved to kernels/clo
 from optbench.record import tables as T
 
 from .engines.base import BatchTables, Engine, Job
+from .engines.bridge import BridgeEngine
 from .engines.cpu import (FUSED_MIN_DIM, SPECIAL_MIN_STEPS, SPECIAL_MIN_WORK,  # noqa: F401
                           FusedEngine, GenericEngine, LockstepEngine, SpecialEngine,
                           use_lockstep, use_special)
@@ -30,6 +31,7 @@ from .spec import RunSpec
 # Which engine runs a batch: the first that applies, in this order (each one's ``reason``
 # says when it applies; docs/architecture.md has the table).
 ENGINES: tuple[Engine, ...] = (
+    BridgeEngine(),        # torch.optim / optax bridges (optbench/bridges.py): Python loop
     SecondOrderEngine(),   # kind != first_order: Newton, line searches, zero order
     PhasedEngine(),        # contract-v2 optimizers (a STEP kernel), CPU
     CudaGridEngine(),      # device cuda, separable, d >= GRID_MIN_DIM

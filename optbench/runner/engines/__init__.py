@@ -3,6 +3,7 @@
 =================  ==========================================================  ==========
 engine (``name``)  driver                                                      module
 =================  ==========================================================  ==========
+bridge             a torch.optim / optax optimizer stepped from Python         bridge.py
 second-order       the curvature / line-search / zero-order loop               second_order.py
 cuda-grid          CUDA, the whole grid on one run (large separable problems)  optbench/cuda/execute.py
 cuda-thread        CUDA, one thread per run                                    optbench/cuda/execute.py
