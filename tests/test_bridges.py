@@ -145,3 +145,24 @@ def test_specs_round_trip_and_keep_run_ids():
     s2 = ob.RunSpec.make(ROSEN, {"optimizer": "torch", "cls": "torch.optim.Adam",
                                  "lr": 1e-2, "betas": [0.8, 0.99]}, steps=10)
     assert s1.run_id == s2.run_id
+
+
+def test_a_suite_runs_bridges_in_worker_processes(tmp_path):
+    suite = tmp_path / "bridge.toml"
+    suite.write_text('name = "bridge"\nsteps = 100\n\n[[problems]]\nproblem = "rosenbrock"\n\n'
+                     '[[optimizers]]\noptimizer = "torch"\ncls = "torch.optim.Adam"\nlr = 0.01\n\n'
+                     '[[optimizers]]\noptimizer = "adam"\nlr = 0.01\n')
+    ob.run_suite(str(suite), tmp_path / "out", executor="processes", workers=2, progress=False)
+    runs = ob.load(tmp_path / "out")[0]
+    by = runs.set_index("optimizer")
+    assert set(by.index) == {"torch", "adam"} and (runs["status"] == "budget").all()
+    assert abs(by.loc["torch", "fun"] - by.loc["adam", "fun"]) <= RTOL * by.loc["adam", "fun"]
+
+
+def test_a_tuple_argument_in_a_suite_table_is_a_list_in_a_list():
+    from optbench.runner.expand import expand
+
+    specs = expand(["rosenbrock"], [{"optimizer": "torch", "cls": "torch.optim.Adam",
+                                     "lr": [1e-3, 1e-2], "betas": [[0.8, 0.99]]}], steps=10)
+    assert len(specs) == 2
+    assert all(s.build_optimizer().kwargs["betas"] == (0.8, 0.99) for s in specs)
