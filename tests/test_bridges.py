@@ -166,3 +166,48 @@ def test_a_tuple_argument_in_a_suite_table_is_a_list_in_a_list():
                                      "lr": [1e-3, 1e-2], "betas": [[0.8, 0.99]]}], steps=10)
     assert len(specs) == 2
     assert all(s.build_optimizer().kwargs["betas"] == (0.8, 0.99) for s in specs)
+
+
+class ShapeRecorder(torch.optim.SGD):
+    """SGD that records the shapes of its parameters (a third-party class, by dotted path)."""
+
+    seen: list = []
+
+    def step(self, closure=None):
+        ShapeRecorder.seen = [tuple(p.shape) for p in self.param_groups[0]["params"]]
+        return super().step(closure)
+
+
+def test_one_parameter_per_block_in_its_shape_and_x_updated_in_place():
+    from optbench.kernels.blocks import block_table
+
+    blocks = block_table([(3, 2), (3,), (1, 3)])
+    x, g = np.arange(12.0), np.linspace(-1.0, 1.0, 12)
+    b = ob.optimizer("torch", cls=f"{__name__}.ShapeRecorder", lr=0.5)
+    step = b.stepper(x, blocks)
+    step(g)
+    assert ShapeRecorder.seen == [(3, 2), (3,), (1, 3)]
+    np.testing.assert_allclose(x, np.arange(12.0) - 0.5 * g, rtol=0, atol=1e-15)
+    pytest.importorskip("optax")
+    y = np.arange(12.0)
+    ob.optimizer("optax", fn="optax.sgd", learning_rate=0.5).stepper(y, blocks)(g)
+    np.testing.assert_allclose(y, x, rtol=0, atol=1e-15)
+
+
+class Exploder(torch.optim.SGD):
+    """SGD whose sixth step raises."""
+
+    def step(self, closure=None):
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == 6:
+            raise RuntimeError("boom\nsecond line")
+        return super().step(closure)
+
+
+def test_a_step_that_raises_is_an_error_row_of_that_run_only():
+    opts = [ob.optimizer("torch", cls=f"{__name__}.Exploder", lr=1e-4),
+            ob.optimizer("torch", cls="torch.optim.SGD", lr=1e-4)]
+    runs, _ = ob.sweep([ROSEN], opts, steps=20)
+    assert list(runs["status"]) == ["error", "budget"]
+    assert runs["message"].iloc[0] == "RuntimeError in torch step 5: boom"
+    assert runs["nit"].iloc[0] == 5 and runs["nit"].iloc[1] == 20
