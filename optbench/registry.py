@@ -32,6 +32,10 @@ class Zoo(MutableMapping):
         self.kind, self.base, self.package, self.check = kind, base, package, check
         self._classes: dict[str, type] = {}
         self._loaded = False
+        # names built by a factory instead of a registered class ("module:function", imported
+        # on first use; the optimizers' bridges "torch" and "optax"): not families, so
+        # listings and loops over names() leave them out
+        self.external: dict[str, str] = {}
 
     # -- registration -------------------------------------------------------------------
     def register(self, cls):
@@ -71,6 +75,9 @@ class Zoo(MutableMapping):
         instance is returned as it is (see :meth:`make`)."""
         if isinstance(name, self.base):
             return self.make(name, **params)
+        if isinstance(name, str) and name in self.external and name not in self._classes:
+            module, fn = self.external[name].split(":")
+            return getattr(importlib.import_module(module), fn)(name, **params)
         if not isinstance(name, str) or name not in self:
             raise unknown(self.kind, name, self)
         return self[name](**params)

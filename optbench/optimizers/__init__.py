@@ -31,15 +31,10 @@ names = REGISTRY.names
 get = REGISTRY.get
 
 
-def make(spec, **params):
-    """``REGISTRY.make``, plus the bridges ``"torch"`` / ``"optax"`` (:mod:`optbench.bridges`,
-    not registered families: they wrap other libraries' optimizers)."""
-    name = spec if isinstance(spec, str) else (
-        spec.get("optimizer", spec.get("name")) if isinstance(spec, dict) else None)
-    if isinstance(name, str) and name in ("torch", "optax"):
-        from optbench.bridges import make as make_bridge
-        return make_bridge(spec, **params)
-    return REGISTRY.make(spec, **params)
+make = REGISTRY.make
+# the bridges "torch" / "optax" (optbench/bridges.py) are built by a factory, not registered
+# families: they wrap other libraries' optimizers
+REGISTRY.external.update({"torch": "optbench.bridges:make", "optax": "optbench.bridges:make"})
 
 
 def coordinate_wise() -> list[str]:
