@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 
 from optbench.kernels.compile import kernel
+from optbench.kernels.probes import fmix32, mul32  # noqa: F401 (kernels of this module)
 
 FEISTEL_ROUNDS = 6
 
@@ -45,12 +46,6 @@ def mul32_full(a, b):
     p1 = (a >> 16) * b
     s = (p0 & 0xFFFFFFFF) + ((p1 & 0xFFFF) << 16)
     return (p0 >> 32) + (p1 >> 16) + (s >> 32), s & 0xFFFFFFFF
-
-
-@kernel
-def mul32(a, b):
-    """``a * b mod 2**32`` for 32-bit ``a``, ``b``."""
-    return ((a & 0xFFFF) * b + ((((a >> 16) * b) & 0xFFFF) << 16)) & 0xFFFFFFFF
 
 
 @kernel
@@ -78,16 +73,6 @@ def splitmix64(h, lo):
     h, lo = xorshr64(h, lo, 27)
     h, lo = mul64(h, lo, 0x94D049BB, 0x133111EB)
     return xorshr64(h, lo, 31)
-
-
-@kernel
-def fmix32(x):
-    """MurmurHash3's 32-bit finaliser (a bijection of 0 … 2**32 − 1)."""
-    x = x ^ (x >> 16)
-    x = mul32(x, 0x85EBCA6B)
-    x = x ^ (x >> 13)
-    x = mul32(x, 0xC2B2AE35)
-    return x ^ (x >> 16)
 
 
 @kernel

@@ -7,7 +7,8 @@ reference implementation draws the same probes with :func:`rademacher_vector`.
 
 The hash is MurmurHash3's 32-bit finaliser ``fmix32`` chained over the seed's two 32-bit
 halves, the step and the index; the sign is the top bit. Every product is split into 16-bit
-pieces (as in :mod:`optbench.problems.minibatch`), so the same source gives the same bits in
+pieces (the minibatch order and noise of :mod:`optbench.problems.minibatch` use the same
+:func:`mul32` and :func:`fmix32`), so the same source gives the same bits in
 plain Python, ``numba.njit`` and ``numba.cuda``. Seeds, steps and indices lie in [0, 2⁶²).
 """
 from __future__ import annotations
@@ -20,27 +21,28 @@ _M = 0xFFFFFFFF
 
 
 @kernel
-def _mul32(a, b):
+def mul32(a, b):
     """``a * b mod 2**32`` for 32-bit ``a``, ``b`` (intermediates < 2**49)."""
     return ((a & 0xFFFF) * b + ((((a >> 16) * b) & 0xFFFF) << 16)) & 0xFFFFFFFF
 
 
 @kernel
-def _fmix32(x):
+def fmix32(x):
+    """MurmurHash3's 32-bit finaliser (a bijection of 0 … 2**32 − 1)."""
     x = x ^ (x >> 16)
-    x = _mul32(x, 0x85EBCA6B)
+    x = mul32(x, 0x85EBCA6B)
     x = x ^ (x >> 13)
-    x = _mul32(x, 0xC2B2AE35)
+    x = mul32(x, 0xC2B2AE35)
     return x ^ (x >> 16)
 
 
 @kernel
 def rademacher(seed, t, i):
     """±1.0: entry i of the probe of step t in the run with seed ``seed`` (integers)."""
-    h = _fmix32((seed & 0xFFFFFFFF) ^ 0x9E3779B9)
-    h = _fmix32(h ^ ((seed >> 32) & 0xFFFFFFFF))
-    h = _fmix32(h ^ (t & 0xFFFFFFFF) ^ 0x7F4A7C15)
-    h = _fmix32(h ^ (i & 0xFFFFFFFF) ^ 0x85EBCA77)
+    h = fmix32((seed & 0xFFFFFFFF) ^ 0x9E3779B9)
+    h = fmix32(h ^ ((seed >> 32) & 0xFFFFFFFF))
+    h = fmix32(h ^ (t & 0xFFFFFFFF) ^ 0x7F4A7C15)
+    h = fmix32(h ^ (i & 0xFFFFFFFF) ^ 0x85EBCA77)
     return 1.0 if (h >> 31) == 1 else -1.0
 
 

@@ -26,7 +26,7 @@ from optbench.params import F, I
 
 from .base import register
 from .phased import BASE, DONE, Wrapper
-from .schedule_free import torch_lerp
+from .matrix import lerp
 
 HY = hyper_slots("k", "alpha")
 WD_DECOUPLED = len(HY)               # the base's decoupled weight decay, after HY
@@ -50,7 +50,7 @@ def lookahead_step(x, g, st, sc, hy, blk, wk, stage):
     if t % int(hy[HY.k]) == 0:
         w = 1.0 - hy[HY.alpha]
         for i in range(d):
-            xi = torch_lerp(x[i], st[0, i], w)
+            xi = lerp(x[i], st[0, i], w)
             x[i] = xi
             st[0, i] = xi
     return DONE

@@ -22,7 +22,7 @@ with z = y at the first step, p = ``weight_lr_power`` and γ the schedule's lear
 (a schedule composes with the warmup, as a torch scheduler would with the package). The
 weight decay λ is the package's: for SGD added to the gradient (coupled, by the run loop);
 for AdamW added to the normalised gradient u at y (inside the kernel; neither torch's L2 nor
-AdamW's decoupled decay). The lerps are torch's (``a + w (b − a)`` for w < ½, else
+AdamW's decoupled decay). The lerps are torch's (``a + w (b − a)`` for |w| < ½, else
 ``b − (b − a)(1 − w)``). Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, "The Road
 Less Scheduled" (NeurIPS 2024); github.com/facebookresearch/schedule_free.
 """
@@ -35,6 +35,7 @@ from optbench.kernels.slots import hyper_slots, scalar_slots
 from optbench.params import F, I
 
 from .base import WD, Optimizer, register
+from .matrix import lerp
 
 HY = hyper_slots("beta1", "beta2", "eps", "weight_decay", "warmup_steps", "r",
                  "weight_lr_power")
@@ -42,14 +43,6 @@ HY_SGD = hyper_slots("momentum", "weight_decay", "warmup_steps", "r", "weight_lr
 # gamma_k (warmed-up lr), max lr so far, sum of weights, c_{k+1}, y's step coefficient,
 # 1 - beta2^(k+1)
 SC = scalar_slots("lr_k", "lr_max", "weight_sum", "ckp1", "y_coef", "bc2")
-
-
-@kernel
-def torch_lerp(a, b, w):
-    """torch.lerp(a, b, w), in torch's arrangement (exact at both ends)."""
-    if w < 0.5:
-        return a + w * (b - a)
-    return b - (b - a) * (1.0 - w)
 
 
 @kernel
@@ -83,7 +76,7 @@ def sf_sgd_prep(sc, hy):
 def sf_move(x, u, st, sc, i):
     """y ← lerp(y, z, c) + y_coef u;  z ← z − γ_k u  (state row 0 is z)."""
     z = st[0, i]
-    x[i] = torch_lerp(x[i], z, sc[SC.ckp1]) + sc[SC.y_coef] * u
+    x[i] = lerp(x[i], z, sc[SC.ckp1]) + sc[SC.y_coef] * u
     st[0, i] = z - sc[SC.lr_k] * u
 
 
@@ -109,7 +102,7 @@ def sf_eval_point(x, st, sc, beta, out):
     """x = lerp(y, z, 1 − 1/β) (the package's eval()); before the first step, y itself."""
     w = 1.0 - 1.0 / beta
     for i in range(x.shape[0]):
-        out[i] = x[i] if sc[SC.step] < 1.0 else torch_lerp(x[i], st[0, i], w)
+        out[i] = x[i] if sc[SC.step] < 1.0 else lerp(x[i], st[0, i], w)
 
 
 def sf_adamw_avg(x, st, sc, hy, out):
