@@ -46,3 +46,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=(
                 f"needs system packages: apt-get install {' '.join(missing)} (CI runs this "
                 "test: bash .ci/run)")))
+
+
+@pytest.fixture(autouse=True)
+def _registries_restored():
+    """Each test sees the built-in zoos only: a plugin a test loads (``--plugin``, a suite's
+    ``plugins``) is unregistered after it, whatever order pytest-xdist runs the files in."""
+    from optbench import optimizers as O
+    from optbench import plugins
+    from optbench import problems as P
+
+    zoos = (P.REGISTRY, O.REGISTRY)
+    for z in zoos:
+        z.load()
+    saved = [dict(z._classes) for z in zoos]
+    loaded = dict(plugins._LOADED)
+    yield
+    for z, classes in zip(zoos, saved):
+        z._classes.clear()
+        z._classes.update(classes)
+    plugins._LOADED.clear()
+    plugins._LOADED.update(loaded)

@@ -15,7 +15,8 @@ from optbench.runner import execute as E
 from optbench.runner.batch import PER_RUN, Batch, zero_step
 from optbench.runner.engines.base import Job
 from optbench.runner.engines.cpu import (FUSED_MIN_DIM, SPECIAL_MIN_STEPS, SPECIAL_MIN_WORK,
-                                         LockstepEngine, SpecialEngine)
+                                         LaneEngine, LockstepEngine, SpecialEngine)
+from optbench.runner.lanes import LANES
 from optbench.runner.lockstep import LOCKSTEP_K
 from optbench.runner.spec import RunSpec
 from optbench.runner.suites import suite_specs
@@ -39,6 +40,10 @@ def test_one_ordered_list_chooses_the_engine():
         (job("rosenbrock", "adam", device="cuda"), "cuda-thread"),
         (job(sep, "adam"), "fused"),
         (job("rosenbrock", "adam", runs=2 * LOCKSTEP_K, steps=SPECIAL_MIN_WORK // 32), "lockstep"),
+        (job("rosenbrock", "adam", runs=2 * LANES, steps=SPECIAL_MIN_WORK // (2 * LANES)),
+         "lanes"),
+        (job(ob.problem("double-well", dim=4), "adam", runs=2 * LANES,   # no lane form
+             steps=SPECIAL_MIN_WORK // (2 * LANES)), "lockstep"),
         (job("rosenbrock", "adam", steps=SPECIAL_MIN_STEPS), "special"),
         (job(ob.problem("quadratic", dim=100), "adam", runs=100, steps=SPECIAL_MIN_WORK // 100),
          "special"),
@@ -49,8 +54,8 @@ def test_one_ordered_list_chooses_the_engine():
         assert E.choose_engine(j).name == name, (j.specs[0], name)
     # every engine has a name the schema declares and says when it applies
     assert [e.name for e in E.ENGINES] == ["bridge", "second-order", "phased", "cuda-grid",
-                                           "cuda-thread", "fused", "lockstep", "special",
-                                           "generic"]
+                                           "cuda-thread", "fused", "lanes", "lockstep",
+                                           "special", "generic"]
     assert all(e.name in SC.DRIVERS and e.reason for e in E.ENGINES)
 
 
@@ -103,7 +108,7 @@ def _same(a, b):
             assert a[c].equals(b[c]), c
 
 
-@pytest.mark.parametrize("engine", [SpecialEngine(), LockstepEngine()])
+@pytest.mark.parametrize("engine", [SpecialEngine(), LockstepEngine(), LaneEngine()])
 def test_engines_give_the_generic_loops_results_bit_for_bit(engine):
     specs = suite_specs({"name": "t", "problems": [{"problem": "rosenbrock", "start": "random"}],
                          "optimizers": [{"optimizer": "adam", "lr": [1e-3, 1e-2, 50.0]}],

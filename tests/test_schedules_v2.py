@@ -20,7 +20,7 @@ import pytest
 import optbench as ob
 from optbench.optimizers import SCHEDULES, Schedule
 from optbench.runner import execute as E
-from optbench.runner.engines.cpu import FusedEngine, LockstepEngine
+from optbench.runner.engines.cpu import FusedEngine, LaneEngine, LockstepEngine
 from optbench.runner.engines.phased import PhasedEngine
 from optbench.runner.spec import RunSpec
 
@@ -212,7 +212,7 @@ def _adam(kind="reduce-on-plateau", **params):
 
 # adam on the pairs tests/test_schema.py and tests/test_engines.py compile: in a suite run
 # their specialised drivers come from the disk cache
-@pytest.mark.parametrize("engine", [LockstepEngine(), PhasedEngine(),
+@pytest.mark.parametrize("engine", [LockstepEngine(), LaneEngine(), PhasedEngine(),
                                     pytest.param(FusedEngine(), marks=pytest.mark.slow)],
                          ids=lambda e: e.name)
 def test_plateau_in_every_cpu_engine(engine):

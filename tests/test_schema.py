@@ -15,7 +15,7 @@ import optbench as ob
 from optbench.record import schema as SC
 from optbench.record import tables as T
 from optbench.runner import execute as E
-from optbench.runner.engines.cpu import FusedEngine, LockstepEngine, SpecialEngine
+from optbench.runner.engines.cpu import FusedEngine, LaneEngine, LockstepEngine, SpecialEngine
 from optbench.runner.suites import suite_specs
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -54,7 +54,7 @@ def tables():
     """(runs, traces, metric names) of every CPU driver and of error rows."""
     rosen = specs({"problem": "rosenbrock", "start": "random"}, {"optimizer": "adam", "lr": 1e-2})
     out = {"generic": E.run_batch(rosen)}
-    for engine in (SpecialEngine(), LockstepEngine()):
+    for engine in (SpecialEngine(), LockstepEngine(), LaneEngine()):
         out[engine.name] = E.run_batch(rosen, engine=engine)
     out["fused"] = E.run_batch(specs({"problem": "double-well", "dim": 64, "start": "random"},
                                      {"optimizer": "adam", "lr": 1e-2}), engine=FusedEngine())
@@ -68,7 +68,8 @@ def tables():
     return out
 
 
-@pytest.mark.parametrize("driver", ["generic", "special", "lockstep", "fused", "second-order"])
+@pytest.mark.parametrize("driver", ["generic", "special", "lockstep", "lanes", "fused",
+                                    "second-order"])
 def test_every_cpu_driver_writes_exactly_the_declared_columns(tables, driver):
     res = tables[driver]
     assert res.runs.shape[0] >= 2 and len(res.traces) > 0

@@ -29,6 +29,7 @@ DRIVERS = {
     "generic": "the generic compiled loop",
     "special": "the pair-specialised loop",
     "lockstep": "the lockstep sweep driver",
+    "lanes": "the lane sweep driver (runs innermost, vectorised)",
     "fused": "the fused large-d loop",
     "phased": "the contract-v2 loop (reductions, blocks, extra gradients, HVPs)",
     "second-order": "the second-order, line-search and zero-order loop",
@@ -37,7 +38,7 @@ DRIVERS = {
     "bridge": "a torch.optim / optax optimizer stepped from Python (optbench/bridges.py)",
     "error": "the rows of a batch that raised (status error, no traces)",
 }
-FIRST_ORDER_CPU = ("generic", "special", "lockstep", "fused", "phased")
+FIRST_ORDER_CPU = ("generic", "special", "lockstep", "lanes", "fused", "phased")
 CUDA = ("cuda-thread", "cuda-grid")
 RESULTS = FIRST_ORDER_CPU + ("second-order",) + CUDA + ("bridge",)   # every driver that ran one
 ALL = RESULTS + ("error",)
@@ -159,7 +160,7 @@ TRACES = (
            "one and in fused or CUDA runs", ("phased",), NAN),
     Column("<metric>", "float64", "", "the problem's extra columns (`metric_names()`; `mlp`: "
            "train_accuracy, val_loss, val_accuracy, grad_norm_layer1…L+1), at recorded points, "
-           "not charged", ("generic", "special", "lockstep", "phased", "cuda-thread", "bridge"),
+           "not charged", ("generic", "special", "lockstep", "lanes", "phased", "cuda-thread", "bridge"),
            NAN),
 )
 

@@ -22,8 +22,8 @@ from optbench.record import tables as T
 from .engines.base import BatchTables, Engine, Job
 from .engines.bridge import BridgeEngine
 from .engines.cpu import (FUSED_MIN_DIM, SPECIAL_MIN_STEPS, SPECIAL_MIN_WORK,  # noqa: F401
-                          FusedEngine, GenericEngine, LockstepEngine, SpecialEngine,
-                          use_lockstep, use_special)
+                          FusedEngine, GenericEngine, LaneEngine, LockstepEngine,
+                          SpecialEngine, use_lanes, use_lockstep, use_special)
 from .engines.phased import PhasedEngine
 from .engines.second_order import SecondOrderEngine
 from .spec import RunSpec
@@ -37,7 +37,8 @@ ENGINES: tuple[Engine, ...] = (
     CudaGridEngine(),      # device cuda, separable, d >= GRID_MIN_DIM
     CudaThreadEngine(),    # device cuda
     FusedEngine(),         # separable, d >= FUSED_MIN_DIM
-    LockstepEngine(),      # sweeps of small problems
+    LaneEngine(),          # sweeps of small problems, runs innermost (vectorised)
+    LockstepEngine(),      # sweeps of small problems the lane rewrite cannot express
     SpecialEngine(),       # long work: a single long run or a large batch
     GenericEngine(),       # everything else on the CPU
 )

@@ -19,6 +19,9 @@ from optbench.kernels.clock import tick_rate
 from .. import loop as L
 from ..batch import ARG_NAMES, PER_RUN, Batch, zero_step
 from ..fused import fused_driver
+from optbench.kernels.lanes import LaneError
+
+from ..lanes import LANE_MAX_DIM, LANES, lane_driver, lane_kernels
 from ..lockstep import LOCKSTEP_K, LOCKSTEP_MAX_DIM, lockstep_driver
 from .base import BatchTables, Engine, Job, timed
 from .outputs import first_order_tables
@@ -104,6 +107,45 @@ class LockstepEngine(BatchDriverEngine):
 
     def driver(self, job, parallel):
         return lockstep_driver(job.prob, job.opts[0], parallel)
+
+
+class LaneEngine(BatchDriverEngine):
+    name = "lanes"
+    reason = (f"d <= {LANE_MAX_DIM}, at least {2 * LANES} runs and {SPECIAL_MIN_WORK:,} steps in "
+              f"all, a coordinate-wise optimizer: chunks of {LANES} runs as the vectorised, "
+              "innermost axis")
+
+    def applies(self, job):
+        return first_order_cpu(job) and use_lanes(job.prob, job.runs, job.steps) \
+            and has_lane_forms(job.prob, job.opts[0])
+
+    def driver(self, job, parallel):
+        return lane_driver(job.prob, job.opts[0], parallel)
+
+
+def use_lanes(prob, runs: int, steps: int) -> bool:
+    """Whether a batch is a sweep for the lane driver: small problems (d <= LANE_MAX_DIM), at
+    least two chunks of runs, SPECIAL_MIN_WORK steps in all (its compilation must pay)."""
+    return prob.dim <= LANE_MAX_DIM and runs >= 2 * LANES and runs * steps >= SPECIAL_MIN_WORK
+
+
+_HAS_LANES: dict = {}
+
+
+def has_lane_forms(prob, opt) -> bool:
+    """Whether the pair's FG, PREP and ELEM have lane forms (:mod:`optbench.kernels.lanes`);
+    a kernel the rewrite cannot express keeps the lockstep driver."""
+    if getattr(opt, "PREP", None) is None or getattr(opt, "ELEM", None) is None \
+            or prob.FG is None:
+        return False
+    key = (prob.FG, opt.PREP, opt.ELEM)
+    if key not in _HAS_LANES:
+        try:
+            lane_kernels(prob, opt)
+            _HAS_LANES[key] = True
+        except LaneError:
+            _HAS_LANES[key] = False
+    return _HAS_LANES[key]
 
 
 # the fused driver's arguments (one run; then the scratch arrays bk, bf, stepv)

@@ -1,0 +1,571 @@
+"""The lane form of a kernel: the same source, with the run index innermost.
+
+A kernel is written for one run: ``x[i]`` is coordinate i, a local such as ``a`` is a number.
+Its *lane form* runs ``nl`` runs ("lanes") at once: every per-run array gains a last axis,
+the lane (``x[i]`` becomes ``x[i, l]``: x is (d, nl), run-index innermost, structure of
+arrays), and every statement that depends on per-run values is wrapped in ``for l in
+range(nl)``, the innermost loop, which the compiler vectorises across the runs. Loops whose
+bounds are the same for every lane (``for i in range(n)``) stay outside, so the lane loop is
+innermost; a branch on a per-run value stays inside (a select or a masked store after
+vectorisation). Each lane does exactly the operations of the one-run kernel, in the same
+order, so its results are bit-identical to the one-run kernel's (tested for every
+coordinate-wise optimizer and every small problem).
+
+``lane_form(fn, arrays=..., scalars=...)`` rewrites ``fn``'s source (re-parsed, as the
+pair-specialised drivers do) into a function with the parameters of ``fn`` followed by
+``lw`` (lane scratch, (rows, nl)), ``ret`` (nl: the return value per lane) and ``nl``:
+
+* ``arrays``: parameters that are per-run arrays (given with the lane axis last);
+* ``scalars``: parameters that are per-run numbers (given as (nl,) arrays);
+* every other parameter is the same for every lane (shared data, the step number t).
+
+Locals that depend on per-run values are *lane locals*: a number inside one lane loop (the
+common case: ``a = x[i + 1] - x[i] * x[i]``), or, when live across lane loops (an
+accumulator such as ``f`` in a loop over coordinates), a row of ``lw``. A call to a kernel
+that receives a per-run array (``quad_fg(x, g, ...)`` inside a noisy problem) is rewritten to
+the callee's lane form. The attribute ``lane_rows`` of the result is the number of scratch
+rows it needs. What the rewrite cannot express (an early return, a per-run value as a loop
+bound of an array call, ``break`` out of a shared loop from a per-run branch, a per-run array
+used whole) raises :class:`LaneError`; the runner then keeps the one-run drivers.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import textwrap
+
+L, NL, LW, LWI, RET = "_l_", "_nl_", "_lw_", "_lwi_", "_ret_"
+_CACHE: dict = {}
+
+
+class LaneError(ValueError):
+    """A kernel the lane rewrite cannot express (the runner falls back to one-run drivers)."""
+
+
+def lane_form(fn, arrays=(), scalars=(), *, ints=(), int_arrays=(), name: str | None = None):
+    """The lane form of kernel ``fn`` (see the module docstring); memoised. ``ints``: the
+    parameters that are integers (the rest are float64), ``int_arrays``: int64 arrays."""
+    fn = getattr(fn, "py_func", fn)
+    key = (fn, frozenset(arrays), frozenset(scalars), frozenset(ints), frozenset(int_arrays),
+           name)
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = _CACHE[key] = _Rewrite(fn, set(arrays), set(scalars), set(ints),
+                                     set(int_arrays), name).build()
+    return hit
+
+
+def _names(node):
+    if node is None:
+        return set()
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+class _Rewrite:
+    def __init__(self, fn, arrays, scalars, ints, int_arrays, name):
+        self.fn, self.arrays, self.scalars = fn, arrays, scalars
+        self.ints, self.int_arrays = ints, int_arrays
+        self.name = name or f"{fn.__name__}__lanes"
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+        self.node = node = tree.body[0]
+        if not isinstance(node, ast.FunctionDef):
+            raise LaneError(f"{fn.__qualname__}: not a plain function")
+        self.params = [a.arg for a in node.args.args]
+        if node.args.vararg or node.args.kwarg or node.args.kwonlyargs:
+            raise LaneError(f"{fn.__qualname__}: *args/**kwargs are not kernels")
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]
+        self.ret = None
+        if body and isinstance(body[-1], ast.Return):
+            self.ret, body = body[-1].value, body[:-1]
+        for s in body:
+            for n in ast.walk(s):
+                if isinstance(n, (ast.Return, ast.Yield, ast.Global, ast.Nonlocal, ast.Lambda,
+                                  ast.FunctionDef, ast.With, ast.Try)):
+                    raise LaneError(f"{fn.__qualname__}: {type(n).__name__.lower()} before "
+                                    "the end")
+        # per-run scalar parameters arrive as (nl,) arrays named p__in; p is a lane local
+        used = set().union(*(_names(s) for s in body)) | _names(self.ret)
+        self.body = [ast.parse(f"{p} = {p}__in[{L}]").body[0] for p in self.params
+                     if p in scalars and p in used] + body
+        self.lane = set(scalars)
+        self.g = fn.__globals__
+        self.extra_globals: dict = {}
+        self.rows = {"f": 0, "i": 0}         # lw / lwi rows of its own promoted locals
+        self.callee_rows = {"f": 0, "i": 0}
+        self.row_of: dict[str, tuple] = {}   # promoted local -> (type, row)
+
+    # ---- which values are per run ------------------------------------------------------
+    def is_lane(self, e) -> bool:
+        if e is None:
+            return False
+        for n in ast.walk(e):
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) \
+                    and n.value.id in self.arrays and n.attr == "shape":
+                continue
+            if isinstance(n, ast.Name) and n.id in self.lane:
+                return True
+            if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) \
+                    and n.value.id in self.arrays:
+                return True
+        return False
+
+    def array_call(self, e):
+        """``e`` if it is a call that receives a per-run array, else None."""
+        if isinstance(e, ast.Call) and any(isinstance(a, ast.Name) and a.id in self.arrays
+                                           for a in e.args):
+            return e
+        return None
+
+    def _targets(self, s):
+        if isinstance(s, ast.Assign):
+            ts = s.targets
+        elif isinstance(s, (ast.AugAssign, ast.AnnAssign)):
+            ts = [s.target]
+        elif isinstance(s, ast.For):
+            ts = [s.target]
+        else:
+            return []
+        out = []
+        for t in ts:
+            out += [n.id for n in ast.walk(t) if isinstance(n, ast.Name)
+                    and isinstance(n.ctx, ast.Store)]
+        return out
+
+    def taint(self):
+        changed = True
+        while changed:
+            changed = False
+            for s, ctx in self._walk(self.body, False):
+                value = getattr(s, "value", None) if not isinstance(s, ast.For) else s.iter
+                hit = ctx or self.is_lane(value) or (
+                    isinstance(s, (ast.Assign, ast.AugAssign)) and self.array_call(s.value))
+                if isinstance(s, ast.AugAssign):
+                    hit = hit or self.is_lane(s.target)
+                for n in self._targets(s) if hit else ():
+                    if n not in self.lane:
+                        self.lane.add(n)
+                        changed = True
+
+    def _walk(self, stmts, ctx):
+        for s in stmts:
+            yield s, ctx
+            if isinstance(s, (ast.If, ast.While)):
+                inner = ctx or self.is_lane(s.test)
+                yield from self._walk(s.body, inner)
+                yield from self._walk(s.orelse, inner)
+            elif isinstance(s, ast.For):
+                inner = ctx or self.is_lane(s.iter)
+                yield from self._walk(s.body, inner)
+                yield from self._walk(s.orelse, inner)
+
+    # ---- statements ----------------------------------------------------------------------
+    def stmt_is_lane(self, s) -> bool:
+        if isinstance(s, (ast.If, ast.While)):
+            return self.is_lane(s.test)
+        if isinstance(s, ast.For):
+            if any(n in self.lane for n in self._targets(s)) and not self.is_lane(s.iter):
+                raise LaneError(f"{self.fn.__qualname__}: loop variable also set per run")
+            return self.is_lane(s.iter)
+        if isinstance(s, (ast.Break, ast.Continue, ast.Pass)):
+            return False
+        names = set(self._targets(s))
+        return bool(names & self.lane) or self.is_lane(getattr(s, "value", None)) or \
+            (isinstance(s, (ast.Assign, ast.AugAssign)) and any(
+                self.is_lane(t) for t in (s.targets if isinstance(s, ast.Assign) else [s.target])))
+
+    def group(self, stmts, blocks):
+        """Split ``stmts`` into shared statements and runs of per-run ones (lane blocks)."""
+        out, cur = [], None
+        for s in stmts:
+            call = self.array_call(s.value) if isinstance(s, (ast.Assign, ast.Expr)) else None
+            if call is not None:
+                out.append(("call", s))
+                cur = None
+            elif self.stmt_is_lane(s) or self._hoistable(s):
+                for n in ast.walk(s):
+                    if isinstance(n, (ast.Break, ast.Continue)) and not self._enclosed(s, n):
+                        raise LaneError(f"{self.fn.__qualname__}: break/continue of a shared "
+                                        "loop under a per-run condition")
+                if cur is None:
+                    cur = []
+                    blocks.append(cur)
+                    out.append(("lane", cur))
+                cur.append(s)
+            else:
+                cur = None
+                if isinstance(s, (ast.If, ast.While, ast.For)):
+                    s.body = self.group(s.body, blocks)
+                    s.orelse = self.group(s.orelse, blocks)
+                out.append(("shared", s))
+        return out
+
+    def _hoistable(self, s):
+        """A shared ``if`` whose branches are per-run statements only goes inside the lane loop
+        (the compiler unswitches it): its locals then stay numbers instead of scratch rows."""
+        if not isinstance(s, ast.If):
+            return False
+        inner = s.body + s.orelse
+        return all((self.stmt_is_lane(x) or self._hoistable(x)) and not (
+            isinstance(x, (ast.Assign, ast.Expr)) and self.array_call(x.value)) and not any(
+            isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(x)) for x in inner)
+
+    @staticmethod
+    def _enclosed(top, node):
+        for n in ast.walk(top):
+            if isinstance(n, (ast.For, ast.While)) and any(m is node for m in ast.walk(n)):
+                return True
+        return False
+
+    def promote(self, blocks, grouped_calls):
+        """Lane locals live across lane loops become lw rows; the rest stay numbers."""
+        where: dict[str, set] = {}
+        first_store: dict[str, bool] = {}
+        for k, blk in enumerate(blocks):
+            for s in blk:
+                top_stores = set(self._targets(s)) if isinstance(s, (ast.Assign, ast.For)) \
+                    else set()
+                loads = set()
+                parts = [s.value] if isinstance(s, ast.Assign) else \
+                    [s.iter] if isinstance(s, ast.For) else []
+                for p in parts:
+                    loads |= _names(p)
+                if not parts:
+                    loads = _names(s)
+                for n in (loads | _names(s)) & self.lane:
+                    where.setdefault(n, set()).add(k)
+                    if n not in first_store:
+                        first_store[n] = n in top_stores and n not in loads
+        for n in grouped_calls:
+            where.setdefault(n, set()).add(-1)
+        for n in sorted(self.lane):
+            if n in self.row_of:
+                continue
+            if len(where.get(n, ())) > 1 or not first_store.get(n, False):
+                if n in where:
+                    self.row_of[n] = self.new_row(self.types.t.get(n), n)
+
+    def new_row(self, ty, what):
+        if ty not in ("f", "i"):
+            raise LaneError(f"{self.fn.__qualname__}: {what!r} is neither int nor float "
+                            "(it must live across lane loops)")
+        row = self.rows[ty]
+        self.rows[ty] += 1
+        return ty, row
+
+    def build(self):
+        self.taint()
+        ptypes = {p: "i" if p in self.ints else "f" for p in self.params if p not in self.arrays}
+        self.types = _Types(ast.Module(body=self.body + ([ast.Return(self.ret)] if self.ret
+                                                         else []), type_ignores=[]),
+                            self.g, ptypes, self.int_arrays | {f"{p}__in" for p in self.scalars
+                                                               if p in self.ints})
+        blocks: list = []
+        grouped = self.group(self.body, blocks)
+        if self.ret is not None and self.array_call(self.ret):
+            self.body_ret = ast.Assign(targets=[ast.Name("_retv_", ast.Store())], value=self.ret)
+            grouped.append(("call", self.body_ret))
+            self.lane.add("_retv_")
+            self.types.t["_retv_"] = self.types.expr(self.body_ret.value)
+            self.ret = ast.Name("_retv_", ast.Load())
+        call_names = set()
+        for kind, s in self._iter_grouped(grouped):
+            if kind == "call":
+                call_names |= _names(s) & self.lane
+                if isinstance(s, ast.Assign):
+                    call_names |= set(self._targets(s))
+        if self.ret is not None and self.is_lane(self.ret):
+            blocks.append([ast.Return(value=self.ret)])
+        self.promote(blocks, call_names)
+        body = self.emit(grouped)
+        self.ret_type = None
+        if self.ret is not None:
+            self.ret_type = self.types.expr(self.ret)
+            if self.ret_type not in ("f", "i"):
+                raise LaneError(f"{self.fn.__qualname__}: returns neither an int nor a float")
+            fix = _Fix(self)
+            if self.is_lane(self.ret):
+                val = fix.visit(self.ret)
+                body.append(self._lane_loop([ast.Assign(
+                    targets=[ast.Subscript(ast.Name(RET, ast.Load()), ast.Name(L, ast.Load()),
+                                           ast.Store())], value=val)]))
+            else:
+                body.append(ast.parse(f"_retu_ = 0.0").body[0])
+                body[-1].value = self.ret
+                body.append(self._lane_loop([ast.parse(f"{RET}[{L}] = _retu_").body[0]]))
+        args = [ast.arg(f"{p}__in" if p in self.scalars else p) for p in self.params]
+        args += [ast.arg(LW), ast.arg(LWI), ast.arg(RET), ast.arg(NL)]
+        fdef = ast.FunctionDef(name=self.name, args=ast.arguments(
+            posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+            defaults=[]), body=body or [ast.Pass()], decorator_list=[], returns=None)
+        # the name carries a hash of the generated source: numba's disk cache keys entries by
+        # name and file, and one kernel has lane forms for several parameter roles
+        digest = hashlib.sha1(ast.unparse(ast.fix_missing_locations(
+            ast.Module(body=[fdef], type_ignores=[]))).encode()).hexdigest()[:8]
+        self.name = fdef.name = f"{self.name}_{digest}"
+        mod = ast.fix_missing_locations(ast.Module(body=[fdef], type_ignores=[]))
+        ast.increment_lineno(mod, self.fn.__code__.co_firstlineno - 1)
+        ns = dict(self.g)
+        ns.update(self.extra_globals)
+        exec(compile(mod, inspect.getsourcefile(self.fn), "exec"), ns)  # noqa: S102
+        out = ns[self.name]
+        out.__qualname__ = self.name
+        out.__module__ = self.fn.__module__
+        out._optbench_kernel = True
+        out.lane_rows = {k: self.rows[k] + self.callee_rows[k] for k in ("f", "i")}
+        out.lane_ret = self.ret_type
+        out.lane_source = ast.unparse(mod)
+        return out
+
+    def _iter_grouped(self, grouped):
+        for kind, s in grouped:
+            yield kind, s
+            if kind == "shared" and isinstance(s, (ast.If, ast.While, ast.For)):
+                yield from self._iter_grouped(s.body)
+                yield from self._iter_grouped(s.orelse)
+
+    def _lane_loop(self, body):
+        return ast.For(target=ast.Name(L, ast.Store()),
+                       iter=ast.Call(ast.Name("range", ast.Load()), [ast.Name(NL, ast.Load())],
+                                     []), body=body, orelse=[])
+
+    def emit(self, grouped):
+        fix = _Fix(self)
+        out = []
+        for kind, s in grouped:
+            if kind == "lane":
+                out.append(self._lane_loop([fix.visit(x) for x in s]))
+            elif kind == "call":
+                out += self.emit_call(s)
+            else:
+                if isinstance(s, (ast.If, ast.While, ast.For)):
+                    s.body = self.emit(s.body) or [ast.Pass()]
+                    s.orelse = self.emit(s.orelse)
+                    out.append(s)       # its header is shared: nothing to rewrite
+                else:
+                    out.append(fix.visit(s))
+        return out
+
+    def emit_call(self, s):
+        call = s.value
+        callee = self.g.get(call.func.id) if isinstance(call.func, ast.Name) else None
+        base = getattr(callee, "py_func", callee)
+        if base is None or not getattr(base, "_optbench_kernel", False):
+            raise LaneError(f"{self.fn.__qualname__}: per-run array passed to a non-kernel")
+        cparams = list(inspect.signature(base).parameters)
+        if len(call.args) != len(cparams) or call.keywords:
+            raise LaneError(f"{self.fn.__qualname__}: call of {base.__name__} with keywords")
+        arrays, scalars, args, pre, ints, int_arrays = set(), set(), [], [], set(), set()
+        fix = _Fix(self)
+        for p, a in zip(cparams, call.args):
+            if isinstance(a, ast.Name) and a.id in self.arrays:
+                arrays.add(p)
+                args.append(ast.Name(a.id, ast.Load()))
+            elif isinstance(a, ast.Name) and a.id in self.int_arrays:
+                int_arrays.add(p)
+                args.append(ast.Name(a.id, ast.Load()))
+            elif self.is_lane(a):
+                scalars.add(p)
+                if isinstance(a, ast.Name) and a.id in self.row_of:
+                    row = self.row_of[a.id]
+                else:       # an expression: evaluated into a scratch row first
+                    row = self.new_row(self.types.expr(a), ast.unparse(a))
+                    pre.append(self._lane_loop([ast.Assign(
+                        targets=[_lw(row, ast.Store())], value=fix.visit(a))]))
+                args.append(_lw_row(row))
+                if row[0] == "i":
+                    ints.add(p)
+            else:
+                args.append(fix.visit(a))
+        for p, a in zip(cparams, call.args):
+            if p not in arrays and p not in scalars and self.types.expr(a) == "i":
+                ints.add(p)
+        lf = lane_form(base, arrays, scalars, ints=ints, int_arrays=int_arrays,
+                       name=f"{base.__name__}__lanes_{'_'.join(sorted(arrays | scalars))}")
+        gname = f"_lane_{lf.__name__}"
+        self.extra_globals[gname] = lf
+        if isinstance(s, ast.Assign):
+            if len(s.targets) != 1 or not isinstance(s.targets[0], ast.Name):
+                raise LaneError(f"{self.fn.__qualname__}: result of {base.__name__} unpacked")
+            ret_row = self.row_of[s.targets[0].id]
+            if lf.lane_ret != ret_row[0]:
+                raise LaneError(f"{self.fn.__qualname__}: {s.targets[0].id!r} takes an int and "
+                                "a float")
+        else:               # the result (if any) is dropped: a scratch row takes it
+            ret_row = self.new_row(lf.lane_ret or "f", base.__name__)
+        start = dict(self.rows)
+        for k in ("f", "i"):
+            self.callee_rows[k] = max(self.callee_rows[k], lf.lane_rows[k])
+        sub = [ast.parse(f"{LW}[{start['f']}:]").body[0].value,
+               ast.parse(f"{LWI}[{start['i']}:]").body[0].value]
+        c = ast.Expr(ast.Call(ast.Name(gname, ast.Load()),
+                              args + sub + [_lw_row(ret_row), ast.Name(NL, ast.Load())], []))
+        return pre + [c]
+
+
+def _lw(row, ctx):
+    ty, k = row
+    return ast.Subscript(ast.Name(LW if ty == "f" else LWI, ast.Load()),
+                         ast.Tuple([ast.Constant(k), ast.Name(L, ast.Load())], ast.Load()), ctx)
+
+
+def _lw_row(row):
+    ty, k = row
+    return ast.Subscript(ast.Name(LW if ty == "f" else LWI, ast.Load()), ast.Constant(k),
+                         ast.Load())
+
+
+class _Fix(ast.NodeTransformer):
+    """Per-run arrays gain the lane index; promoted lane locals become lw rows."""
+
+    def __init__(self, rw):
+        self.rw = rw
+
+    def visit_Name(self, n):
+        if n.id in self.rw.row_of:
+            return ast.copy_location(_lw(self.rw.row_of[n.id], n.ctx), n)
+        if n.id in self.rw.arrays:
+            raise LaneError(f"{self.rw.fn.__qualname__}: per-run array {n.id!r} used whole")
+        return n
+
+    def visit_Attribute(self, n):
+        if isinstance(n.value, ast.Name) and n.value.id in self.rw.arrays and n.attr == "shape":
+            return n
+        return self.generic_visit(n)
+
+    def visit_Subscript(self, n):
+        if isinstance(n.value, ast.Name) and n.value.id in self.rw.arrays:
+            sl = self.visit(n.slice)
+            elts = list(sl.elts) if isinstance(sl, ast.Tuple) else [sl]
+            if any(isinstance(e, ast.Slice) for e in elts):
+                raise LaneError(f"{self.rw.fn.__qualname__}: slice of per-run array "
+                                f"{n.value.id!r}")
+            return ast.copy_location(ast.Subscript(
+                n.value, ast.Tuple(elts + [ast.Name(L, ast.Load())], ast.Load()), n.ctx), n)
+        return self.generic_visit(n)
+
+
+# ---- the number type of a local: int or float (promoted locals need a row of their type) ----
+def _join(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+            return tuple(_join(x, y) for x, y in zip(a, b))
+        return "?"
+    if "?" in (a, b):
+        return "?"
+    return "f" if "f" in (a, b) else "i"
+
+
+class _Types:
+    """Int / float inference over a kernel's source (enough for kernels: numbers and tuples
+    of numbers; anything else is "?", and a promoted local of type "?" is a LaneError)."""
+
+    _RET: dict = {}
+
+    def __init__(self, fdef, g, params: dict, int_arrays: set):
+        self.g, self.t, self.int_arrays = g, dict(params), int_arrays
+        self.fdef = fdef
+        for _ in range(6):
+            before = dict(self.t)
+            for n in ast.walk(fdef):
+                if isinstance(n, ast.Assign):
+                    vt = self.expr(n.value)
+                    for tg in n.targets:
+                        self.assign(tg, vt)
+                elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
+                    vt = self.expr(n.value)
+                    if isinstance(n.op, ast.Div):
+                        vt = "f"
+                    self.assign(n.target, _join(self.t.get(n.target.id), vt))
+                elif isinstance(n, ast.For) and isinstance(n.target, ast.Name):
+                    it = n.iter
+                    if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) \
+                            and it.func.id == "range":
+                        self.assign(n.target, "i")
+                    else:
+                        self.assign(n.target, "?")
+            if self.t == before:
+                break
+
+    def assign(self, tg, vt):
+        if isinstance(tg, ast.Name):
+            self.t[tg.id] = _join(self.t.get(tg.id), vt)
+        elif isinstance(tg, ast.Tuple):
+            for k, e in enumerate(tg.elts):
+                self.assign(e, vt[k] if isinstance(vt, tuple) and k < len(vt) else "?")
+
+    def ret(self):
+        out = None
+        for n in ast.walk(self.fdef):
+            if isinstance(n, ast.Return) and n.value is not None:
+                out = _join(out, self.expr(n.value))
+        return out
+
+    def expr(self, e):
+        if isinstance(e, ast.Constant):
+            return "f" if isinstance(e.value, float) else "i" \
+                if isinstance(e.value, (bool, int)) else "?"
+        if isinstance(e, ast.Name):
+            if e.id in self.t:
+                return self.t[e.id]
+            v = self.g.get(e.id)
+            return "f" if isinstance(v, float) else "i" if isinstance(v, int) else None
+        if isinstance(e, ast.Tuple):
+            return tuple(self.expr(x) for x in e.elts)
+        if isinstance(e, ast.Subscript):
+            v = e.value
+            if isinstance(v, ast.Attribute) and v.attr == "shape":
+                return "i"
+            if isinstance(v, ast.Name):
+                return "i" if v.id in self.int_arrays else "f"
+            return "?"
+        if isinstance(e, ast.BinOp):
+            if isinstance(e.op, ast.Div) or isinstance(e.op, ast.Pow) and \
+                    self.expr(e.right) == "f":
+                return "f"
+            return _join(self.expr(e.left), self.expr(e.right))
+        if isinstance(e, ast.UnaryOp):
+            return "i" if isinstance(e.op, ast.Not) else self.expr(e.operand)
+        if isinstance(e, (ast.Compare, ast.BoolOp)):
+            return "i"
+        if isinstance(e, ast.IfExp):
+            return _join(self.expr(e.body), self.expr(e.orelse))
+        if isinstance(e, ast.Attribute):
+            v = getattr(self.g.get(e.value.id), e.attr, None) \
+                if isinstance(e.value, ast.Name) else None
+            return "f" if isinstance(v, float) else "i" if isinstance(v, int) else "?"
+        if isinstance(e, ast.Call):
+            f = e.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
+                    and f.value.id == "math":
+                return "i" if f.attr in ("floor", "ceil", "isnan", "isinf", "isfinite") else "f"
+            if isinstance(f, ast.Name):
+                if f.id == "float":
+                    return "f"
+                if f.id in ("int", "len"):
+                    return "i"
+                if f.id in ("min", "max", "abs"):
+                    out = None
+                    for a in e.args:
+                        out = _join(out, self.expr(a))
+                    return out
+                fn = getattr(self.g.get(f.id), "py_func", self.g.get(f.id))
+                if getattr(fn, "_optbench_kernel", False):
+                    return _ret_type(fn, tuple(self.expr(a) for a in e.args))
+        return "?"
+
+
+def _ret_type(fn, argtypes):
+    key = (fn, argtypes)
+    if key not in _Types._RET:
+        _Types._RET[key] = "?"        # recursion guard
+        fdef = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
+        params = {a.arg: t for a, t in zip(fdef.args.args, argtypes)}
+        _Types._RET[key] = _Types(fdef, fn.__globals__, params, set()).ret()
+    return _Types._RET[key]

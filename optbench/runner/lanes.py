@@ -1,0 +1,312 @@
+"""The lane driver: sweeps of small problems with the runs as the innermost, vectorised axis.
+
+A chunk of up to ``LANES`` runs of one batch is gathered into structure-of-arrays form — x is
+(d, lanes), the optimizer state (slots, d, lanes), its scalars (16, lanes) — and stepped
+together by the *lane forms* of the problem's ``FG`` and the optimizer's ``PREP`` / ``ELEM``
+(:mod:`optbench.kernels.lanes`: the same kernel sources, rewritten so that the loop over runs
+is innermost), which the compiler vectorises across runs. Per-run decisions are taken after
+the vectorised step, from per-lane values:
+
+1. ``FG`` for every lane, then each lane's squared gradient norm (one vector loop);
+2. a vector pass flags the lanes whose step is surely quiet (no target, record, stop or
+   divergence: the thresholds of the next event are per-lane vectors) and updates their
+   best-so-far f with a select;
+3. the other lanes (rare) go one by one through the one-run bookkeeping (``quiet_step``,
+   ``bookkeep``, metrics, ``book_finish``) on a copy of their point; a lane that stops is
+   written back to its run's arrays and masked (it keeps computing, its results unused);
+4. learning rates and clipping factors (a vector loop; schedules, norm clipping and
+   ``maximize`` per lane through the one-run ``step_scalars`` when any lane has them),
+   clipping and weight decay, then the optimizer's lane-form update.
+
+Each lane does the operations of :func:`~optbench.runner.loop.run_core` in the same order, so
+results are bit-identical to the one-run loop's (tested for every coordinate-wise optimizer,
+with targets, divergence, traces, schedules, clipping, noisy and minibatch gradients). The
+gradient norm's square root is taken only where a value is needed: the vector pass compares
+the squared norm with a threshold a little above the square of the next target, so "surely
+not reached" never errs, and a lane near a target goes through the exact check.
+
+Time. As in the lockstep driver, each step's elapsed time is split evenly between the lanes
+active in it. Chunks run in parallel (``prange``). Compiled per (problem, optimizer) pair,
+cached on disk.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from optbench.kernels import compile as kc
+from optbench.kernels.clock import _readcyclecounter
+from optbench.kernels.compile import placeholder, template
+from optbench.kernels.lanes import lane_form
+from optbench.kernels.slots import N_SCALARS, SC_LR, SC_STEP
+from optbench.optimizers.schedules import SP_WARMUP
+
+from . import loop as L
+from .lockstep import book_slow
+from .loop import (B_JR, B_NREC, C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_WD, F_BEST,
+                   F_DIV, F_FTHR, F_GTHR, I_NIT, I_TICK0, I_TICK1, N_BF, N_BK, T_TICKS,
+                   book_finish, book_start, is_record_step, modified_grad, quiet_step,
+                   step_scalars)
+
+LANES = 64           # runs per chunk (the vector loop's trip count)
+LANE_MAX_DIM = 64    # beyond this a step is long enough to vectorise over coordinates
+
+# per-lane float vectors (rows of V) and int vectors (rows of W)
+V_F, V_S, V_BEST, V_FTHR, V_H, V_DIV, V_COEF, V_CV, V_WD, V_DWD, V_LR = range(11)
+N_V = 11
+W_SEED, W_NEXT, W_NST, W_LIVE, W_QUIET = range(5)
+N_W = 5
+
+FGL = placeholder("FGL")            # the problem's FG, lane form
+PREPL = placeholder("PREPL")        # the optimizer's PREP and ELEM, lane forms
+ELEML = placeholder("ELEML")
+VALUE = placeholder("VALUE")
+METRICS = placeholder("METRICS")
+BOOK_SLOW = placeholder("BOOK_SLOW")
+CHUNK = placeholder("CHUNK")
+
+
+@kc.kernel
+def _thresholds(j, bk, bf, rec, V, W):
+    """The lane's next-event thresholds, from its bookkeeping state: f target, squared-norm
+    bound (above which the norm is surely above the next gradient target), divergence level,
+    next recording step."""
+    V[V_FTHR, j] = bf[F_FTHR]
+    g = bf[F_GTHR]
+    if g < 0.0:
+        V[V_H, j] = -1.0
+    elif g > 1e-140:
+        V[V_H, j] = g * g * (1.0 + 1e-14)
+    else:
+        V[V_H, j] = np.inf       # a tiny target: the exact check every step
+    V[V_DIV, j] = bf[F_DIV]
+    W[W_NEXT, j] = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1
+
+
+@template("FGL", "PREPL", "ELEML", "VALUE", "METRICS", "BOOK_SLOW")
+def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
+               gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, XL, GL, STL, SCL, HYL,
+               V, W, lw, lwi, BK, BF, clk, xr):
+    """Runs r0 … r1−1 of the batch as lanes (the module docstring has the step). XL … xr are
+    the caller's scratch (lanes wide). Compiled without NRT: views cost no reference count."""
+    k = r1 - r0
+    d = X.shape[1]
+    ns = ST.shape[1]
+    nh = HY.shape[1]
+    stoch = CTL[r0, C_STOCH] != 0.0
+    sched = False
+    modify = False
+    for j in range(k):
+        r = r0 + j
+        for i in range(d):
+            XL[i, j] = X[r, i]
+            GL[i, j] = 0.0
+        for s in range(ns):
+            for i in range(d):
+                STL[s, i, j] = ST[r, s, i]
+        for s in range(N_SCALARS):
+            SCL[s, j] = SC[r, s]
+        for h in range(nh):
+            HYL[h, j] = HY[r, h]
+        ctl = CTL[r]
+        W[W_SEED, j] = seeds[r]
+        W[W_NST, j] = nsteps[r]
+        W[W_LIVE, j] = 1
+        V[V_LR, j] = ctl[C_LR]
+        V[V_CV, j] = ctl[C_CLIPV]
+        V[V_WD, j] = ctl[C_WD]
+        V[V_DWD, j] = ctl[C_DWD]
+        V[V_COEF, j] = 1.0
+        if skinds[r] != 0 or SP[r, SP_WARMUP] != 0.0 or ctl[C_CLIPN] > 0.0 \
+                or ctl[C_MAX] != 0.0:
+            sched = True
+        if ctl[C_CLIPN] > 0.0 or ctl[C_MAX] != 0.0 or ctl[C_CLIPV] > 0.0 or ctl[C_WD] != 0.0:
+            modify = True
+        clk[j] = 0
+        book_start(BK[j], BF[j], HITF[r], HITG[r])
+        V[V_BEST, j] = BF[j, F_BEST]
+        _thresholds(j, BK[j], BF[j], rec, V, W)
+    dwd = False
+    for j in range(k):
+        if V[V_DWD, j] != 0.0:
+            dwd = True
+    active = k
+    t = 0
+    while active > 0:
+        c0 = _readcyclecounter()
+        n_in = active
+        FGL(XL, GL, data, idata, W[W_SEED], t, lw, lwi, V[V_F], k)
+        for j in range(k):
+            V[V_S, j] = 0.0
+        for i in range(d):
+            for j in range(k):
+                V[V_S, j] += GL[i, j] * GL[i, j]
+        # 2. lanes surely quiet (a vector pass)
+        nq = 0
+        if stoch:
+            for j in range(k):
+                f = V[V_F, j]
+                s = V[V_S, j]
+                q = (t > 0) & (t != W[W_NEXT, j]) & (t < W[W_NST, j]) & (abs(f) < np.inf) \
+                    & (s < np.inf)
+                W[W_QUIET, j] = q
+                nq += q
+        else:
+            for j in range(k):
+                f = V[V_F, j]
+                s = V[V_S, j]
+                q = (f > V[V_FTHR, j]) & (s > V[V_H, j]) & (f <= V[V_DIV, j]) & (s < np.inf) \
+                    & (t < W[W_NST, j]) & (t != W[W_NEXT, j])
+                b = V[V_BEST, j]
+                V[V_BEST, j] = (f if f < b else b) if q else b
+                W[W_QUIET, j] = q
+                nq += q
+        # 3. the others, one by one, through the one-run bookkeeping
+        if nq < k:
+            for j in range(k):
+                if W[W_QUIET, j] != 0 or W[W_LIVE, j] == 0:
+                    continue
+                r = r0 + j
+                bk = BK[j]
+                bf = BF[j]
+                for i in range(d):
+                    xr[i] = XL[i, j]
+                f = V[V_F, j]
+                gn = math.sqrt(V[V_S, j])
+                nst = nsteps[r]
+                quiet = False
+                if stoch:
+                    quiet = not is_record_step(bk, rec, t) and t < nst and math.isfinite(f) \
+                        and math.isfinite(gn)
+                    if not quiet:
+                        f = VALUE(xr, data, idata)
+                bf[F_BEST] = V[V_BEST, j]
+                if not quiet and not quiet_step(t, f, gn, nst, bk, bf):
+                    nrec = bk[B_NREC]
+                    stop = BOOK_SLOW(t, f, gn, xr, CTL[r], nst, xstar, ftargets, gtargets, rec,
+                                     HITF[r], HITG[r], TRACE[r], bk, bf, clk[j], SP[r])
+                    if bk[B_NREC] > nrec and MET.shape[2] > 0:
+                        METRICS(xr, data, idata, MET[r, nrec])
+                    if stop:
+                        book_finish(t, f, gn, TRACE[r], OUT[r], IOUT[r], bk, bf)
+                        for i in range(d):
+                            X[r, i] = xr[i]
+                        for s in range(ns):
+                            for i in range(d):
+                                ST[r, s, i] = STL[s, i, j]
+                        for s in range(N_SCALARS):
+                            SC[r, s] = SCL[s, j]
+                        W[W_LIVE, j] = 0
+                        active -= 1
+                    _thresholds(j, bk, bf, rec, V, W)
+                V[V_BEST, j] = bf[F_BEST]
+        # 4. learning rates, clipping factors, weight decay; the update
+        if sched:
+            for j in range(k):
+                r = r0 + j
+                V[V_COEF, j] = step_scalars(t, CTL[r], skinds[r], SP[r], SCL[:, j],
+                                            math.sqrt(V[V_S, j]))
+        else:
+            for j in range(k):
+                SCL[SC_LR, j] = V[V_LR, j]
+                SCL[SC_STEP, j] = t + 1.0
+        if modify:
+            for i in range(d):
+                for j in range(k):
+                    c = V[V_COEF, j]
+                    cv = V[V_CV, j]
+                    wd = V[V_WD, j]
+                    if c != 1.0 or cv > 0.0 or wd != 0.0:
+                        GL[i, j] = modified_grad(GL[i, j], XL[i, j], c, cv, wd)
+        if dwd:
+            for i in range(d):
+                for j in range(k):
+                    if V[V_DWD, j] != 0.0:
+                        XL[i, j] = XL[i, j] * (1.0 - SCL[SC_LR, j] * V[V_DWD, j])
+        PREPL(SCL, HYL, lw, lwi, V[V_F], k)
+        for i in range(d):
+            ELEML(XL, GL[i], STL, SCL, HYL, i, lw, lwi, V[V_F], k)
+        share = (_readcyclecounter() - c0) // n_in
+        for j in range(k):
+            if W[W_LIVE, j] != 0 or IOUT[r0 + j, I_NIT] == t:
+                clk[j] += share
+        t += 1
+    for j in range(k):
+        IOUT[r0 + j, I_TICK0] = 0
+        IOUT[r0 + j, I_TICK1] = clk[j]
+        TRACE[r0 + j, BK[j, B_NREC] - 1, T_TICKS] = clk[j]
+
+
+@template("CHUNK")
+def _lane_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar,
+                ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
+    R = X.shape[0]
+    d = X.shape[1]
+    ns = ST.shape[1]
+    nh = HY.shape[1]
+    nchunk = (R + LANES - 1) // LANES
+    for c in prange(nchunk):
+        r0 = c * LANES
+        r1 = min(r0 + LANES, R)
+        CHUNK(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
+              gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1,
+              np.empty((d, LANES)), np.empty((d, LANES)), np.empty((ns, d, LANES)),
+              np.empty((N_SCALARS, LANES)), np.empty((nh, LANES)), np.empty((N_V, LANES)),
+              np.empty((N_W, LANES), np.int64), np.zeros((LW_ROWS, LANES)),
+              np.zeros((LWI_ROWS, LANES), np.int64), np.empty((LANES, N_BK), np.int64),
+              np.empty((LANES, N_BF)), np.empty(LANES, np.int64), np.empty(d))
+
+
+LW_ROWS = 1     # rebound per pair: the lane forms' scratch rows (float, int)
+LWI_ROWS = 1
+
+FG_LANES = dict(arrays=("x", "g"), scalars=("seed",), ints=("seed", "step"),
+                int_arrays=("idata",))
+PREP_LANES = dict(arrays=("sc", "hy"))
+ELEM_LANES = dict(arrays=("x", "st", "sc", "hy"), scalars=("gi",), ints=("i",))
+
+
+def lane_kernels(problem, optimizer):
+    """The lane forms of the pair's FG, PREP and ELEM (LaneError when one has none)."""
+    fg = lane_form(problem.FG, **FG_LANES)
+    prep = lane_form(optimizer.PREP, **PREP_LANES)
+    elem = lane_form(optimizer.ELEM, **ELEM_LANES)
+    return fg, prep, elem
+
+
+def lane_driver(problem, optimizer, parallel: bool):
+    """The lane batch driver for this (problem, optimizer) pair (SPECIAL_SIG arguments)."""
+    fg, prep, elem = lane_kernels(problem, optimizer)
+    rows = {k: max(1, fg.lane_rows[k], prep.lane_rows[k], elem.lane_rows[k]) for k in "fi"}
+    tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}"
+    chunk = kc.cpu(lane_chunk,
+                   bind={"FGL": fg, "PREPL": prep, "ELEML": elem, "VALUE": problem.VALUE,
+                         "METRICS": problem.METRICS or L.no_metrics,
+                         "BOOK_SLOW": kc.cpu(book_slow, name="lockstep_book_slow")},
+                   name=f"lane_chunk__{tag}", inline=True)
+    batch = _with_rows(_lane_batch, rows["f"], rows["i"])
+    return kc.cpu(batch, L.SPECIAL_SIG, bind={"CHUNK": chunk},
+                  name=f"lane_batch__{tag}__{rows['f']}_{rows['i']}__"
+                       f"{'par' if parallel else 'ser'}", parallel=parallel, nrt=True)
+
+
+_ROWS: dict = {}
+
+
+def _with_rows(fn, rf, ri):
+    """``fn`` with the scratch sizes LW_ROWS / LWI_ROWS bound as its globals (compile-time
+    constants of the specialisation)."""
+    import types as pytypes
+    key = (rf, ri)
+    if key not in _ROWS:
+        g = dict(fn.__globals__)
+        g["LW_ROWS"], g["LWI_ROWS"] = rf, ri
+        new = pytypes.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+        new.__qualname__ = fn.__qualname__
+        new.__module__ = fn.__module__
+        for a in ("_optbench_kernel", "_optbench_needs"):
+            setattr(new, a, getattr(fn, a))
+        _ROWS[key] = new
+    return _ROWS[key]
