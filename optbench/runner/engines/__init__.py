@@ -8,6 +8,7 @@ second-order       the curvature / line-search / zero-order loop               s
 cuda-grid          CUDA, the whole grid on one run (large separable problems)  optbench/cuda/execute.py
 cuda-thread        CUDA, one thread per run                                    optbench/cuda/execute.py
 fused              one parallel pass per step over coordinates (separable)     cpu.py
+lanes              chunks of runs as vectorised lanes (sweeps, small problems)  cpu.py
 lockstep           chunks of runs stepped together (sweeps of small problems)  cpu.py
 special            the run loop with the pair's kernels inlined                cpu.py
 generic            the run loop with kernels as arguments (compiled once)      cpu.py

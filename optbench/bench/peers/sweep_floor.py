@@ -1,0 +1,125 @@
+"""Two more peers of the Adam sweep (``sweep.py``): JAX + optax, and the SIMD floor.
+
+* ``jax_optax``: what a researcher who wants fast batched sweeps writes today —
+  ``jax.jit(jax.vmap(run))`` where ``run`` is a ``lax.scan`` of ``optax.adam`` over the steps,
+  the gradient written by hand (the same formula as optbench's kernel), the best f tracked;
+  float64 on the CPU. Its compile time is reported apart; the figure is the median of timed
+  calls. Its threads: CPU time over wall time of the timed call.
+* ``simd_floor``: a hand-written Numba loop for this one pair, runs innermost (structure of
+  arrays), ``error_model="numpy"``, the bias corrections once per step, a select for the best
+  f, ``prange`` over chunks of runs — no targets, traces, divergence or tables: the bar the
+  lane driver is measured against. (Measured here it is not yet the SIMD floor: XLA's loop
+  for the same arithmetic runs faster on one thread; see BENCHMARKS.md, "Lane driver".)
+
+Both compute torch's Adam arithmetic; their end points are checked against optbench's (the
+non-chaotic runs agree to 1e-12 relative or better; the sweep's largest learning rates are
+chaotic on Rosenbrock, so a last-bit difference in one operation grows).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+from numba import njit, prange
+
+B1, B2, EPS = 0.9, 0.999, 1e-8
+CHUNK = 256
+
+
+@njit(parallel=True, error_model="numpy", cache=True)
+def _simd(x0, x1, lr, steps, best):
+    R = x0.shape[0]
+    nchunk = (R + CHUNK - 1) // CHUNK
+    for c in prange(nchunk):
+        r0 = c * CHUNK
+        r1 = min(r0 + CHUNK, R)
+        n = r1 - r0
+        m0 = np.zeros(n)
+        m1 = np.zeros(n)
+        v0 = np.zeros(n)
+        v1 = np.zeros(n)
+        b1t = 1.0
+        b2t = 1.0
+        for t in range(steps):
+            b1t *= B1
+            b2t *= B2
+            bc1 = 1.0 - b1t
+            sbc2 = math.sqrt(1.0 - b2t)
+            for j in range(n):
+                r = r0 + j
+                a = x1[r] - x0[r] * x0[r]
+                b = 1.0 - x0[r]
+                f = 100.0 * a * a + b * b
+                best[r] = min(best[r], f)
+                g0 = -400.0 * a * x0[r] - 2.0 * b
+                g1 = 200.0 * a
+                m0[j] = m0[j] + (1.0 - B1) * (g0 - m0[j])
+                m1[j] = m1[j] + (1.0 - B1) * (g1 - m1[j])
+                v0[j] = v0[j] * B2 + (1.0 - B2) * g0 * g0
+                v1[j] = v1[j] * B2 + (1.0 - B2) * g1 * g1
+                step = lr[r] / bc1
+                x0[r] = x0[r] - step * (m0[j] / (math.sqrt(v0[j]) / sbc2 + EPS))
+                x1[r] = x1[r] - step * (m1[j] / (math.sqrt(v1[j]) / sbc2 + EPS))
+
+
+def simd_floor(X, lr, steps):
+    """(end points, seconds) of the hand-written SIMD loop (compiled before the clock)."""
+    x0, x1, best = X[:, 0].copy(), X[:, 1].copy(), np.full(len(X), np.inf)
+    _simd(x0[:2].copy(), x1[:2].copy(), lr[:2], 2, best[:2].copy())
+    t0 = time.perf_counter()
+    _simd(x0, x1, lr, steps, best)
+    return np.stack([x0, x1], axis=1), time.perf_counter() - t0
+
+
+def jax_optax(X, lr, steps, repeats: int = 3):
+    """(end points, seconds, compile seconds, threads) of jit(vmap(scan(optax.adam)))."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import optax
+
+    def run(x0, lr):
+        opt = optax.adam(lr, b1=B1, b2=B2, eps=EPS)
+
+        def body(carry, _):
+            x, s, best = carry
+            a = x[1] - x[0] * x[0]
+            b = 1.0 - x[0]
+            f = 100.0 * a * a + b * b
+            g = jnp.stack([-400.0 * a * x[0] - 2.0 * b, 200.0 * a])
+            u, s = opt.update(g, s, x)
+            return (optax.apply_updates(x, u), s, jnp.minimum(best, f)), None
+
+        (x, _, best), _ = jax.lax.scan(body, (x0, opt.init(x0), jnp.inf), None, length=steps)
+        return x, best
+
+    fn = jax.jit(jax.vmap(run))
+    Xj, lj = jnp.asarray(X), jnp.asarray(lr)
+    t0 = time.perf_counter()
+    out = fn(Xj, lj)
+    jax.block_until_ready(out)
+    compile_s = time.perf_counter() - t0
+    walls, cpus = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn(Xj, lj)
+        jax.block_until_ready(out)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    k = int(np.argsort(walls)[len(walls) // 2])
+    return np.asarray(out[0]), walls[k], compile_s, cpus[k] / walls[k]
+
+
+def agreement(ours: np.ndarray, theirs: np.ndarray, lr: np.ndarray, lr_max: float = 1e-2):
+    """Largest relative difference of end points over the runs with lr <= lr_max (the
+    non-chaotic part of the sweep)."""
+    keep = lr <= lr_max
+    a, b = ours[keep], theirs[keep]
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-300)))
+
+
+def jax_threads_note(threads: float) -> str:
+    return f"{threads:.1f} threads busy (CPU/wall); {os.cpu_count()} cores"
