@@ -49,7 +49,10 @@ def table(kind: str, driver: str, values: dict, n: int, metrics=()) -> pd.DataFr
 
 
 def _column(v, dtype: str, n: int):
-    scalar = isinstance(v, str) or v is None or np.ndim(v) == 0
+    # np.ndim of a list of lists would build the whole 2-D array just to count dimensions
+    scalar = isinstance(v, str) or v is None or (
+        not isinstance(v, (list, tuple, np.ndarray, pd.Series, pd.api.extensions.ExtensionArray))
+        and np.ndim(v) == 0)
     if dtype in ("int64", "float64"):
         return np.full(n, v, dtype=dtype) if scalar else np.asarray(v, dtype=dtype)
     if dtype.startswith("list"):

@@ -46,7 +46,7 @@ from optbench.optimizers.schedules import SP_WARMUP
 from . import loop as L
 from .lockstep import book_slow
 from .loop import (B_JR, B_NREC, C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_WD, F_BEST,
-                   F_DIV, F_FTHR, F_GTHR, I_NIT, I_TICK0, I_TICK1, N_BF, N_BK, T_TICKS,
+                   F_DIV, F_FTHR, F_GTHR, I_TICK0, I_TICK1, N_BF, N_BK, T_TICKS,
                    book_finish, book_start, is_record_step, modified_grad, quiet_step,
                    step_scalars)
 
@@ -54,10 +54,11 @@ LANES = 64           # runs per chunk (the vector loop's trip count)
 LANE_MAX_DIM = 64    # beyond this a step is long enough to vectorise over coordinates
 
 # per-lane float vectors (rows of V) and int vectors (rows of W)
-V_F, V_S, V_BEST, V_FTHR, V_H, V_DIV, V_COEF, V_CV, V_WD, V_DWD, V_LR = range(11)
-N_V = 11
-W_SEED, W_NEXT, W_NST, W_LIVE, W_QUIET = range(5)
-N_W = 5
+V_F, V_S, V_BEST, V_FTHR, V_H, V_DIV, V_COEF, V_CV, V_WD, V_DWD, V_LR, V_NEXT, V_NST, \
+    V_QUIET = range(14)
+N_V = 14
+W_SEED, W_LIVE, W_STOPPED = range(3)
+N_W = 3
 
 FGL = placeholder("FGL")            # the problem's FG, lane form
 PREPL = placeholder("PREPL")        # the optimizer's PREP and ELEM, lane forms
@@ -65,6 +66,7 @@ ELEML = placeholder("ELEML")
 VALUE = placeholder("VALUE")
 METRICS = placeholder("METRICS")
 BOOK_SLOW = placeholder("BOOK_SLOW")
+SLOW = placeholder("SLOW")          # lane_slow bound for the pair
 CHUNK = placeholder("CHUNK")
 
 
@@ -82,10 +84,60 @@ def _thresholds(j, bk, bf, rec, V, W):
     else:
         V[V_H, j] = np.inf       # a tiny target: the exact check every step
     V[V_DIV, j] = bf[F_DIV]
-    W[W_NEXT, j] = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1
+    V[V_NEXT, j] = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1.0
 
 
-@template("FGL", "PREPL", "ELEML", "VALUE", "METRICS", "BOOK_SLOW")
+@template("VALUE", "METRICS", "BOOK_SLOW")
+def lane_slow(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC, data, idata, CTL,
+              SP, nsteps, xstar, ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
+    """Step 3 of the lane step: the lanes not surely quiet, one by one, through the one-run
+    bookkeeping; a lane that stops is written back to its run's arrays and masked. Returns
+    how many stopped. Compiled apart (called rarely): the hot step stays small."""
+    d = XL.shape[0]
+    ns = STL.shape[0]
+    stopped = 0
+    for j in range(k):
+        if V[V_QUIET, j] != 0.0 or W[W_LIVE, j] == 0:
+            continue
+        r = r0 + j
+        bk = BK[j]
+        bf = BF[j]
+        for i in range(d):
+            xr[i] = XL[i, j]
+        f = V[V_F, j]
+        gn = math.sqrt(V[V_S, j])
+        nst = nsteps[r]
+        quiet = False
+        if stoch:
+            quiet = not is_record_step(bk, rec, t) and t < nst and math.isfinite(f) \
+                and math.isfinite(gn)
+            if not quiet:
+                f = VALUE(xr, data, idata)
+        bf[F_BEST] = V[V_BEST, j]
+        if not quiet and not quiet_step(t, f, gn, nst, bk, bf):
+            nrec = bk[B_NREC]
+            stop = BOOK_SLOW(t, f, gn, xr, CTL[r], nst, xstar, ftargets, gtargets, rec,
+                             HITF[r], HITG[r], TRACE[r], bk, bf, clk[j], SP[r])
+            if bk[B_NREC] > nrec and MET.shape[2] > 0:
+                METRICS(xr, data, idata, MET[r, nrec])
+            if stop:
+                book_finish(t, f, gn, TRACE[r], OUT[r], IOUT[r], bk, bf)
+                for i in range(d):
+                    X[r, i] = xr[i]
+                for s in range(ns):
+                    for i in range(d):
+                        ST[r, s, i] = STL[s, i, j]
+                for s in range(N_SCALARS):
+                    SC[r, s] = SCL[s, j]
+                W[W_LIVE, j] = 0
+                W[W_STOPPED, j] = 1
+                stopped += 1
+            _thresholds(j, bk, bf, rec, V, W)
+        V[V_BEST, j] = bf[F_BEST]
+    return stopped
+
+
+@template("FGL", "PREPL", "ELEML", "SLOW")
 def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
                gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, XL, GL, STL, SCL, HYL,
                V, W, lw, lwi, BK, BF, clk, xr):
@@ -112,8 +164,9 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
             HYL[h, j] = HY[r, h]
         ctl = CTL[r]
         W[W_SEED, j] = seeds[r]
-        W[W_NST, j] = nsteps[r]
+        V[V_NST, j] = nsteps[r]
         W[W_LIVE, j] = 1
+        W[W_STOPPED, j] = 0
         V[V_LR, j] = ctl[C_LR]
         V[V_CV, j] = ctl[C_CLIPV]
         V[V_WD, j] = ctl[C_WD]
@@ -138,70 +191,45 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
         c0 = _readcyclecounter()
         n_in = active
         FGL(XL, GL, data, idata, W[W_SEED], t, lw, lwi, V[V_F], k)
+        # squared gradient norms, summed over coordinates in the one-run loop's order
+        # (0.0 + g0² is g0²: the first term initialises)
         for j in range(k):
-            V[V_S, j] = 0.0
-        for i in range(d):
+            V[V_S, j] = GL[0, j] * GL[0, j]
+        for i in range(1, d):
             for j in range(k):
                 V[V_S, j] += GL[i, j] * GL[i, j]
-        # 2. lanes surely quiet (a vector pass)
-        nq = 0
+        # 2. lanes surely quiet (a vector pass, in doubles: t, the budget and the next
+        # recording step are exact in float64)
+        nq = 0.0
+        tf = float(t)
         if stoch:
             for j in range(k):
                 f = V[V_F, j]
                 s = V[V_S, j]
-                q = (t > 0) & (t != W[W_NEXT, j]) & (t < W[W_NST, j]) & (abs(f) < np.inf) \
-                    & (s < np.inf)
-                W[W_QUIET, j] = q
-                nq += q
+                q = (tf > 0.0) & (tf != V[V_NEXT, j]) & (tf < V[V_NST, j]) \
+                    & (abs(f) < np.inf) & (s < np.inf)
+                qq = 1.0 if q else 0.0
+                V[V_QUIET, j] = qq
+                nq += qq
         else:
             for j in range(k):
                 f = V[V_F, j]
                 s = V[V_S, j]
                 q = (f > V[V_FTHR, j]) & (s > V[V_H, j]) & (f <= V[V_DIV, j]) & (s < np.inf) \
-                    & (t < W[W_NST, j]) & (t != W[W_NEXT, j])
+                    & (tf < V[V_NST, j]) & (tf != V[V_NEXT, j])
                 b = V[V_BEST, j]
-                V[V_BEST, j] = (f if f < b else b) if q else b
-                W[W_QUIET, j] = q
-                nq += q
+                nb = f if f < b else b
+                V[V_BEST, j] = nb if q else b
+                qq = 1.0 if q else 0.0
+                V[V_QUIET, j] = qq
+                nq += qq
         # 3. the others, one by one, through the one-run bookkeeping
+        stopped = 0
         if nq < k:
-            for j in range(k):
-                if W[W_QUIET, j] != 0 or W[W_LIVE, j] == 0:
-                    continue
-                r = r0 + j
-                bk = BK[j]
-                bf = BF[j]
-                for i in range(d):
-                    xr[i] = XL[i, j]
-                f = V[V_F, j]
-                gn = math.sqrt(V[V_S, j])
-                nst = nsteps[r]
-                quiet = False
-                if stoch:
-                    quiet = not is_record_step(bk, rec, t) and t < nst and math.isfinite(f) \
-                        and math.isfinite(gn)
-                    if not quiet:
-                        f = VALUE(xr, data, idata)
-                bf[F_BEST] = V[V_BEST, j]
-                if not quiet and not quiet_step(t, f, gn, nst, bk, bf):
-                    nrec = bk[B_NREC]
-                    stop = BOOK_SLOW(t, f, gn, xr, CTL[r], nst, xstar, ftargets, gtargets, rec,
-                                     HITF[r], HITG[r], TRACE[r], bk, bf, clk[j], SP[r])
-                    if bk[B_NREC] > nrec and MET.shape[2] > 0:
-                        METRICS(xr, data, idata, MET[r, nrec])
-                    if stop:
-                        book_finish(t, f, gn, TRACE[r], OUT[r], IOUT[r], bk, bf)
-                        for i in range(d):
-                            X[r, i] = xr[i]
-                        for s in range(ns):
-                            for i in range(d):
-                                ST[r, s, i] = STL[s, i, j]
-                        for s in range(N_SCALARS):
-                            SC[r, s] = SCL[s, j]
-                        W[W_LIVE, j] = 0
-                        active -= 1
-                    _thresholds(j, bk, bf, rec, V, W)
-                V[V_BEST, j] = bf[F_BEST]
+            stopped = SLOW(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC,
+                           data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
+                           HITG, TRACE, MET, OUT, IOUT)
+            active -= stopped
         # 4. learning rates, clipping factors, weight decay; the update
         if sched:
             for j in range(k):
@@ -230,8 +258,12 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
             ELEML(XL, GL[i], STL, SCL, HYL, i, lw, lwi, V[V_F], k)
         share = (_readcyclecounter() - c0) // n_in
         for j in range(k):
-            if W[W_LIVE, j] != 0 or IOUT[r0 + j, I_NIT] == t:
-                clk[j] += share
+            clk[j] += share * W[W_LIVE, j]
+        if stopped > 0:       # lanes that stopped in this step had their share of it
+            for j in range(k):
+                if W[W_STOPPED, j] != 0:
+                    clk[j] += share
+                    W[W_STOPPED, j] = 0
         t += 1
     for j in range(k):
         IOUT[r0 + j, I_TICK0] = 0
@@ -281,10 +313,11 @@ def lane_driver(problem, optimizer, parallel: bool):
     fg, prep, elem = lane_kernels(problem, optimizer)
     rows = {k: max(1, fg.lane_rows[k], prep.lane_rows[k], elem.lane_rows[k]) for k in "fi"}
     tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}"
-    chunk = kc.cpu(lane_chunk,
-                   bind={"FGL": fg, "PREPL": prep, "ELEML": elem, "VALUE": problem.VALUE,
-                         "METRICS": problem.METRICS or L.no_metrics,
-                         "BOOK_SLOW": kc.cpu(book_slow, name="lockstep_book_slow")},
+    slow = kc.cpu(lane_slow, bind={"VALUE": problem.VALUE,
+                                   "METRICS": problem.METRICS or L.no_metrics,
+                                   "BOOK_SLOW": kc.cpu(book_slow, name="lockstep_book_slow")},
+                  name=f"lane_slow__{type(problem).__name__}", inline=True)
+    chunk = kc.cpu(lane_chunk, bind={"FGL": fg, "PREPL": prep, "ELEML": elem, "SLOW": slow},
                    name=f"lane_chunk__{tag}", inline=True)
     batch = _with_rows(_lane_batch, rows["f"], rows["i"])
     return kc.cpu(batch, L.SPECIAL_SIG, bind={"CHUNK": chunk},

@@ -22,46 +22,54 @@ import os
 import time
 
 import numpy as np
+
+import optbench.kernels  # noqa: F401  (sets numba's cache folder before the dispatchers below)
 from numba import njit, prange
 
 B1, B2, EPS = 0.9, 0.999, 1e-8
 CHUNK = 256
 
 
-@njit(parallel=True, error_model="numpy", cache=True)
+@njit(error_model="numpy", cache=True)
+def _chunk(x0, x1, lr, steps, best):
+    """One chunk of runs, every array contiguous and the chunk's own (the loop over runs
+    vectorises: numba's parfor bodies lose that, so the parallel loop only calls this)."""
+    n = x0.shape[0]
+    m0 = np.zeros(n)
+    m1 = np.zeros(n)
+    v0 = np.zeros(n)
+    v1 = np.zeros(n)
+    b1t = 1.0
+    b2t = 1.0
+    for t in range(steps):
+        b1t *= B1
+        b2t *= B2
+        bc1 = 1.0 - b1t
+        sbc2 = math.sqrt(1.0 - b2t)
+        for r in range(n):
+            a = x1[r] - x0[r] * x0[r]
+            b = 1.0 - x0[r]
+            f = 100.0 * a * a + b * b
+            best[r] = f if f < best[r] else best[r]
+            g0 = -400.0 * a * x0[r] - 2.0 * b
+            g1 = 200.0 * a
+            m0[r] = m0[r] + (1.0 - B1) * (g0 - m0[r])
+            m1[r] = m1[r] + (1.0 - B1) * (g1 - m1[r])
+            v0[r] = v0[r] * B2 + (1.0 - B2) * g0 * g0
+            v1[r] = v1[r] * B2 + (1.0 - B2) * g1 * g1
+            step = lr[r] / bc1
+            x0[r] = x0[r] - step * (m0[r] / (math.sqrt(v0[r]) / sbc2 + EPS))
+            x1[r] = x1[r] - step * (m1[r] / (math.sqrt(v1[r]) / sbc2 + EPS))
+
+
+@njit(parallel=True, cache=True)
 def _simd(x0, x1, lr, steps, best):
     R = x0.shape[0]
     nchunk = (R + CHUNK - 1) // CHUNK
     for c in prange(nchunk):
         r0 = c * CHUNK
         r1 = min(r0 + CHUNK, R)
-        n = r1 - r0
-        m0 = np.zeros(n)
-        m1 = np.zeros(n)
-        v0 = np.zeros(n)
-        v1 = np.zeros(n)
-        b1t = 1.0
-        b2t = 1.0
-        for t in range(steps):
-            b1t *= B1
-            b2t *= B2
-            bc1 = 1.0 - b1t
-            sbc2 = math.sqrt(1.0 - b2t)
-            for j in range(n):
-                r = r0 + j
-                a = x1[r] - x0[r] * x0[r]
-                b = 1.0 - x0[r]
-                f = 100.0 * a * a + b * b
-                best[r] = min(best[r], f)
-                g0 = -400.0 * a * x0[r] - 2.0 * b
-                g1 = 200.0 * a
-                m0[j] = m0[j] + (1.0 - B1) * (g0 - m0[j])
-                m1[j] = m1[j] + (1.0 - B1) * (g1 - m1[j])
-                v0[j] = v0[j] * B2 + (1.0 - B2) * g0 * g0
-                v1[j] = v1[j] * B2 + (1.0 - B2) * g1 * g1
-                step = lr[r] / bc1
-                x0[r] = x0[r] - step * (m0[j] / (math.sqrt(v0[j]) / sbc2 + EPS))
-                x1[r] = x1[r] - step * (m1[j] / (math.sqrt(v1[j]) / sbc2 + EPS))
+        _chunk(x0[r0:r1], x1[r0:r1], lr[r0:r1], steps, best[r0:r1])
 
 
 def simd_floor(X, lr, steps):
