@@ -11,6 +11,7 @@ command         module
 ``mlp``         :mod:`.mlp`: an epoch of small MLPs against PyTorch and NumPy
 ``second-order`` :mod:`.second_order`: L-BFGS and Newton-CG against scipy.optimize
 ``sweep``       :mod:`.sweep_memory`: peak memory of a large sweep streamed to disk
+``lanes``       :mod:`.lane_matrix`: the lane sweep driver per (optimizer, problem) vs JAX + optax
 ``peers``       :mod:`.peers` (one module per comparison): everything against named peers
 =============== ============================================================================
 

@@ -75,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     _quick_arg(p)
     _write_arg(p)
 
+    p = sub.add_parser("lanes", help="the lane sweep driver per (optimizer, problem) against "
+                       "JAX + optax")
+    p.add_argument("--optimizers", help="comma-separated optimizer names (default: "
+                   "sgd,momentum,adagrad,rmsprop,adam,nadam)")
+    p.add_argument("--problems", help="comma-separated problems (default: all five)")
+    p.add_argument("--runs", type=int, default=1024)
+    p.add_argument("--steps", type=int, default=10_000)
+    _quick_arg(p)
+    _write_arg(p)
+
     p = sub.add_parser("peers", help="every comparison against named peers (NumPy, PyTorch, "
                        "scipy, hand-written Numba)")
     p.add_argument("--only", help="comma-separated comparisons (default: all)")
@@ -201,7 +211,28 @@ def _optimizers(a):
     _show(rows, oc.to_markdown(rows), oc.TITLE, a.write)
 
 
-COMMANDS = {"engine": _engine, "zoo": _zoo, "gpu": _gpu, "mlp": _mlp,
+def _lanes(a):
+    from optbench.validate import OptbenchInputError
+
+    from . import lane_matrix as lm
+
+    def names(arg, valid, default):
+        if not arg:
+            return tuple(default)
+        out = tuple(n.strip() for n in arg.split(","))
+        bad = [n for n in out if n not in valid]
+        if bad:
+            raise OptbenchInputError(f"unknown {', '.join(bad)} (valid: {', '.join(valid)})")
+        return out
+
+    opts = names(a.optimizers, lm.OPTAX, lm.DEFAULT_OPTIMIZERS)
+    probs = names(a.problems, lm.PROBLEMS, lm.PROBLEMS)
+    runs, steps = (128, 80_000) if a.quick else (a.runs, a.steps)
+    rows = lm.matrix(opts, probs, runs=runs, steps=steps, repeats=1 if a.quick else 3)
+    _show(rows, lm.to_markdown(rows), lm.TITLE, a.write)
+
+
+COMMANDS = {"engine": _engine, "lanes": _lanes, "zoo": _zoo, "gpu": _gpu, "mlp": _mlp,
             "second-order": _second_order, "sweep": _sweep, "hot": _hot,
             "optimizers": _optimizers,
             "peers": _peers}
