@@ -92,6 +92,44 @@ def test_optimizer_lane_form_is_the_one_run_kernel_bit_for_bit(name):
         assert np.array_equal(SCL, SC.T, equal_nan=True), (name, t)
 
 
+@pytest.mark.parametrize("name", O.coordinate_wise())
+def test_uniform_lane_form_is_the_one_run_kernel_bit_for_bit(name):
+    """Runs that differ in the lr only (a sweep): the uniform form computes what depends on
+    the shared scalars once, on lane 0, and branches once for all lanes — same bits."""
+    from optbench.runner.lanes import uniform_kernels
+
+    opts = [O.make(name, lr=1e-3 * (1.7 ** j)) for j in range(NL)]
+    prep, elem, scu = uniform_kernels(opts[0])
+    prep_c, elem_c = kc.cpu(prep), kc.cpu(elem)
+    one = opts[0].cpu_update()
+    d, rng = 3, np.random.default_rng(11)
+    ns = max(1, opts[0].n_state())
+    X = rng.normal(size=(NL, d))
+    ST = np.abs(rng.normal(size=(NL, ns, d))) * 0.1
+    SC = np.array([o.init_state(d)[1] for o in opts])
+    HY = np.array([o.hyper_array() for o in opts])
+    XL, STL = X.T.copy(), np.ascontiguousarray(ST.transpose(1, 2, 0))
+    SCL, HYL = SC.T.copy(), HY.T.copy()
+    lw, lwi, ret = _scratch(prep, elem)
+    for t in range(6):
+        G = rng.normal(size=(NL, d))
+        GL = G.T.copy()
+        for j, o in enumerate(opts):
+            SC[j, SC_LR], SC[j, SC_STEP] = o.lr, t + 1.0
+            one(X[j], G[j].copy(), ST[j], SC[j], HY[j])
+        SCL[SC_LR], SCL[SC_STEP] = SC[:, SC_LR], SC[:, SC_STEP]
+        prep_c(SCL, HYL, lw, lwi, ret, NL)
+        for i in range(d):
+            elem_c(XL, GL[i], STL, SCL, HYL, i, lw, lwi, ret, NL)
+        assert np.array_equal(XL, X.T), (name, t)
+        assert np.array_equal(STL, ST.transpose(1, 2, 0)), (name, t)
+        assert np.array_equal(SCL, SC.T, equal_nan=True), (name, t)
+        # what the form shares is equal in every lane, as the driver's check requires
+        shared = [s for s in range(SC.shape[1]) if scu[s]]
+        assert all(np.array_equal(SCL[s], np.full(NL, SCL[s, 0]), equal_nan=True)
+                   for s in shared), (name, t)
+
+
 # -- kernel level: problems ----------------------------------------------------------------
 def _small_problems():
     out = []
@@ -205,3 +243,13 @@ def test_minibatch_value_clipping_decoupled_decay_targets_and_divergence_bit_for
              for s in range(LANES + 5) for lr in (1e-2, 1e6)]
     got = _same_results(specs)
     assert {"diverged"} <= set(got.runs.status) and len(set(got.runs.nit)) > 2
+
+
+def test_runs_with_different_hyperparameters_take_the_general_form_bit_for_bit():
+    """A chunk whose runs differ in more than the lr (beta1 here) cannot share scalars: the
+    driver checks and takes the general lane form; the results are the same bits."""
+    prob = ob.problem("rosenbrock", start="random")
+    specs = [RunSpec.make(prob, ob.optimizer("adam", lr=1e-2, beta1=b1), seed=s, steps=400,
+                          stop="target", targets=[1.0, 1e-2])
+             for s in range(LANES) for b1 in (0.9, 0.5)]
+    _same_results(specs)

@@ -43,16 +43,26 @@ class LaneError(ValueError):
     """A kernel the lane rewrite cannot express (the runner falls back to one-run drivers)."""
 
 
-def lane_form(fn, arrays=(), scalars=(), *, ints=(), int_arrays=(), name: str | None = None):
+def lane_form(fn, arrays=(), scalars=(), *, ints=(), int_arrays=(), varying=None,
+              name: str | None = None):
     """The lane form of kernel ``fn`` (see the module docstring); memoised. ``ints``: the
-    parameters that are integers (the rest are float64), ``int_arrays``: int64 arrays."""
+    parameters that are integers (the rest are float64), ``int_arrays``: int64 arrays.
+
+    ``varying`` (``{array: rows}``) asks for the *uniform* lane form: it assumes that every
+    row of those per-run arrays other than ``rows`` (and other than the rows the kernel itself
+    writes from per-run values, found here and listed in the result's ``lane_varying``) holds
+    the same value in every lane — a sweep whose runs differ in the learning rate only. What
+    depends on those rows alone is computed once, on lane 0, and written to every lane; a
+    branch on them is taken once for all lanes. The caller checks the assumption per chunk."""
     fn = getattr(fn, "py_func", fn)
+    vkey = None if varying is None else tuple(sorted((k, frozenset(v))
+                                                     for k, v in varying.items()))
     key = (fn, frozenset(arrays), frozenset(scalars), frozenset(ints), frozenset(int_arrays),
-           name)
+           vkey, name)
     hit = _CACHE.get(key)
     if hit is None:
         hit = _CACHE[key] = _Rewrite(fn, set(arrays), set(scalars), set(ints),
-                                     set(int_arrays), name).build()
+                                     set(int_arrays), name, varying).build()
     return hit
 
 
@@ -63,9 +73,10 @@ def _names(node):
 
 
 class _Rewrite:
-    def __init__(self, fn, arrays, scalars, ints, int_arrays, name):
+    def __init__(self, fn, arrays, scalars, ints, int_arrays, name, varying=None):
         self.fn, self.arrays, self.scalars = fn, arrays, scalars
         self.ints, self.int_arrays = ints, int_arrays
+        self.varying = None if varying is None else {k: set(v) for k, v in varying.items()}
         self.name = name or f"{fn.__name__}__lanes"
         tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
         self.node = node = tree.body[0]
@@ -91,6 +102,8 @@ class _Rewrite:
         self.body = [ast.parse(f"{p} = {p}__in[{L}]").body[0] for p in self.params
                      if p in scalars and p in used] + body
         self.lane = set(scalars)
+        self.local_names = {n.id for st in self.body for n in ast.walk(st)
+                            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         self.g = fn.__globals__
         self.extra_globals: dict = {}
         self.rows = {"f": 0, "i": 0}         # lw / lwi rows of its own promoted locals
@@ -108,9 +121,32 @@ class _Rewrite:
             if isinstance(n, ast.Name) and n.id in self.lane:
                 return True
             if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) \
-                    and n.value.id in self.arrays:
+                    and n.value.id in self.arrays and not self.uniform_row(n):
                 return True
         return False
+
+    def row(self, sub):
+        """The constant first index of subscript ``sub`` of a per-run array, or None."""
+        sl = sub.slice
+        first = sl.elts[0] if isinstance(sl, ast.Tuple) else sl
+        if not all(isinstance(m, (ast.Name, ast.Attribute, ast.Constant, ast.Load))
+                   for m in ast.walk(first)):
+            return None
+        if any(isinstance(m, ast.Name) and (m.id in self.lane or m.id in self.params or
+                                            m.id in self.local_names) for m in ast.walk(first)):
+            return None
+        try:
+            v = eval(compile(ast.Expression(first), "<row>", "eval"), dict(self.g))  # noqa: S307
+        except Exception:
+            return None
+        return v if isinstance(v, int) else None
+
+    def uniform_row(self, sub) -> bool:
+        """In the uniform form: whether ``sub`` reads a row that is the same in every lane."""
+        if self.varying is None or sub.value.id not in self.varying:
+            return False
+        r = self.row(sub)
+        return r is not None and r not in self.varying[sub.value.id]
 
     def array_call(self, e):
         """``e`` if it is a call that receives a per-run array, else None."""
@@ -202,10 +238,33 @@ class _Rewrite:
                 out.append(("shared", s))
         return out
 
+    def _more_varying(self) -> bool:
+        """Mark the rows that per-lane statements write as varying; True if any was new."""
+        new = False
+        for st, ctx in self._walk(self.body, False):
+            if not isinstance(st, (ast.Assign, ast.AugAssign)):
+                continue
+            tgts = st.targets if isinstance(st, ast.Assign) else [st.target]
+            lane = ctx or self.is_lane(st.value) or any(
+                self.is_lane(t) for t in tgts if not isinstance(t, ast.Subscript)) or any(
+                isinstance(t, ast.Subscript) and self.is_lane(t.slice) for t in tgts)
+            for t in tgts:
+                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) \
+                        and t.value.id in self.varying and lane:
+                    r = self.row(t)
+                    if r is None:
+                        raise LaneError(f"{self.fn.__qualname__}: per-run write to a row not "
+                                        "known when compiling")
+                    if r not in self.varying[t.value.id]:
+                        self.varying[t.value.id].add(r)
+                        new = True
+        return new
+
     def _hoistable(self, s):
         """A shared ``if`` whose branches are per-run statements only goes inside the lane loop
-        (the compiler unswitches it): its locals then stay numbers instead of scratch rows."""
-        if not isinstance(s, ast.If):
+        (the compiler unswitches it): its locals then stay numbers instead of scratch rows.
+        Not in the uniform form, whose shared branches are taken once for every lane."""
+        if not isinstance(s, ast.If) or self.varying is not None:
             return False
         inner = s.body + s.orelse
         return all((self.stmt_is_lane(x) or self._hoistable(x)) and not (
@@ -257,6 +316,9 @@ class _Rewrite:
 
     def build(self):
         self.taint()
+        while self.varying is not None and self._more_varying():
+            self.lane = set(self.scalars)   # rows written per lane: redo the analysis
+            self.taint()
         ptypes = {p: "i" if p in self.ints else "f" for p in self.params if p not in self.arrays}
         self.types = _Types(ast.Module(body=self.body + ([ast.Return(self.ret)] if self.ret
                                                          else []), type_ignores=[]),
@@ -315,6 +377,8 @@ class _Rewrite:
         out.__module__ = self.fn.__module__
         out._optbench_kernel = True
         out.lane_rows = {k: self.rows[k] + self.callee_rows[k] for k in ("f", "i")}
+        out.lane_varying = None if self.varying is None else \
+            {k: tuple(sorted(v)) for k, v in self.varying.items()}
         out.lane_ret = self.ret_type
         out.lane_source = ast.unparse(mod)
         return out
@@ -340,12 +404,39 @@ class _Rewrite:
             elif kind == "call":
                 out += self.emit_call(s)
             else:
+                lane0 = _Fix(self, lane0=True)   # shared: per-run arrays read on lane 0
                 if isinstance(s, (ast.If, ast.While, ast.For)):
                     s.body = self.emit(s.body) or [ast.Pass()]
                     s.orelse = self.emit(s.orelse)
-                    out.append(s)       # its header is shared: nothing to rewrite
+                    if isinstance(s, ast.For):
+                        s.iter = lane0.visit(s.iter)
+                    else:
+                        s.test = lane0.visit(s.test)
+                    out.append(s)
                 else:
-                    out.append(fix.visit(s))
+                    out.append(lane0.visit(s))
+                    out += self._broadcast(s)
+        return out
+
+    def _broadcast(self, s):
+        """After a shared statement that writes a per-run array (the uniform form): copy the
+        value written on lane 0 to every lane."""
+        if not isinstance(s, (ast.Assign, ast.AugAssign)):
+            return []
+        out = []
+        for t in (s.targets if isinstance(s, ast.Assign) else [s.target]):
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) \
+                    and t.value.id in self.arrays:
+                elts = list(t.slice.elts) if isinstance(t.slice, ast.Tuple) else [t.slice]
+                elts = elts[:-1] if elts and isinstance(elts[-1], ast.Constant) and \
+                    elts[-1].value == 0 and len(elts) > 1 else elts
+                dst = ast.Subscript(ast.Name(t.value.id, ast.Load()), ast.Tuple(
+                    elts + [ast.Name(L, ast.Load())], ast.Load()), ast.Store())
+                src = ast.Subscript(ast.Name(t.value.id, ast.Load()), ast.Tuple(
+                    elts + [ast.Constant(0)], ast.Load()), ast.Load())
+                out.append(ast.For(target=ast.Name(L, ast.Store()), iter=ast.Call(
+                    ast.Name("range", ast.Load()), [ast.Constant(1), ast.Name(NL, ast.Load())],
+                    []), body=[ast.Assign(targets=[dst], value=src)], orelse=[]))
         return out
 
     def emit_call(self, s):
@@ -358,6 +449,10 @@ class _Rewrite:
         if len(call.args) != len(cparams) or call.keywords:
             raise LaneError(f"{self.fn.__qualname__}: call of {base.__name__} with keywords")
         arrays, scalars, args, pre, ints, int_arrays = set(), set(), [], [], set(), set()
+        if self.varying is not None and any(isinstance(a, ast.Name) and a.id in self.varying
+                                            for a in call.args):
+            raise LaneError(f"{self.fn.__qualname__}: the uniform form does not follow "
+                            f"{base.__name__}'s writes (it receives a per-run array)")
         fix = _Fix(self)
         for p, a in zip(cparams, call.args):
             if isinstance(a, ast.Name) and a.id in self.arrays:
@@ -378,7 +473,7 @@ class _Rewrite:
                 if row[0] == "i":
                     ints.add(p)
             else:
-                args.append(fix.visit(a))
+                args.append(_Fix(self, lane0=True).visit(a))
         for p, a in zip(cparams, call.args):
             if p not in arrays and p not in scalars and self.types.expr(a) == "i":
                 ints.add(p)
@@ -420,8 +515,9 @@ def _lw_row(row):
 class _Fix(ast.NodeTransformer):
     """Per-run arrays gain the lane index; promoted lane locals become lw rows."""
 
-    def __init__(self, rw):
+    def __init__(self, rw, lane0: bool = False):
         self.rw = rw
+        self.lane0 = lane0      # index per-run arrays with lane 0 (shared statements)
 
     def visit_Name(self, n):
         if n.id in self.rw.row_of:
@@ -442,8 +538,9 @@ class _Fix(ast.NodeTransformer):
             if any(isinstance(e, ast.Slice) for e in elts):
                 raise LaneError(f"{self.rw.fn.__qualname__}: slice of per-run array "
                                 f"{n.value.id!r}")
+            idx = ast.Constant(0) if self.lane0 else ast.Name(L, ast.Load())
             return ast.copy_location(ast.Subscript(
-                n.value, ast.Tuple(elts + [ast.Name(L, ast.Load())], ast.Load()), n.ctx), n)
+                n.value, ast.Tuple(elts + [idx], ast.Load()), n.ctx), n)
         return self.generic_visit(n)
 
 

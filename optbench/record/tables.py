@@ -64,8 +64,13 @@ def _column(v, dtype: str, n: int):
 
 def spec_columns(specs) -> dict:
     """The columns every row takes from its run spec."""
-    pp = [s.problem_params for s in specs]
-    op = [s.optimizer_params for s in specs]
+    # a sweep's specs share few distinct problem / optimizer strings: parse each once
+    pcache: dict = {}
+    ocache: dict = {}
+    pp = [pcache[s.problem] if s.problem in pcache
+          else pcache.setdefault(s.problem, s.problem_params) for s in specs]
+    op = [ocache[s.optimizer] if s.optimizer in ocache
+          else ocache.setdefault(s.optimizer, s.optimizer_params) for s in specs]
     return {
         "run_id": [s.run_id for s in specs],
         "problem": [p["problem"] for p in pp],

@@ -46,7 +46,7 @@ class Batch:
         prob, opts = self.prob, self.opts
         R, d = len(specs), prob.dim
         ns = max(1, max(o.n_state() for o in opts))   # state rows (one group: one size)
-        hys = [o.hyper_array() for o in opts]
+        hys = [o.hyper_array() for o in {id(o): o for o in opts}.values()]
         # np.full, not np.zeros: calloc'd pages are mapped lazily, and a hot loop over
         # never-written pages runs ~100x slower until they are touched (measured at d = 1e5)
         a = {"X": np.empty((R, d)), "G": np.full((R, d), 0.0), "ST": np.full((R, ns, d), 0.0),
@@ -56,29 +56,33 @@ class Batch:
              "CTL": np.zeros((R, L.N_CTL)), "skinds": np.zeros(R, np.int64),
              "SP": np.zeros((R, N_SCHED)), "nsteps": np.array([s.steps for s in specs], np.int64)}
         fstar = prob.f_star
-        x0_of: dict = {}
-        per_opt: dict = {}   # state, scalars and schedule depend on (optimizer, budget) only
+        # a sweep's runs share few starts and few (optimizer, budget, stop rule) settings:
+        # each is built once and written to all its rows at once
+        by_seed: dict = {}
+        by_setting: dict = {}
         for r, (s, o) in enumerate(zip(specs, opts)):
             if s.x0 is not None:
                 a["X"][r] = np.asarray(s.x0)
-            else:   # a sweep repeats each seed once per setting: draw each start once
-                if s.seed not in x0_of:
-                    x0_of[s.seed] = prob.x0(s.seed)
-                a["X"][r] = x0_of[s.seed]
-            key = (id(o), s.steps)
-            if key not in per_opt:
-                per_opt[key] = (*o.init_state(d), *o.schedule.arrays(s.steps))
-            a["ST"][r], a["SC"][r], a["skinds"][r], a["SP"][r] = per_opt[key]
-            a["SC"][r, SC_SEED] = s.seed % 2**52     # probes draw from it (kernels/probes.py)
-            a["HY"][r, :len(hys[r])] = hys[r]
+            else:
+                by_seed.setdefault(s.seed, []).append(r)
+            by_setting.setdefault((id(o), s.steps, s.stop, s.gtol), []).append(r)
+        for seed, rows in by_seed.items():
+            a["X"][rows] = prob.x0(seed)
+        for (_, steps, stop_rule, gtol), rows in by_setting.items():
+            o = opts[rows[0]]
+            st, sc, skind, sp = (*o.init_state(d), *o.schedule.arrays(steps))
+            a["ST"][rows], a["SC"][rows], a["skinds"][rows], a["SP"][rows] = st, sc, skind, sp
+            h = o.hyper_array()
+            a["HY"][rows, :len(h)] = h
             wd, dwd = o.weight_decay
-            stop = STOP_MODE[s.stop]
-            if s.stop == "target" and fstar is None:
+            stop = STOP_MODE[stop_rule]
+            if stop_rule == "target" and fstar is None:
                 stop = STOP_MODE["gtol"]
-            a["CTL"][r] = [wd, dwd, o.clip_norm or 0.0, o.clip_value or 0.0,
-                           np.nan if fstar is None else fstar, 1e8, s.gtol,
-                           1.0 if prob.stochastic else 0.0, stop, o.lr,
-                           1.0 if getattr(o, "maximize", False) else 0.0]
+            a["CTL"][rows] = [wd, dwd, o.clip_norm or 0.0, o.clip_value or 0.0,
+                              np.nan if fstar is None else fstar, 1e8, gtol,
+                              1.0 if prob.stochastic else 0.0, stop, o.lr,
+                              1.0 if getattr(o, "maximize", False) else 0.0]
+        a["SC"][:, SC_SEED] = a["seeds"] % 2**52     # probes draw from it (kernels/probes.py)
         self.x0s = a["X"].copy()
         xs = prob.x_star
         a["xstar"] = np.zeros(0) if xs is None else np.ascontiguousarray(xs, dtype=np.float64)

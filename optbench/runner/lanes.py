@@ -39,8 +39,8 @@ from numba import prange
 from optbench.kernels import compile as kc
 from optbench.kernels.clock import _readcyclecounter
 from optbench.kernels.compile import placeholder, template
-from optbench.kernels.lanes import lane_form
-from optbench.kernels.slots import N_SCALARS, SC_LR, SC_STEP
+from optbench.kernels.lanes import LaneError, lane_form
+from optbench.kernels.slots import N_SCALARS, SC_LR, SC_SEED, SC_STEP
 from optbench.optimizers.schedules import SP_WARMUP
 
 from . import loop as L
@@ -63,6 +63,8 @@ N_W = 3
 FGL = placeholder("FGL")            # the problem's FG, lane form
 PREPL = placeholder("PREPL")        # the optimizer's PREP and ELEM, lane forms
 ELEML = placeholder("ELEML")
+PREPU = placeholder("PREPU")        # their uniform lane forms (runs differ in lr only)
+ELEMU = placeholder("ELEMU")
 VALUE = placeholder("VALUE")
 METRICS = placeholder("METRICS")
 BOOK_SLOW = placeholder("BOOK_SLOW")
@@ -137,10 +139,10 @@ def lane_slow(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC, d
     return stopped
 
 
-@template("FGL", "PREPL", "ELEML", "SLOW")
+@template("FGL", "PREPL", "ELEML", "PREPU", "ELEMU", "SLOW")
 def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
                gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, XL, GL, STL, SCL, HYL,
-               V, W, lw, lwi, BK, BF, clk, xr):
+               V, W, lw, lwi, BK, BF, clk, xr, scu):
     """Runs r0 … r1−1 of the batch as lanes (the module docstring has the step). XL … xr are
     the caller's scratch (lanes wide). Compiled without NRT: views cost no reference count."""
     k = r1 - r0
@@ -185,6 +187,17 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
     for j in range(k):
         if V[V_DWD, j] != 0.0:
             dwd = True
+    # the uniform update when the runs of the chunk differ only in what may vary (scu[s] = 0:
+    # the lr, the seed and what the optimizer computes from them): hyperparameters and the
+    # other scalars equal in every lane (NaN never counts as equal)
+    uni = True
+    for j in range(1, k):
+        for s in range(N_SCALARS):
+            if scu[s] != 0 and not SCL[s, j] == SCL[s, 0]:
+                uni = False
+        for h in range(nh):
+            if not HYL[h, j] == HYL[h, 0]:
+                uni = False
     active = k
     t = 0
     while active > 0:
@@ -199,8 +212,9 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
             for j in range(k):
                 V[V_S, j] += GL[i, j] * GL[i, j]
         # 2. lanes surely quiet (a vector pass, in doubles: t, the budget and the next
-        # recording step are exact in float64)
-        nq = 0.0
+        # recording step are exact in float64; the count is an integer sum, which the
+        # compiler vectorises — a float sum it must keep in order)
+        nq = 0
         tf = float(t)
         if stoch:
             for j in range(k):
@@ -208,9 +222,8 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                 s = V[V_S, j]
                 q = (tf > 0.0) & (tf != V[V_NEXT, j]) & (tf < V[V_NST, j]) \
                     & (abs(f) < np.inf) & (s < np.inf)
-                qq = 1.0 if q else 0.0
-                V[V_QUIET, j] = qq
-                nq += qq
+                V[V_QUIET, j] = 1.0 if q else 0.0
+                nq += q
         else:
             for j in range(k):
                 f = V[V_F, j]
@@ -220,9 +233,8 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                 b = V[V_BEST, j]
                 nb = f if f < b else b
                 V[V_BEST, j] = nb if q else b
-                qq = 1.0 if q else 0.0
-                V[V_QUIET, j] = qq
-                nq += qq
+                V[V_QUIET, j] = 1.0 if q else 0.0
+                nq += q
         # 3. the others, one by one, through the one-run bookkeeping
         stopped = 0
         if nq < k:
@@ -253,12 +265,17 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                 for j in range(k):
                     if V[V_DWD, j] != 0.0:
                         XL[i, j] = XL[i, j] * (1.0 - SCL[SC_LR, j] * V[V_DWD, j])
-        PREPL(SCL, HYL, lw, lwi, V[V_F], k)
-        for i in range(d):
-            ELEML(XL, GL[i], STL, SCL, HYL, i, lw, lwi, V[V_F], k)
+        if uni:
+            PREPU(SCL, HYL, lw, lwi, V[V_F], k)
+            for i in range(d):
+                ELEMU(XL, GL[i], STL, SCL, HYL, i, lw, lwi, V[V_F], k)
+        else:
+            PREPL(SCL, HYL, lw, lwi, V[V_F], k)
+            for i in range(d):
+                ELEML(XL, GL[i], STL, SCL, HYL, i, lw, lwi, V[V_F], k)
         share = (_readcyclecounter() - c0) // n_in
-        for j in range(k):
-            clk[j] += share * W[W_LIVE, j]
+        for j in range(k):      # a select: AVX2 has no 64-bit integer multiply
+            clk[j] += share if W[W_LIVE, j] != 0 else 0
         if stopped > 0:       # lanes that stopped in this step had their share of it
             for j in range(k):
                 if W[W_STOPPED, j] != 0:
@@ -288,11 +305,13 @@ def _lane_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, x
               np.empty((N_SCALARS, LANES)), np.empty((nh, LANES)), np.empty((N_V, LANES)),
               np.empty((N_W, LANES), np.int64), np.zeros((LW_ROWS, LANES)),
               np.zeros((LWI_ROWS, LANES), np.int64), np.empty((LANES, N_BK), np.int64),
-              np.empty((LANES, N_BF)), np.empty(LANES, np.int64), np.empty(d))
+              np.empty((LANES, N_BF)), np.empty(LANES, np.int64), np.empty(d),
+              np.array(SC_UNIFORM, np.int64))
 
 
 LW_ROWS = 1     # rebound per pair: the lane forms' scratch rows (float, int)
 LWI_ROWS = 1
+SC_UNIFORM = (0,) * N_SCALARS   # rebound per pair: 1 for the scalars the uniform form shares
 
 FG_LANES = dict(arrays=("x", "g"), scalars=("seed",), ints=("seed", "step"),
                 int_arrays=("idata",))
@@ -308,34 +327,60 @@ def lane_kernels(problem, optimizer):
     return fg, prep, elem
 
 
+def uniform_kernels(optimizer):
+    """The uniform lane forms of PREP and ELEM, and the tuple SC_UNIFORM (1: a scalar both
+    share across lanes; the lr, the seed and what PREP computes from them vary). An
+    optimizer whose kernels have no uniform form gets its plain lane forms and no shared
+    scalar (then the chunk's check is about the hyperparameters only, and both paths are the
+    same code)."""
+    try:
+        return _uniform_kernels(optimizer)
+    except LaneError:
+        prep = lane_form(optimizer.PREP, **PREP_LANES)
+        elem = lane_form(optimizer.ELEM, **ELEM_LANES)
+        return prep, elem, (0,) * N_SCALARS
+
+
+def _uniform_kernels(optimizer):
+    prep = lane_form(optimizer.PREP, **PREP_LANES,
+                     varying={"sc": {SC_LR, SC_SEED}, "hy": set()})
+    vary = set(prep.lane_varying["sc"])
+    elem = lane_form(optimizer.ELEM, **ELEM_LANES, varying={"sc": vary, "hy": set()})
+    vary |= set(elem.lane_varying["sc"])
+    return prep, elem, tuple(0 if s in vary else 1 for s in range(N_SCALARS))
+
+
 def lane_driver(problem, optimizer, parallel: bool):
     """The lane batch driver for this (problem, optimizer) pair (SPECIAL_SIG arguments)."""
     fg, prep, elem = lane_kernels(problem, optimizer)
-    rows = {k: max(1, fg.lane_rows[k], prep.lane_rows[k], elem.lane_rows[k]) for k in "fi"}
+    prepu, elemu, scu = uniform_kernels(optimizer)
+    rows = {k: max(1, *(f.lane_rows[k] for f in (fg, prep, elem, prepu, elemu))) for k in "fi"}
     tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}"
     slow = kc.cpu(lane_slow, bind={"VALUE": problem.VALUE,
                                    "METRICS": problem.METRICS or L.no_metrics,
                                    "BOOK_SLOW": kc.cpu(book_slow, name="lockstep_book_slow")},
                   name=f"lane_slow__{type(problem).__name__}", inline=True)
-    chunk = kc.cpu(lane_chunk, bind={"FGL": fg, "PREPL": prep, "ELEML": elem, "SLOW": slow},
+    chunk = kc.cpu(lane_chunk, bind={"FGL": fg, "PREPL": prep, "ELEML": elem, "PREPU": prepu,
+                                     "ELEMU": elemu, "SLOW": slow},
                    name=f"lane_chunk__{tag}", inline=True)
-    batch = _with_rows(_lane_batch, rows["f"], rows["i"])
+    batch = _with_rows(_lane_batch, rows["f"], rows["i"], scu)
+    uk = "".join(map(str, scu))
     return kc.cpu(batch, L.SPECIAL_SIG, bind={"CHUNK": chunk},
-                  name=f"lane_batch__{tag}__{rows['f']}_{rows['i']}__"
+                  name=f"lane_batch__{tag}__{rows['f']}_{rows['i']}_{uk}__"
                        f"{'par' if parallel else 'ser'}", parallel=parallel, nrt=True)
 
 
 _ROWS: dict = {}
 
 
-def _with_rows(fn, rf, ri):
-    """``fn`` with the scratch sizes LW_ROWS / LWI_ROWS bound as its globals (compile-time
-    constants of the specialisation)."""
+def _with_rows(fn, rf, ri, scu):
+    """``fn`` with the scratch sizes LW_ROWS / LWI_ROWS and SC_UNIFORM bound as its globals
+    (compile-time constants of the specialisation)."""
     import types as pytypes
-    key = (rf, ri)
+    key = (rf, ri, scu)
     if key not in _ROWS:
         g = dict(fn.__globals__)
-        g["LW_ROWS"], g["LWI_ROWS"] = rf, ri
+        g["LW_ROWS"], g["LWI_ROWS"], g["SC_UNIFORM"] = rf, ri, scu
         new = pytypes.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
         new.__qualname__ = fn.__qualname__
         new.__module__ = fn.__module__
