@@ -212,7 +212,8 @@ def to_markdown(rows: list[dict]) -> str:
             "part of it; JAX's loop tracks the best f only. Where the objective costs more than "
             "the update (the quadratic's matrix-vector product, the noisy gradients' normal "
             "draws, minibatches), optbench's lane loops lead; on 2-D problems with cheap "
-            "updates the tables and the per-step bookkeeping weigh, and optimizers with "
-            "per-run branches (`rmsprop`'s centered / momentum options, `nadam`'s momentum "
-            "schedule) pay for both branches in the vector loop."]
+            "updates (`sgd`, `momentum`) the tables and the per-step bookkeeping weigh more "
+            "than the update itself. The runs of each sweep differ only in lr and seed, so "
+            "the update runs in its uniform lane form (shared scalars computed once per "
+            "chunk)."]
     return "\n".join(out) + "\n"

@@ -24,7 +24,10 @@ common case: ``a = x[i + 1] - x[i] * x[i]``), or, when live across lane loops (a
 accumulator such as ``f`` in a loop over coordinates), a row of ``lw``. A call to a kernel
 that receives a per-run array (``quad_fg(x, g, ...)`` inside a noisy problem) is rewritten to
 the callee's lane form. The attribute ``lane_rows`` of the result is the number of scratch
-rows it needs. What the rewrite cannot express (an early return, a per-run value as a loop
+rows it needs. The *uniform* lane form (``varying=``) also assumes that the rows of ``sc`` and ``hy`` other
+than the learning rate, the seed and what the kernel computes from them are equal in every
+lane, and computes what depends on them alone once, on lane 0 (the caller checks the
+assumption). What the rewrite cannot express (an early return, a per-run value as a loop
 bound of an array call, ``break`` out of a shared loop from a per-run branch, a per-run array
 used whole) raises :class:`LaneError`; the runner then keeps the one-run drivers.
 """

@@ -18,6 +18,11 @@ the vectorised step, from per-lane values:
    ``maximize`` per lane through the one-run ``step_scalars`` when any lane has them),
    clipping and weight decay, then the optimizer's lane-form update.
 
+When a chunk's runs differ only in the learning rate and the seed (a sweep; checked once per
+chunk), the update runs the optimizer's *uniform* lane forms: what depends on the shared
+hyperparameters and scalars alone (bias corrections, momentum schedules, branches on options)
+is computed once, on lane 0, and written to every lane; otherwise the general lane forms.
+
 Each lane does the operations of :func:`~optbench.runner.loop.run_core` in the same order, so
 results are bit-identical to the one-run loop's (tested for every coordinate-wise optimizer,
 with targets, divergence, traces, schedules, clipping, noisy and minibatch gradients). The
