@@ -56,6 +56,24 @@ def _lane_optimizers(name):
     return out
 
 
+def _step_both(opts, one, prep_c, elem_c, G, lrs, t, runs, lanes, scratch, name):
+    """Step t: each run through the one-run update ``one``, the lanes through the lane-form
+    PREP / ELEM; then x, the state and the scalars must hold the same bits."""
+    X, ST, SC, HY = runs
+    XL, STL, SCL, HYL = lanes
+    GL = G.T.copy()
+    for j in range(len(opts)):
+        SC[j, SC_LR], SC[j, SC_STEP] = lrs[j], t + 1.0
+        one(X[j], G[j].copy(), ST[j], SC[j], HY[j])
+    SCL[SC_LR], SCL[SC_STEP] = SC[:, SC_LR], SC[:, SC_STEP]
+    prep_c(SCL, HYL, *scratch, NL)
+    for i in range(X.shape[1]):
+        elem_c(XL, GL[i], STL, SCL, HYL, i, *scratch, NL)
+    assert np.array_equal(XL, X.T), (name, t)
+    assert np.array_equal(STL, ST.transpose(1, 2, 0)), (name, t)
+    assert np.array_equal(SCL, SC.T, equal_nan=True), (name, t)
+
+
 @pytest.mark.parametrize("name", O.coordinate_wise())
 def test_optimizer_lane_form_is_the_one_run_kernel_bit_for_bit(name):
     opts = _lane_optimizers(name)
@@ -79,17 +97,8 @@ def test_optimizer_lane_form_is_the_one_run_kernel_bit_for_bit(name):
     lw, lwi, ret = _scratch(prep, elem)
     for t in range(6):
         G = rng.normal(size=(NL, d)) * (10.0 if t == 3 else 1.0)
-        GL = G.T.copy()
-        for j, o in enumerate(opts):
-            SC[j, SC_LR], SC[j, SC_STEP] = o.lr * (1 - 0.1 * t), t + 1.0
-            one(X[j], G[j].copy(), ST[j], SC[j], HY[j])
-        SCL[SC_LR], SCL[SC_STEP] = SC[:, SC_LR], SC[:, SC_STEP]
-        prep_c(SCL, HYL, lw, lwi, ret, NL)
-        for i in range(d):
-            elem_c(XL, GL[i], STL, SCL, HYL, i, lw, lwi, ret, NL)
-        assert np.array_equal(XL, X.T), (name, t)
-        assert np.array_equal(STL, ST.transpose(1, 2, 0)), (name, t)
-        assert np.array_equal(SCL, SC.T, equal_nan=True), (name, t)
+        _step_both(opts, one, prep_c, elem_c, G, [o.lr * (1 - 0.1 * t) for o in opts], t,
+                   (X, ST, SC, HY), (XL, STL, SCL, HYL), (lw, lwi, ret), name)
 
 
 @pytest.mark.parametrize("name", O.coordinate_wise())
@@ -112,18 +121,8 @@ def test_uniform_lane_form_is_the_one_run_kernel_bit_for_bit(name):
     SCL, HYL = SC.T.copy(), HY.T.copy()
     lw, lwi, ret = _scratch(prep, elem)
     for t in range(6):
-        G = rng.normal(size=(NL, d))
-        GL = G.T.copy()
-        for j, o in enumerate(opts):
-            SC[j, SC_LR], SC[j, SC_STEP] = o.lr, t + 1.0
-            one(X[j], G[j].copy(), ST[j], SC[j], HY[j])
-        SCL[SC_LR], SCL[SC_STEP] = SC[:, SC_LR], SC[:, SC_STEP]
-        prep_c(SCL, HYL, lw, lwi, ret, NL)
-        for i in range(d):
-            elem_c(XL, GL[i], STL, SCL, HYL, i, lw, lwi, ret, NL)
-        assert np.array_equal(XL, X.T), (name, t)
-        assert np.array_equal(STL, ST.transpose(1, 2, 0)), (name, t)
-        assert np.array_equal(SCL, SC.T, equal_nan=True), (name, t)
+        _step_both(opts, one, prep_c, elem_c, rng.normal(size=(NL, d)), [o.lr for o in opts],
+                   t, (X, ST, SC, HY), (XL, STL, SCL, HYL), (lw, lwi, ret), name)
         # what the form shares is equal in every lane, as the driver's check requires
         shared = [s for s in range(SC.shape[1]) if scu[s]]
         assert all(np.array_equal(SCL[s], np.full(NL, SCL[s, 0]), equal_nan=True)
@@ -181,7 +180,8 @@ def test_problem_lane_form_is_the_one_run_kernel_bit_for_bit(name, prob):
 def test_problems_without_a_lane_form_keep_the_lockstep_driver():
     dw = P.make("double-well", dim=4)
     assert not has_lane_forms(dw, O.make("adam"))
-    specs = [RunSpec.make(dw, "adam", seed=s, steps=SPECIAL_MIN_WORK // (2 * LANES) + 1, stop="budget")
+    steps = SPECIAL_MIN_WORK // (2 * LANES) + 1
+    specs = [RunSpec.make(dw, "adam", seed=s, steps=steps, stop="budget")
              for s in range(2 * LANES)]
     from optbench.runner.engines.base import Job
     job = Job(specs, dw, [s.build_optimizer() for s in specs], None)

@@ -24,10 +24,11 @@ common case: ``a = x[i + 1] - x[i] * x[i]``), or, when live across lane loops (a
 accumulator such as ``f`` in a loop over coordinates), a row of ``lw``. A call to a kernel
 that receives a per-run array (``quad_fg(x, g, ...)`` inside a noisy problem) is rewritten to
 the callee's lane form. The attribute ``lane_rows`` of the result is the number of scratch
-rows it needs. The *uniform* lane form (``varying=``) also assumes that the rows of ``sc`` and ``hy`` other
-than the learning rate, the seed and what the kernel computes from them are equal in every
-lane, and computes what depends on them alone once, on lane 0 (the caller checks the
-assumption). What the rewrite cannot express (an early return, a per-run value as a loop
+rows it needs (their int / float types: ``kernels/lane_types.py``). The *uniform* lane form
+(``varying=``) also assumes that the rows of ``sc`` and ``hy`` other than the learning rate,
+the seed and what the kernel computes from them are equal in every lane, and computes what
+depends on them alone once, on lane 0 (the caller checks the assumption). What the rewrite
+cannot express (an early return, a per-run value as a loop
 bound of an array call, ``break`` out of a shared loop from a per-run branch, a per-run array
 used whole) raises :class:`LaneError`; the runner then keeps the one-run drivers.
 """
@@ -37,6 +38,8 @@ import ast
 import hashlib
 import inspect
 import textwrap
+
+from .lane_types import LocalTypes
 
 L, NL, LW, LWI, RET = "_l_", "_nl_", "_lw_", "_lwi_", "_ret_"
 _CACHE: dict = {}
@@ -323,7 +326,7 @@ class _Rewrite:
             self.lane = set(self.scalars)   # rows written per lane: redo the analysis
             self.taint()
         ptypes = {p: "i" if p in self.ints else "f" for p in self.params if p not in self.arrays}
-        self.types = _Types(ast.Module(body=self.body + ([ast.Return(self.ret)] if self.ret
+        self.types = LocalTypes(ast.Module(body=self.body + ([ast.Return(self.ret)] if self.ret
                                                          else []), type_ignores=[]),
                             self.g, ptypes, self.int_arrays | {f"{p}__in" for p in self.scalars
                                                                if p in self.ints})
@@ -545,127 +548,3 @@ class _Fix(ast.NodeTransformer):
             return ast.copy_location(ast.Subscript(
                 n.value, ast.Tuple(elts + [idx], ast.Load()), n.ctx), n)
         return self.generic_visit(n)
-
-
-# ---- the number type of a local: int or float (promoted locals need a row of their type) ----
-def _join(a, b):
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if isinstance(a, tuple) or isinstance(b, tuple):
-        if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
-            return tuple(_join(x, y) for x, y in zip(a, b))
-        return "?"
-    if "?" in (a, b):
-        return "?"
-    return "f" if "f" in (a, b) else "i"
-
-
-class _Types:
-    """Int / float inference over a kernel's source (enough for kernels: numbers and tuples
-    of numbers; anything else is "?", and a promoted local of type "?" is a LaneError)."""
-
-    _RET: dict = {}
-
-    def __init__(self, fdef, g, params: dict, int_arrays: set):
-        self.g, self.t, self.int_arrays = g, dict(params), int_arrays
-        self.fdef = fdef
-        for _ in range(6):
-            before = dict(self.t)
-            for n in ast.walk(fdef):
-                if isinstance(n, ast.Assign):
-                    vt = self.expr(n.value)
-                    for tg in n.targets:
-                        self.assign(tg, vt)
-                elif isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name):
-                    vt = self.expr(n.value)
-                    if isinstance(n.op, ast.Div):
-                        vt = "f"
-                    self.assign(n.target, _join(self.t.get(n.target.id), vt))
-                elif isinstance(n, ast.For) and isinstance(n.target, ast.Name):
-                    it = n.iter
-                    if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) \
-                            and it.func.id == "range":
-                        self.assign(n.target, "i")
-                    else:
-                        self.assign(n.target, "?")
-            if self.t == before:
-                break
-
-    def assign(self, tg, vt):
-        if isinstance(tg, ast.Name):
-            self.t[tg.id] = _join(self.t.get(tg.id), vt)
-        elif isinstance(tg, ast.Tuple):
-            for k, e in enumerate(tg.elts):
-                self.assign(e, vt[k] if isinstance(vt, tuple) and k < len(vt) else "?")
-
-    def ret(self):
-        out = None
-        for n in ast.walk(self.fdef):
-            if isinstance(n, ast.Return) and n.value is not None:
-                out = _join(out, self.expr(n.value))
-        return out
-
-    def expr(self, e):
-        if isinstance(e, ast.Constant):
-            return "f" if isinstance(e.value, float) else "i" \
-                if isinstance(e.value, (bool, int)) else "?"
-        if isinstance(e, ast.Name):
-            if e.id in self.t:
-                return self.t[e.id]
-            v = self.g.get(e.id)
-            return "f" if isinstance(v, float) else "i" if isinstance(v, int) else None
-        if isinstance(e, ast.Tuple):
-            return tuple(self.expr(x) for x in e.elts)
-        if isinstance(e, ast.Subscript):
-            v = e.value
-            if isinstance(v, ast.Attribute) and v.attr == "shape":
-                return "i"
-            if isinstance(v, ast.Name):
-                return "i" if v.id in self.int_arrays else "f"
-            return "?"
-        if isinstance(e, ast.BinOp):
-            if isinstance(e.op, ast.Div) or isinstance(e.op, ast.Pow) and \
-                    self.expr(e.right) == "f":
-                return "f"
-            return _join(self.expr(e.left), self.expr(e.right))
-        if isinstance(e, ast.UnaryOp):
-            return "i" if isinstance(e.op, ast.Not) else self.expr(e.operand)
-        if isinstance(e, (ast.Compare, ast.BoolOp)):
-            return "i"
-        if isinstance(e, ast.IfExp):
-            return _join(self.expr(e.body), self.expr(e.orelse))
-        if isinstance(e, ast.Attribute):
-            v = getattr(self.g.get(e.value.id), e.attr, None) \
-                if isinstance(e.value, ast.Name) else None
-            return "f" if isinstance(v, float) else "i" if isinstance(v, int) else "?"
-        if isinstance(e, ast.Call):
-            f = e.func
-            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) \
-                    and f.value.id == "math":
-                return "i" if f.attr in ("floor", "ceil", "isnan", "isinf", "isfinite") else "f"
-            if isinstance(f, ast.Name):
-                if f.id == "float":
-                    return "f"
-                if f.id in ("int", "len"):
-                    return "i"
-                if f.id in ("min", "max", "abs"):
-                    out = None
-                    for a in e.args:
-                        out = _join(out, self.expr(a))
-                    return out
-                fn = getattr(self.g.get(f.id), "py_func", self.g.get(f.id))
-                if getattr(fn, "_optbench_kernel", False):
-                    return _ret_type(fn, tuple(self.expr(a) for a in e.args))
-        return "?"
-
-
-def _ret_type(fn, argtypes):
-    key = (fn, argtypes)
-    if key not in _Types._RET:
-        _Types._RET[key] = "?"        # recursion guard
-        fdef = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
-        params = {a.arg: t for a, t in zip(fdef.args.args, argtypes)}
-        _Types._RET[key] = _Types(fdef, fn.__globals__, params, set()).ret()
-    return _Types._RET[key]

@@ -49,9 +49,9 @@ from optbench.kernels.slots import N_SCALARS, SC_LR, SC_SEED, SC_STEP
 from optbench.optimizers.schedules import SP_WARMUP
 
 from . import loop as L
-from .lockstep import book_slow
+from .lockstep import book_slow, chunk_clocks
 from .loop import (B_JR, B_NREC, C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_WD, F_BEST,
-                   F_DIV, F_FTHR, F_GTHR, I_TICK0, I_TICK1, N_BF, N_BK, T_TICKS,
+                   F_DIV, F_FTHR, F_GTHR, N_BF, N_BK,
                    book_finish, book_start, is_record_step, modified_grad, quiet_step,
                    step_scalars)
 
@@ -287,10 +287,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                     clk[j] += share
                     W[W_STOPPED, j] = 0
         t += 1
-    for j in range(k):
-        IOUT[r0 + j, I_TICK0] = 0
-        IOUT[r0 + j, I_TICK1] = clk[j]
-        TRACE[r0 + j, BK[j, B_NREC] - 1, T_TICKS] = clk[j]
+    chunk_clocks(r0, k, clk, BK, IOUT, TRACE)
 
 
 @template("CHUNK")

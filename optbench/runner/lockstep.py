@@ -57,6 +57,16 @@ def book_slow(t, f, gn, x, ctl, nst, xstar, ftargets, gtargets, rec, hitf, hitg,
     return stop
 
 
+@kernel
+def chunk_clocks(r0, k, clk, BK, IOUT, TRACE):
+    """Each run of a chunk (runs r0 … r0+k−1) gets its share of the chunk's cycles as its time
+    (``clk``): its run ticks and its last trace point's stamp (lockstep and lane drivers)."""
+    for j in range(k):
+        IOUT[r0 + j, I_TICK0] = 0
+        IOUT[r0 + j, I_TICK1] = clk[j]
+        TRACE[r0 + j, BK[j, B_NREC] - 1, T_TICKS] = clk[j]
+
+
 @template("FG", "VALUE", "METRICS", "UPDATE", "BOOK_SLOW")
 def lockstep_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar,
                    ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, BK, BF, clk,
@@ -115,10 +125,7 @@ def lockstep_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps
             if live[j] or IOUT[r0 + j, L.I_NIT] == t:
                 clk[j] += share
         t += 1
-    for j in range(k):
-        IOUT[r0 + j, I_TICK0] = 0
-        IOUT[r0 + j, I_TICK1] = clk[j]
-        TRACE[r0 + j, BK[j, B_NREC] - 1, T_TICKS] = clk[j]
+    chunk_clocks(r0, k, clk, BK, IOUT, TRACE)
 
 
 @template("CHUNK")

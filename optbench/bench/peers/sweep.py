@@ -108,6 +108,28 @@ def _driver(specs) -> str:
     return choose_engine(job).name
 
 
+def _lockstep_row(work, ours, specs, repeats) -> Row:
+    """The same sweep in the lockstep driver (the one small-problem sweeps had before the
+    lane driver), through ``run_batch`` with the engine forced: the sweep is one batch, so
+    this is ``execute()``'s work less its grouping. Compiled (or loaded) before timing."""
+    from optbench.runner.engines.cpu import LockstepEngine
+    from optbench.runner.execute import run_batch
+
+    total = len(specs) * specs[0].steps
+    run_batch(specs, engine=LockstepEngine())
+    walls, busy = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        res = run_batch(specs, engine=LockstepEngine())
+        walls.append(time.perf_counter() - t0)
+        busy.append(float(res.runs.wall_s.sum()))
+    wall = float(np.median(walls))
+    return Row(work, "optbench's lockstep driver (before the lane driver)", ours, total / wall,
+               unit="/s", note=f"whole batch {wall:.2f} s incl. tables; "
+                               f"{1e9 * float(np.median(busy)) / total:.1f} ns of thread time "
+                               "per run-step", extra={"lockstep_wall_s": wall})
+
+
 def _floor_rows(work, ours, X, lr, steps, specs) -> list[Row]:
     """JAX + optax and the hand-written SIMD loop (sweep_floor.py), same starts and lrs."""
     from optbench.runner.execute import run_batch
@@ -119,9 +141,9 @@ def _floor_rows(work, ours, X, lr, steps, specs) -> list[Row]:
     xf, tf = F.simd_floor(X, lr, steps)
     rows = [Row(work, "hand-written Numba SIMD loop, runs innermost (no tables)", ours,
                 R * steps / tf, unit="/s", goal=0.6,
-                note=f"{os.cpu_count()} threads; torch's arithmetic, no bookkeeping; end points vs "
-                     f"optbench (lr ≤ 1e-2): {F.agreement(xo, xf, lr):.1e} rel.", extra={
-                    "simd_s": tf})]
+                note=f"{os.cpu_count()} threads; torch's arithmetic, no bookkeeping; end "
+                     f"points vs optbench (lr ≤ 1e-2): {F.agreement(xo, xf, lr):.1e} rel.",
+                extra={"simd_s": tf})]
     try:
         xj, tj, cj, threads = F.jax_optax(X, lr, steps)
     except ImportError as e:
@@ -167,7 +189,8 @@ def run(n_lr: int = N_LR, n_seed: int = N_SEED, steps: int = STEPS, repeats: int
     rows = [Row(work, "goal: aggregate steps/s on this machine", ours, 3e8, unit="/s", goal=1.0,
                 note=f"whole sweep {wall:.2f} s incl. tables; {bad} error rows; "
                      f"{1e9 * extra['thread_busy_s'] / total:.1f} ns of thread time per "
-                     f"run-step; driver {runs.wall_s.size and _driver(specs)}", extra=extra)]
+                     f"run-step; driver {_driver(specs)}", extra=extra)]
+    rows.append(_lockstep_row(work, ours, specs, repeats))
     rows += _floor_rows(work, ours, X, lr, steps, specs)
     t = float(np.median(npys))
     rows.append(Row(work, "NumPy batched over runs (1 thread)", ours, R / t, unit="/s",
