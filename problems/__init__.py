@@ -12,7 +12,7 @@ from .base import REGISTRY, Problem, register  # noqa: F401
 FAMILY_MODULES = ("quadratic", "rosenbrock", "saddle", "oned",
                   "double_well", "styblinski_tang", "matrix_factorisation", "linear_net",
                   "regression", "noisy",
-                  "classic2d", "classic_nd", "monkey", "mgh", "mgh_nd", "mlp")
+                  "classic2d", "classic_nd", "monkey", "mgh", "mgh_nd", "mlp", "bbob")
 
 names = REGISTRY.names
 get = REGISTRY.get
