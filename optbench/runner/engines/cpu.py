@@ -125,8 +125,11 @@ class LaneEngine(BatchDriverEngine):
 
 def use_lanes(prob, runs: int, steps: int) -> bool:
     """Whether a batch is a sweep for the lane driver: small problems (d <= LANE_MAX_DIM), at
-    least two chunks of runs, SPECIAL_MIN_WORK steps in all (its compilation must pay)."""
-    return prob.dim <= LANE_MAX_DIM and runs >= 2 * LANES and runs * steps >= SPECIAL_MIN_WORK
+    least two chunks of runs, SPECIAL_MIN_WORK steps in all (its compilation must pay), and
+    kernels without scratch in ``data`` (``parallel_safe``: a lane loop interleaves the runs'
+    statements, so runs sharing scratch would overwrite each other's)."""
+    return prob.dim <= LANE_MAX_DIM and runs >= 2 * LANES and runs * steps >= SPECIAL_MIN_WORK \
+        and prob.parallel_safe
 
 
 _HAS_LANES: dict = {}
