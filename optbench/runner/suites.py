@@ -4,6 +4,8 @@ Format (see optbench/suites/quick.toml)::
 
     name = "quick"
     steps = 5000            # budget per run (optimizer steps)
+    # budget_per_dim = 100  # or: a budget proportional to each problem's dimension
+    #                       # (steps = budget_per_dim × d; COCO's protocol; not with steps)
     seeds = 3               # an int (range) or a list
     stop = "target"         # target | gtol | budget
     record = "log"          # log | every:K | none
@@ -38,7 +40,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "suites"
-_TOP_KEYS = {"name", "description", "steps", "seeds", "stop", "record", "targets", "gtol",
+_TOP_KEYS = {"name", "description", "steps", "budget_per_dim", "seeds", "stop", "record",
+             "targets", "gtol",
              "device", "dtype", "problems", "optimizers", "plugins"}
 
 
@@ -109,6 +112,11 @@ def _check_run_fields(suite: dict):
             raise bad("seeds", "a count or a list of integer seeds")
     if "steps" in suite and not is_int(suite["steps"]):
         raise bad("steps", "an integer")
+    if "budget_per_dim" in suite:
+        if "steps" in suite:
+            raise OptbenchInputError("suite: give steps or budget_per_dim, not both")
+        if not is_int(suite["budget_per_dim"]) or suite["budget_per_dim"] < 1:
+            raise bad("budget_per_dim", "a positive integer (steps per dimension)")
     if "record" in suite:
         v = suite["record"]
         if not (isinstance(v, str) or (isinstance(v, list) and all(is_int(x) for x in v))):
@@ -134,11 +142,30 @@ def suite_specs(suite: dict, *, seeds=None, steps=None, device=None, dtype=None)
     from .expand import expand
 
     seeds = suite.get("seeds", 1) if seeds is None else seeds
-    steps = suite.get("steps", 1000) if steps is None else steps
     kw = {k: suite[k] for k in ("stop", "record", "targets", "gtol", "device", "dtype")
           if k in suite}
     kw.update({k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None})
+    if steps is None and "budget_per_dim" in suite:   # an explicit steps override wins
+        return _per_dim_specs(suite, seeds, kw)
+    steps = suite.get("steps", 1000) if steps is None else steps
     return expand(suite["problems"], suite["optimizers"], seeds=seeds, steps=steps, **kw)
+
+
+def _per_dim_specs(suite: dict, seeds, kw: dict) -> list:
+    """``budget_per_dim``: each problem's runs get ``budget_per_dim × d`` steps (the same
+    order as :func:`expand`: problem, optimizer, grid combination, seed)."""
+    from optbench import problems as P
+
+    from .expand import _combinations, expand
+
+    per = suite["budget_per_dim"]
+    out = []
+    for entry in suite["problems"]:
+        for combo in _combinations(entry):
+            prob = P.make(combo)
+            out.extend(expand([prob], suite["optimizers"], seeds=seeds, steps=per * prob.dim,
+                              **kw))
+    return out
 
 
 class SweepInterrupted(KeyboardInterrupt):
