@@ -70,3 +70,25 @@ def test_cli_writes_json_and_rejects_unknown_comparisons(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert "unknown comparison 'nope'" in r.stderr and "adam_small" in r.stderr
+
+
+def test_jax_peers_do_the_same_work_as_optbench():
+    """The JAX + optax rows (MLP epoch, Adam at large d) end where optbench ends: the same
+    network, weights, minibatch order and update (issue: sweeps and small nets vs JAX)."""
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    import numpy as np
+
+    import optbench as ob
+    from optbench.bench import mlp as M
+    from optbench.bench.peers import adam_large as A
+
+    p = M.problem(16)
+    ms, x, compile_s, threads = M.run_jax(p, p.x0(0), M.batches(1), repeats=1)
+    assert ms > 0 and compile_s > 0 and threads > 0
+    assert np.abs(x - M.run_optbench(p, 1)[1]).max() <= 1e-12
+    q = ob.problem("quadratic", dim=4096, cond=1e3, start="random")
+    r = ob.run(q, ob.optimizer("adam", lr=A.LR), steps=5, stop="budget", record="none")
+    row = A._jax_row("w", r.wall_s / 5, q.x0(0), q.data[:4096].copy(), 5, 1, r.x)
+    assert row.theirs > 0 and not row.skipped
+    assert float(row.note.split("differ by ")[1].split(" ")[0]) <= 1e-12

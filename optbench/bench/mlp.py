@@ -87,6 +87,61 @@ def run_torch(p, x0, idx, dtype="float64", threads=2):
     return wall / (idx.shape[0] / STEPS), x
 
 
+def jax_epoch_fn(p, x0, idx):
+    """JAX + optax the way a JAX user writes it: ``jit`` of a ``lax.scan`` over the epoch's
+    minibatches of ``optax.adam`` (float64, the same network, weights and minibatch order).
+    Returns ``(fn, params0, batches)``; ``fn(params0, batches)`` → final params."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import optax
+
+    X = jnp.asarray(p.split[0])
+    y = jnp.asarray(p.split[1].argmax(1))
+    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in p.layers(x0)]
+    opt = optax.adam(LR)
+
+    def loss(ps, xb, yb):
+        h = xb
+        for k, (W, b) in enumerate(ps):
+            h = h @ W.T + b
+            if k < len(ps) - 1:
+                h = jax.nn.relu(h)
+        return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(h, yb))
+
+    def epoch(ps, bidx):
+        def body(carry, b):
+            ps, st = carry
+            g = jax.grad(loss)(ps, X[b], y[b])
+            u, st = opt.update(g, st, ps)
+            return (optax.apply_updates(ps, u), st), None
+
+        (ps, _), _ = jax.lax.scan(body, (ps, opt.init(ps)), bidx)
+        return ps
+
+    return jax.jit(epoch), params, jnp.asarray(idx)
+
+
+def run_jax(p, x0, idx, repeats=3):
+    """(seconds per epoch, end point in optbench's layout, compile seconds, busy threads)."""
+    import jax
+
+    fn, params, bidx = jax_epoch_fn(p, x0, idx)
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(params, bidx))
+    compile_s = time.perf_counter() - t0
+    best, threads = np.inf, 1.0
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = jax.block_until_ready(fn(params, bidx))
+        wall = time.perf_counter() - t0
+        if wall < best:
+            best, threads = wall, (time.process_time() - c0) / wall
+    x = np.concatenate([np.asarray(a).ravel() for W, b in out for a in (W, b)])
+    return best / (idx.shape[0] / STEPS), x, compile_s, threads
+
+
 def run_numpy(p, x0, idx):
     Ws = [(W.copy(), b.copy()) for W, b in p.layers(x0)]
     X, Y = p.split[0], p.split[1]
@@ -154,6 +209,15 @@ def bench_width(width, repeats=5, epochs=None):
     npy = [run_numpy(p, x0, idx) for _ in range(few)]
     row["numpy_ms"] = 1e3 * min(o[0] for o in npy)
     row["numpy_max_dx"] = float(np.abs(npy[0][1] - xo).max())
+    try:
+        import jax  # noqa: F401
+        import optax  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        jx = run_jax(p, x0, idx, repeats=repeats)
+        row.update(jax_ms=1e3 * jx[0], jax_max_dx=float(np.abs(jx[1] - xo).max()),
+                   jax_compile_s=jx[2], jax_threads=jx[3])
     try:
         import torch  # noqa: F401
     except ImportError:

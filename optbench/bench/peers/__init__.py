@@ -59,7 +59,7 @@ def run(names=NAMES, quick: bool = False, log=print) -> list[Row]:
         else sweep.run(repeats=5),
         "second_order": lambda: second_order.run(dim=50 if quick else 1000,
                                                  repeats=1 if quick else 3),
-        "mlp": lambda: mlp.run(widths=(16,) if quick else (16, 32, 64),
+        "mlp": lambda: mlp.run(widths=(16,) if quick else (16, 32, 64, 128),
                                repeats=1 if quick else 5),
         "compile": lambda: compile_time.run(suites=("smoke",) if quick else ("smoke", "quick")),
         "gpu": lambda: _gpu(quick),

@@ -7,6 +7,8 @@ Every implementation computes, each step, the gradient λ·x, the value f (optbe
 * a hand-written parallel Numba loop, written for speed (blocks of coordinates, the update
   loop free of floating-point reductions so that it vectorises, block sums after);
 * NumPy, vectorised with in-place operations;
+* JAX + optax: ``jit`` of a ``lax.scan`` of ``optax.adam`` over the steps (the gradient by
+  hand, as the other peers), its busy threads reported;
 * ``torch.optim.Adam`` single-tensor, ``foreach=True`` and ``fused=True``, each with autograd
   (``backward`` of the loss, as a PyTorch user writes it) and with the gradient written into
   ``.grad`` by hand (f then computed as ½ g·x).
@@ -120,6 +122,55 @@ def _torch(x0, lam_np, steps, mode, autograd):
     return (time.perf_counter() - t0) / (steps - 1), x.detach().numpy()
 
 
+def _jax(x0, lam, steps):
+    """``jit`` of a ``lax.scan`` of ``optax.adam`` (gradient λ·x and f = ½ g·x by hand, as the
+    other peers): (compiled function, its arguments)."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    import optax
+
+    opt = optax.adam(LR, b1=B1, b2=B2, eps=EPS)
+
+    def run(x, lam):
+        def body(carry, _):
+            x, s = carry
+            g = lam * x
+            f = 0.5 * jnp.dot(g, x)
+            u, s = opt.update(g, s, x)
+            return (optax.apply_updates(x, u), s), f
+
+        (x, _), fs = jax.lax.scan(body, (x, opt.init(x)), None, length=steps)
+        return x, fs
+
+    return jax.jit(run), (jnp.asarray(x0), jnp.asarray(lam))
+
+
+def _jax_row(work, ours, x0, lam, steps, repeats, ref) -> Row:
+    try:
+        import jax
+        fn, args = _jax(x0, lam, steps)
+    except ImportError:
+        return Row(work, "JAX + optax", ours, None,
+                   skipped="jax/optax not installed (the bridges extra)")
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    compile_s = time.perf_counter() - t0
+    walls, busy = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = jax.block_until_ready(fn(*args))
+        walls.append(time.perf_counter() - t0)
+        busy.append((time.process_time() - c0) / walls[-1])
+    k = int(np.argsort(walls)[len(walls) // 2])
+    xj = np.asarray(out[0])
+    dev = float(np.max(np.abs(xj - ref)) / np.max(np.abs(ref)))
+    return Row(work, "JAX + optax (jit of a lax.scan)", ours, walls[k] / steps,
+               note=f"{busy[k]:.1f} threads busy (CPU/wall); compile {compile_s:.1f} s; end "
+                    f"points differ by {dev:.1e} (relative)")
+
+
 def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
     """optbench's repeats, then each peer's (medians); torch's last."""
     p = ob.problem("quadratic", dim=dim, cond=1e3, start="random")
@@ -158,6 +209,7 @@ def run(dim: int = 2 ** 22, steps: int = 30, repeats: int = 3) -> list[Row]:
     ours_np, npy = side_by_side(
         lambda: median_time(lambda: _numpy(x0.copy(), lam, ns), 1, 0) / ns, 2)
     rows.append(Row(work, "NumPy vectorised (in-place)", ours_np, npy))
+    rows.append(_jax_row(work, ours, x0, lam, steps, repeats, ref))
     # torch runs last and is compared with optbench's figure from above: a parallel loop
     # right after torch's multi-threaded steps ran up to 10x slower here
     try:
