@@ -224,8 +224,10 @@ def _cmd_list(args) -> int:
         from optbench import problems as P
         print(_table(P.listing()))
     elif args.what == "optimizers":
-        from optbench import optimizers as O
-        print(_table(O.listing()))
+        from optbench.optimizers.groups import grouped_listing
+        blocks = [f"{group} ({len(rows)})\n{_table(rows)}"
+                  for group, rows in grouped_listing().items()]
+        print("\n\n".join(blocks))
     elif args.what == "suites":
         from optbench.runner.suites import builtin_suites, load_suite
         for n, path in builtin_suites().items():
