@@ -95,11 +95,16 @@ def compute_fopt(function: int, instance: int) -> float:
 
 def compute_rotation(seed: int, dim: int) -> np.ndarray:
     """COCO's ``bbob2009_compute_rotation``: classical Gram–Schmidt on the columns of a d×d
-    matrix of normals (B[i, j] = gauss[j·d + i]); NumPy dot products (their summation order
-    differs from COCO's loop by rounding only: ≤ 1e-15 relative)."""
+    matrix of normals (B[i, j] = gauss[j·d + i]); dot products summed left to right as COCO's
+    loop does (``np.add.accumulate``: a BLAS dot's order moved f7's values by 1e-12)."""
     B = gauss(dim * dim, seed).reshape(dim, dim).T.copy()
     for i in range(dim):
         for j in range(i):
-            B[:, i] -= float(B[:, i] @ B[:, j]) * B[:, j]
-        B[:, i] /= math.sqrt(float(B[:, i] @ B[:, i]))
+            B[:, i] -= _dot_in_order(B[:, i], B[:, j]) * B[:, j]
+        B[:, i] /= math.sqrt(_dot_in_order(B[:, i], B[:, i]))
     return B
+
+
+def _dot_in_order(a: np.ndarray, b: np.ndarray) -> float:
+    """Σ_k a_k b_k summed left to right (np.add.accumulate is sequential), as COCO's C loop."""
+    return float(np.add.accumulate(a * b)[-1])
