@@ -38,3 +38,19 @@ def test_bad_budgets_are_one_line_errors(bad, msg):
     with pytest.raises(OptbenchInputError, match=msg) as e:
         load_suite({**SUITE, **bad})
     assert "\n" not in str(e.value)
+
+
+def test_incompatible_pairs_are_an_error_or_skipped():
+    s = {"name": "mix", "steps": 5, "problems": [{"problem": "quadratic", "dim": 4},
+                                                 {"problem": "linear-net", "in_dim": 3,
+                                                  "hidden": 2, "out_dim": 3}],
+         "optimizers": [{"optimizer": "adam"}, {"optimizer": "muon"}]}
+    with pytest.raises(OptbenchInputError, match="muon works on matrix blocks") as e:
+        suite_specs(load_suite(s))
+    assert "\n" not in str(e.value)
+    specs = suite_specs(load_suite({**s, "incompatible": "skip"}))
+    pairs = [(json.loads(x.problem)["problem"], json.loads(x.optimizer)["optimizer"])
+             for x in specs]
+    assert pairs == [("quadratic", "adam"), ("linear-net", "adam"), ("linear-net", "muon")]
+    with pytest.raises(OptbenchInputError, match="incompatible must be one of error, skip"):
+        suite_specs(load_suite({**s, "incompatible": "drop"}))

@@ -21,6 +21,8 @@ Format (see optbench/suites/quick.toml)::
 
     plugins = ["my_module", "my_file.py"]  # optional: imported first (optbench.plugins);
                                            # a relative file path is from the suite's folder
+    incompatible = "skip"   # optional: leave out (problem, optimizer) pairs the optimizer
+                            # refuses (Muon without matrix blocks, ...); default "error"
 
 Built-in suites live in optbench/suites/*.toml; any path to a .toml file works too.
 """
@@ -41,7 +43,7 @@ else:  # pragma: no cover
 
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "suites"
 _TOP_KEYS = {"name", "description", "steps", "budget_per_dim", "seeds", "stop", "record",
-             "targets", "gtol",
+             "targets", "gtol", "incompatible",
              "device", "dtype", "problems", "optimizers", "plugins"}
 
 
@@ -131,7 +133,7 @@ def _check_run_fields(suite: dict):
         v = suite["plugins"]
         if not (isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v)):
             raise bad("plugins", "a list of module names or .py file paths")
-    for key in ("stop", "description"):
+    for key in ("stop", "description", "incompatible"):
         if key in suite and not isinstance(suite[key], str):
             raise bad(key, "a string")
 
@@ -142,8 +144,8 @@ def suite_specs(suite: dict, *, seeds=None, steps=None, device=None, dtype=None)
     from .expand import expand
 
     seeds = suite.get("seeds", 1) if seeds is None else seeds
-    kw = {k: suite[k] for k in ("stop", "record", "targets", "gtol", "device", "dtype")
-          if k in suite}
+    kw = {k: suite[k] for k in ("stop", "record", "targets", "gtol", "device", "dtype",
+                                "incompatible") if k in suite}
     kw.update({k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None})
     if steps is None and "budget_per_dim" in suite:   # an explicit steps override wins
         return _per_dim_specs(suite, seeds, kw)
