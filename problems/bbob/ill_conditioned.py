@@ -247,9 +247,9 @@ def ridge_hvp(x, v, out, data, idata):
 define(BbobFunction(
     13, "Sharp ridge", ridge_fg, ridge_value, ridge_hvp, _ridge_setup, smooth=False,
     max_dim=ROTATION_MAX_DIM,
-    gradient_note="not differentiable on the ridge z_2 = ... = z_d = 0 (a line through x_opt): "
-                  "there FG returns the gradient of z_1^2 alone (the norm term's minimum-norm "
-                  "subgradient, 0) and the HVP that of z_1^2"))
+    gradient_note="not differentiable on the ridge z_1 = … = z_(d−1) = 0 (a line through "
+                  "x_opt): there FG returns the gradient of z_0² alone (the norm term's "
+                  "minimum-norm subgradient, 0) and the HVP that of z_0²"))
 
 
 # ---------------------------------------------------------------- f14 different powers
@@ -321,5 +321,5 @@ def powers_hvp(x, v, out, data, idata):
 define(BbobFunction(
     14, "Different powers", powers_fg, powers_value, powers_hvp, _powers_setup, smooth=False,
     max_dim=ROTATION_MAX_DIM,
-    gradient_note="not differentiable at x_opt (a cone: f - f_opt ~ |z_1| along the first "
+    gradient_note="not differentiable at x_opt (a cone: f − f_opt ≈ |z_0| along the first "
                   "axis): there FG returns 0 and the HVP 0; smooth elsewhere"))

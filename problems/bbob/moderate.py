@@ -183,8 +183,8 @@ define(BbobFunction(
     max_dim=ROTATION_MAX_DIM,
     gradient_note="the rounded ellipsoid is piecewise constant: FG returns 0 for it (its "
                   "gradient a.e.; also on the plateau edges, where f jumps); where the max "
-                  "takes 1e-4 |z^_1| (near x_opt) FG returns that term's gradient (0 at "
-                  "z^_1 = 0); plus the boundary penalty's gradient; the HVP is the penalty's"))
+                  "takes 10⁻⁴ |ẑ_0| (near x_opt) FG returns that term's gradient (0 at "
+                  "ẑ_0 = 0); plus the boundary penalty's gradient; the HVP is the penalty's"))
 
 
 # ---------------------------------------------------------------- f8 / f9 Rosenbrock

@@ -280,5 +280,6 @@ def slope_hvp(x, v, out, data, idata):
 
 define(BbobFunction(
     5, "Linear slope", slope_fg, slope_value, slope_hvp, _slope_setup, smooth=False,
-    gradient_note="-s_i on the slope; 0 in each coordinate at and beyond the optimum's face "
-                  "(x_i x*_i >= 25, where f is flat in x_i); the Hessian is 0"))
+    gradient_note="−s_i on the slope; 0 in each coordinate at and beyond the optimum's face "
+                  "(x_i x*_i ≥ 25, where f is flat in x_i): the gradient jumps there; the "
+                  "Hessian is 0"))
