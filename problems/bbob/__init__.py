@@ -10,8 +10,8 @@ function, instances 1–15, COCO's dimensions 2, 3, 5, 10, 20, 40). ``f_star`` i
 
 Gradients are analytic for every function; where a function is not differentiable (step
 ellipsoid's plateaus, ridges, Katsuura, the max of Gallagher's peaks, ...) each function's
-``gradient_note`` says what optbench returns there (``optbench list problems`` and
-docs/reference.md list them). Hessian-vector products exist where they are cheap (the
+``gradient_note`` says what optbench returns there (README's "COCO's bbob suite" table
+lists them). Hessian-vector products exist where they are cheap (the
 function's ``hvp``; without one, second-order optimizers refuse the problem).
 
 Layout: :mod:`.common` (the table of functions and the shared data layout),
