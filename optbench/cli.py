@@ -9,6 +9,7 @@
         [--seeds N] [--steps N] [--out DIR] [--plot]
     optbench show RESULTS [--target T] [--explain] [--write]    summary table of a results folder
     optbench asv-record RESULTS [--commit REF] [--name NAME]    a result set into asv's history
+    optbench export coco RESULTS OUT [--measure M] [--algorithm NAME ...]   bbob runs for cocopp
 
 Bad input (unknown names, invalid values, unreadable files) prints one line and exits with 2.
 Subcommands import what they need when they run, so ``list`` and ``show`` start fast.
@@ -79,6 +80,17 @@ def _parser() -> argparse.ArgumentParser:
     cp.add_argument("--no-progress", action="store_true", help="no progress bar")
     cp.add_argument("--plugin", action="append", default=[], metavar="MODULE|FILE.py",
                     help="import a module or .py file that registers problems/optimizers")
+    lb = sub.add_parser("leaderboard", help="every first-order optimizer tuned and re-run on "
+                        "the leaderboard instances: tables, figures and leaderboard.md")
+    lb.add_argument("--out", help="results folder (default: results/leaderboard)")
+    lb.add_argument("--docs", help="write the page, tables and figures here (default: OUT/board)")
+    lb.add_argument("--seeds", type=int, help="seeds of the re-runs (default 10)")
+    lb.add_argument("--quick", action="store_true", help="a few instances and optimizers, a "
+                    "short grid: a check of the machinery, not a leaderboard")
+    lb.add_argument("--executor", choices=["serial", "processes", "dask"],
+                    help="how the tuning runs go (default: processes on more than one core)")
+    lb.add_argument("--workers", type=int, help="worker processes")
+    lb.add_argument("--no-progress", action="store_true", help="no progress bar")
     ls = sub.add_parser("list", help="list problems, optimizers, suites or schedules")
     ls.add_argument("what", choices=["problems", "optimizers", "suites", "schedules"])
     sh = sub.add_parser("show", help="summary table of a results folder (one row per problem "
@@ -88,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--explain", action="store_true", help="also say what each column means")
     sh.add_argument("--write", action="store_true", help="also write summary.md and summary.csv "
                     "into the results folder")
+    ex = sub.add_parser("export", help="write a results folder's runs in another tool's format")
+    ex.add_argument("format", choices=["coco"], help="coco: COCO's bbob data format (.info, "
+                    ".dat, .tdat), one folder per algorithm, for 'python -m cocopp OUT/ALG'")
+    ex.add_argument("results", help="results folder written by 'optbench run'")
+    ex.add_argument("out", help="output folder (one subfolder per algorithm)")
+    ex.add_argument("--measure", default="evals", help="evaluations counted: evals (default: "
+                    "gradients; gradient-equivalents for second- and zero-order methods), "
+                    "grad_equiv or ngev")
+    ex.add_argument("--algorithm", action="append", metavar="NAME", help="export only this "
+                    "algorithm (folder name such as adam_lr0.01, or label; repeatable)")
     from optbench import asv_bridge  # argparse only at import (numpy aside)
     from optbench.plots import cli as plots_cli  # argparse only: figures load when drawn
 
@@ -103,9 +125,9 @@ def main(argv=None) -> int:
         return 0
     try:
         return {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show, "new": _cmd_new,
-                "compare": _cmd_compare,
+                "compare": _cmd_compare, "leaderboard": _cmd_leaderboard,
                 "asv-record": _cmd_asv, "plot": _cmd_plots, "report": _cmd_plots,
-                "gallery": _cmd_plots}[args.cmd](args)
+                "gallery": _cmd_plots, "export": _cmd_export}[args.cmd](args)
     except OptbenchInputError as e:
         print(f"optbench: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -113,6 +135,17 @@ def main(argv=None) -> int:
         print(f"optbench: {e}" if str(e) else "optbench: interrupted; finished runs are stored "
               "— run the same command again to resume", file=sys.stderr)
         return 130
+
+
+def _cmd_export(args) -> int:
+    from optbench.analysis import coco_export as C
+
+    res = C.export_folder(args.results, args.out, measure=args.measure,
+                          algorithm=args.algorithm)
+    lines, warnings = C.report(res)
+    print("\n".join(lines))
+    _warn(warnings)
+    return 0
 
 
 def _cmd_asv(args) -> int:
@@ -168,6 +201,15 @@ def _cmd_new(args) -> int:
     mod = scaffold.module_name(args.name)
     print(f"check it: python -m pytest -q test_{mod}.py; use it: import {mod} in a script, "
           f"or --plugin {mod}.py")
+    return 0
+
+
+def _cmd_leaderboard(args) -> int:
+    from optbench import leaderboard as LB
+
+    res = LB.run(args.out, quick=args.quick, docs=args.docs, executor=args.executor,
+                 workers=args.workers, progress=not args.no_progress, seeds=args.seeds)
+    print(LB.summary_text(res))
     return 0
 
 
