@@ -135,13 +135,15 @@ def _check(name, hyper, mods, pkey):
 
 
 def _covered_elsewhere() -> set:
-    """The names in the module-level ``COVERED`` sets of tests/test_optim_*.py (the test files
-    of the other first-order optimizers), read without importing them (a literal set)."""
+    """The names in the module-level ``COVERED`` sets of tests/test_optim_*.py and
+    tests/test_catalogue*.py (the test files of the other first-order optimizers), read without
+    importing them (a literal set)."""
     import ast
     from pathlib import Path
 
     out = set()
-    for path in sorted(Path(__file__).parent.glob("test_optim_*.py")):
+    here = Path(__file__).parent
+    for path in sorted([*here.glob("test_optim_*.py"), *here.glob("test_catalogue*.py")]):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "COVERED"
                                                     for t in node.targets):

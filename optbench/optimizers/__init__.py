@@ -25,6 +25,7 @@ FAMILY_MODULES = ("sgd", "adagrad", "rmsprop", "adam", "line_search", "second_or
                   "sam",
                   "lookahead",
                   "sophia",
+                  "prodigy", "dadapt_adam", "lars", "novograd", "mars",
                   )
 
 names = REGISTRY.names
