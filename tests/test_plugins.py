@@ -99,7 +99,7 @@ def lion_elem(x, gi, st, sc, hy, i):
 
 @register_optimizer
 class Lion(Optimizer):
-    name = "lion"
+    name = "lion-plugin"
     family = "custom"
     doc = "Lion (Chen et al. 2023)"
     decoupled_weight_decay = True
@@ -113,7 +113,7 @@ class Lion(Optimizer):
         return 1
 '''
 PROBLEMS = [{"problem": "log-cauchy", "dim": [3, 5]}]
-OPTIMIZERS = [{"optimizer": "lion", "lr": [1e-3, 1e-2]}, {"optimizer": "adam", "lr": 1e-2}]
+OPTIMIZERS = [{"optimizer": "lion-plugin", "lr": [1e-3, 1e-2]}, {"optimizer": "adam", "lr": 1e-2}]
 RUN = {"steps": 150, "targets": [1e-1, 1e-3]}
 SUITE_TOML = """name = "plug"
 steps = 150
@@ -124,7 +124,7 @@ targets = [1e-1, 1e-3]
 problem = "log-cauchy"
 dim = [3, 5]
 [[optimizers]]
-optimizer = "lion"
+optimizer = "lion-plugin"
 lr = [1e-3, 1e-2]
 [[optimizers]]
 optimizer = "adam"
@@ -144,17 +144,17 @@ def plugin(tmp_path_factory):
     yield f
     PL._LOADED.pop(str(f.resolve()), None)
     P.REGISTRY._classes.pop("log-cauchy", None)
-    O.REGISTRY._classes.pop("lion", None)
+    O.REGISTRY._classes.pop("lion-plugin", None)
 
 
 @pytest.fixture(scope="module")
 def reference(plugin):
     """The sweep through the Python API in this process (the plugin imported first)."""
     rec = PL.load([str(plugin)])
-    assert rec[-1]["registers"] == {"problem": ["log-cauchy"], "optimizer": ["lion"]}
+    assert rec[-1]["registers"] == {"problem": ["log-cauchy"], "optimizer": ["lion-plugin"]}
     runs, traces = ob.sweep(PROBLEMS, OPTIMIZERS, seeds=(0,), **RUN)
     assert len(runs) == 6 and (runs.status == "converged").any()
-    assert runs.query("optimizer == 'lion'").fun.nunique() > 1   # it ran, with effect
+    assert runs.query("optimizer == 'lion-plugin'").fun.nunique() > 1   # it ran, with effect
     return runs, traces
 
 
@@ -188,7 +188,7 @@ def test_cli_serial_fresh_process_equals_api(plugin, reference, tmp_path):
     assert rec["plugin"] == rec["path"] == str(plugin.resolve())
     assert rec["module"].startswith("optbench_plugin_lion_plugin")
     assert rec["sha256"] == hashlib.sha256(plugin.read_bytes()).hexdigest()
-    assert rec["registers"] == {"problem": ["log-cauchy"], "optimizer": ["lion"]}
+    assert rec["registers"] == {"problem": ["log-cauchy"], "optimizer": ["lion-plugin"]}
 
 
 def test_cli_processes_workers_load_the_plugin(plugin, reference, tmp_path, capsys):

@@ -25,6 +25,7 @@ FAMILY_MODULES = ("sgd", "adagrad", "rmsprop", "adam", "line_search", "second_or
                   "sam",
                   "lookahead",
                   "sophia",
+                  "lion", "adabelief", "yogi", "adan", "adopt", "ademamix", "madgrad",
                   "prodigy", "dadapt_adam", "lars", "novograd", "mars",
                   )
 
