@@ -15,12 +15,13 @@ g ← g + λθ; ``fixed_decay``: θ ← θ(1 − λ); :mod:`optbench.optimizers.
 
 Chen et al., "Symbolic Discovery of Optimization Algorithms" (NeurIPS 2023), Program 1: the
 same rule, with the decay written into the update, θ ← θ − α(sign(c) + λθ), which is the
-default decoupled form. The paper and both references agree on the defaults (α = 1e-4,
-β₁ = 0.9, β₂ = 0.99, λ = 0). lion-pytorch's ``decoupled_weight_decay=True`` divides λ by the
-initial lr, θ ← θ(1 − α_t λ / α_0): ``fixed_decay`` under a constant lr (the tests check it
-so); under a schedule the two differ, and only pytorch-optimizer's ``fixed_decay`` is offered.
-The interpolations are torch's ``lerp`` (pytorch-optimizer); lion-pytorch writes
-β m + (1 − β) g, which rounds differently in the last bit.
+default decoupled form. The authors' code (github.com/google/automl, ``lion/lion_pytorch.py``)
+and both references default to α = 1e-4, β₁ = 0.9, β₂ = 0.99, λ = 0. lion-pytorch (not by the
+paper's authors) with ``decoupled_weight_decay=True`` divides λ by the initial lr,
+θ ← θ(1 − α_t λ / α_0): ``fixed_decay`` under a constant lr (the tests check it so); under a
+schedule the two differ, and only pytorch-optimizer's ``fixed_decay`` is offered. The
+interpolations are torch's ``lerp`` (pytorch-optimizer); the authors' code and lion-pytorch
+write β m + (1 − β) g, which rounds differently in the last bit.
 """
 from __future__ import annotations
 
