@@ -8,18 +8,19 @@ relative, default and non-default hyperparameters.
 References: the authors' packages prodigyopt 1.1.2 (``Prodigy``) and dadaptation 3.2
 (``DAdaptAdam``), and pytorch-optimizer 4.1.0 (``LARS``, ``NovoGrad``, ``MARS``, and its own
 ``Prodigy`` / ``DAdaptAdam`` as a cross-check), skipped with a reason when missing (CI
-installs the ``reference`` extra). Options a reference lacks, or computes differently, are
-checked against NumPy only: prodigy's ``slice_p`` and coupled decay (pytorch-optimizer adds
-it after the statistics), lars' ``adapt_vectors`` (the paper's every-layer rule), mars'
+installs the ``reference`` extra). Where pytorch-optimizer lacks an option or computes it
+differently — prodigy's ``slice_p``, its coupled decay (added after the statistics there) and
+``beta1 = 0`` (the old d there) — a case is checked against the authors' package and NumPy;
+options no reference has — lars' ``adapt_vectors`` (the paper's every-layer rule), mars'
 ``exact`` (the paper's same-minibatch correction; also on stochastic problems, with its
-extra gradients counted).
+extra gradients counted) — against NumPy only.
 """
 from __future__ import annotations
 
 import functools
-from contextlib import contextmanager
 import inspect
 import math
+from contextlib import contextmanager
 
 import numpy as np
 import pytest

@@ -25,8 +25,8 @@ and ‖s‖₁ over all blocks — precede the step; the new d acts from the nex
 carries η). When ‖s‖₁ = 0 (a zero gradient) the package returns before r, d and x are
 updated (m, v, s are), and so here. ``growth_rate`` None is the package's ∞.
 
-Defazio & Mishchenko, "Learning-Rate-Free Learning by D-Adaptation" (ICML 2023), the Adam
-variant (appendix); github.com/facebookresearch/dadaptation. Where the package departs from
+Defazio & Mishchenko, "Learning-Rate-Free Learning by D-Adaptation" (ICML 2023), its Adam
+variant; github.com/facebookresearch/dadaptation. Where the package departs from
 the paper: ``growth_rate`` (a cap on d's growth, ∞ by default, which is the paper's rule),
 ``use_bias_correction`` (off by default, as the paper) and decoupled weight decay
 (``decouple``, off by default) are the package's additions; γ multiplies every step size. The

@@ -28,14 +28,13 @@ scales a schedule (tune ``lr_1d``, or set ``optimize_1d``). The vector blocks' r
 ``lr_1d_factor``, so a schedule scales both.
 
 Yuan, Liu, Wu, Zhou, Gu & Gu, "MARS: Unleashing the Power of Variance Reduction for Training
-Large Models" (2024), Algorithm 1 (with the AdamW and Lion updates of its Algorithms 2 and 3).
-Where the reference departs from it:
+Large Models" (2024), MARS-AdamW and MARS-Lion. Where the reference departs from the paper:
 
 * g′ is the gradient at the previous iterate on the *previous* minibatch (MARS-approx, the
   authors' default); the paper's exact rule takes ∇f(x_{t−1}) on the *current* minibatch.
   ``exact=True`` gives the paper's rule: from t = 2 on, each step asks for the gradient at
-  x_{t−1} with the step's minibatch (one more gradient per step, counted in ``ngev``); at
-  t = 1 there is no correction (x₀ = x₁), where the reference's g′ = 0 makes
+  x_{t−1} with the step's minibatch (one more gradient per step, counted in ``ngev``); it
+  starts without a correction at t = 1 (x₀ = x₁), where the reference's g′ = 0 makes
   c = g (1 + γβ₁/(1 − β₁)) before clipping. On a deterministic problem the two differ at
   t = 1 only.
 * ε: u = m̂ / (√v̂ + ε/√(1 − β₂ᵗ)) with 1e-15 added to v, where the paper writes

@@ -19,10 +19,10 @@ before the step instead (``fixed_decay``: θ(1 − λ)). lerp is torch's
 (a + w(b − a) for w < ½, else b − (b − a)(1 − w)).
 
 Ginsburg et al., "Stochastic Gradient Methods with Layer-wise Adaptive Moments for Training of
-Deep Networks" (2019), Algorithm 1: the same rule with the defaults β₁ = 0.95, β₂ = 0.98, the
-decay added to the normalised gradient and no averaging factor on it (the reference's
-defaults); the reference also adds ε at the first step, where the paper divides by √v₁, and
-offers ``grad_averaging`` and the decoupled decay as options. The reference's ``adam_debias``
+Deep Networks" (2019), Algorithm 1: the same rule, the decay added to the normalised gradient
+and no averaging factor on it (the reference's defaults); the reference also adds ε at the
+first step, where the paper divides by √v₁, and offers ``grad_averaging`` and the decoupled
+decay as options. The reference's ``adam_debias``
 keyword (a √(1 − β₂ᵗ) step factor it takes through ``**kwargs``) is not offered. Runs in the
 phased engine: ‖g‖² is a per-block reduction before the elementwise pass; the block's v is
 kept in the state row at the block's first coordinate.

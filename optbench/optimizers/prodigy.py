@@ -17,7 +17,7 @@ k the number of steps taken so far, ``use_bias_correction`` gives
     \hat d &= d_\text{coef}\, r / \lVert s\rVert_1, \quad
     d_\text{max} \leftarrow \max(d_\text{max}, \hat d), \quad
     d \leftarrow \min(d_\text{max},\, d \cdot \texttt{growth\_rate})
-    \ \ (\text{on the first growth, } d \leftarrow \max(d, \hat d) \text{ first}) \\
+    \ \ (\text{while } d = d_0 \text{, first } d \leftarrow \max(d, \hat d)) \\
     x &\leftarrow x - \eta \lambda x \ (\texttt{decouple}), \qquad
     x \leftarrow x - \eta\, m / (\sqrt v + d\,\epsilon)
 
@@ -25,14 +25,16 @@ with the new d in the denominator (``beta1 = 0``: :math:`x \leftarrow x - \eta d
 (\sqrt v + d\epsilon)`). r and s are global: sums over every block (the package's
 parameters). ``slice_p`` = p > 1 keeps x₀ and s on every p-th coordinate of each block only
 (the package's memory-saving approximation). When ‖s‖₁ = 0 (a zero gradient) the package
-returns before the d estimate and the step: m, v and s are updated, x, d and k are not, and
-so here. ``growth_rate`` None is the package's ∞.
+returns before the d estimate and the step: m, v and s are updated, r, d, k and x are not,
+and so here. ``growth_rate`` None is the package's ∞.
 
 Departures of the package from Mishchenko & Defazio, "Prodigy: An Expeditiously Adaptive
-Parameter-Free Learner" (ICML 2024), Algorithm 3 (Adam version):
+Parameter-Free Learner" (ICML 2024), the Adam version of Prodigy (its section "Deriving
+Adam-like step sizes"):
 
-* r and s drop the paper's factor (1 − β₃) and carry d/d₀ in place of d (the paper's γd²):
-  constant factors that cancel in d̂ = r / ‖s‖₁, so the same estimate (up to rounding);
+* r and s are the paper's (increments (1 − β₃) γ d² ⟨g, x₀ − x⟩ and (1 − β₃) γ d² g) divided
+  by (1 − β₃) d₀: a constant factor that cancels in d̂ = r / ‖s‖₁, so the same estimate (up
+  to rounding);
 * the denominator uses the new estimate, :math:`\sqrt v + d_{k+1}\epsilon`, where the paper
   writes :math:`d_k \epsilon` (the ε term only; no option);
 * with ``beta1 = 0`` the package steps by :math:`\eta\, d_{k+1} g / (\cdot)`, the new d, where
