@@ -217,3 +217,29 @@ def test_cli_refusals_are_one_line_and_exit_2(sweep, tmp_path):
         assert r.stderr.count("optbench: error:") == 1 and message in r.stderr, (case, r.stderr)
         assert len(r.stderr.strip().splitlines()) == 1, (case, r.stderr)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_bbob_page_draws_both_ecdfs_and_the_art_tables(sweep, tmp_path):
+    """python -m optbench.plots.bbob_page: optbench's ECDF and cocopp's per dimension, and
+    aRT tables whose cells are optbench's aRT / d with the successes."""
+    from optbench.analysis import metrics as M
+    from optbench.plots import bbob_page as BP
+
+    d, runs, _, _ = sweep
+    readme = BP.page(d / "results", tmp_path / "page", cocopp=True)
+    text = readme.read_text()
+    for dim in (2, 3):
+        assert f"figures/ecdf-{dim:02d}D.svg" in text
+        assert f"cocopp/pprldmany_{dim:02d}D_noiselessall.svg" in text
+        assert (tmp_path / "page" / "cocopp" / f"pprldmany_{dim:02d}D_noiselessall.svg").stat().st_size
+    table = BP.art_table(BP._with_coco_columns(runs), 3, 1e-3)
+    assert list(table["function"]) == ["f1 Sphere", "f8 Rosenbrock original"]
+    R = runs[[json.loads(s)["dim"] == 3 and json.loads(s)["function"] == 1
+              for s in runs["problem_params"]]]
+    rt = M.runtimes(R, [1e-3]).assign(instance="f1")   # COCO's aRT: over the instances
+    a = M.art(rt, n_boot=0)
+    cell = table.loc[0, "gd"]
+    (row,) = a[a["solver"] == "gd"].itertuples()
+    want = "∞" if not np.isfinite(row.aRT) else f"{row.aRT / 3:.3g}"
+    assert cell == f"{want} ({int(row.successes)}/{int(row.runs)})"
