@@ -74,3 +74,22 @@ def test_edited_user_kernel_is_recompiled(tmp_path, steps):
     start = _run(tmp_path, "0.0", 1, cache)
     assert moved != start                          # the first formula moves x
     assert frozen == start                         # the edited one does not: not served stale
+
+
+def test_two_kernels_of_one_file_get_their_own_specialisations():
+    """Regression: bbob's f8 and f9 (both in problems/bbob/moderate.py, one problem class)
+    bound into one driver template shared a cache name, so f9's runs evaluated f8 (f0 off by
+    a factor 2). The bound kernels' names are part of the specialisation's name now."""
+    import numpy as np
+
+    import optbench as ob
+    from optbench.kernels import compile as kc
+    from optbench.problems.bbob import functions
+
+    f8, f9 = functions()[8], functions()[9]
+    assert f8.fg.__code__.co_filename == f9.fg.__code__.co_filename
+    assert kc.bound_sources_tag({"fg": f8.fg}) != kc.bound_sources_tag({"fg": f9.fg})
+    for fn in (8, 9):                       # long enough for the pair-specialised driver
+        p = ob.problem("bbob", function=fn, instance=1, dim=5)
+        r = ob.run(p, ob.optimizer("adam", lr=0.01), steps=30_000, stop="budget")
+        assert float(r.row["f0"]) == pytest.approx(p.value(p.x0(0)), rel=1e-12), fn

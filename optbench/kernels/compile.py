@@ -222,7 +222,7 @@ def _file_hash(path: str) -> str:
 
 
 def bound_sources_tag(bind: dict | None) -> str:
-    """Short hash of the source files that define the kernels in ``bind``.
+    """Short hash of the source files and names of the kernels in ``bind``.
 
     A specialisation's on-disk cache entry is keyed by the template's file and the name it is
     given; the cache folder is keyed by optbench's own sources. A kernel defined elsewhere (a
@@ -240,8 +240,13 @@ def bound_sources_tag(bind: dict | None) -> str:
             if code is None:
                 continue
             tag = _file_hash(code.co_filename)
+        # ... and the bound kernel's own name: two kernels of one file bound into one
+        # template (bbob's f8 and f9, both in moderate.py) must not share a cache entry
+        fn = getattr(obj, "py_func", obj)
+        ident = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
         h.update(k.encode())
         h.update(tag.encode())
+        h.update(ident.encode())
     return h.hexdigest()[:10]
 
 
