@@ -402,3 +402,17 @@ def test_report_progress_one_line_per_figure_and_contours_opt_in(tables, tmp_pat
     assert any("index.html written" in ln for ln in err)
     page = (tmp_path / "rep" / "index.html").read_text()
     assert "--contours" in page and not any(f.startswith("contour_") for f in figs)
+
+
+def test_optimizers_of_one_figure_never_share_colour_and_marker():
+    """Regression: lbfgs and steepest-descent hashed to the same colour and marker, so the
+    bbob ECDF showed two identical curves' styles."""
+    from optbench.plots import style as S
+
+    names = ["adam", "lbfgs", "steepest-descent", "nonlinear-cg", "lion", "adan", "yogi",
+             "adabelief", "adopt", "ademamix", "madgrad", "prodigy", "mars", "lars",
+             "novograd", "dadapt-adam", "newton", "damped-newton"]
+    st = S.styles(names)
+    pairs = [(st[n]["color"], st[n]["marker"]) for n in names]
+    assert len(set(pairs)) == len(names)
+    assert st["adam"] == S.styles(["adam", "lbfgs"])["adam"]   # fixed names keep their look

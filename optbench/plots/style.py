@@ -136,12 +136,26 @@ def shade(colour: str, amount: float) -> str:
 
 def styles(labels) -> dict:
     """Styles for several labels: variants of one optimizer (e.g. several learning rates)
-    keep its hue, in darker/lighter shades, with different line styles and markers."""
-    out, seen = {}, {}
+    keep its hue, in darker/lighter shades, with different line styles and markers. Two
+    optimizers never share colour and marker in one call: a name outside the fixed table
+    whose hashed pair is taken gets the next free one (so its look can differ between
+    figures that hold different optimizers; the fixed names never move)."""
+    out, seen, taken = {}, {}, {}
     for lab in sorted(set(map(str, labels)), key=_natural):
         name = optimizer_of(lab)
         k = seen.get(name, 0)
         st = style_for(lab, k)
+        if k == 0:
+            # two optimizers of one figure never share a look: a name outside the fixed table
+            # whose hashed colour and marker another name already has takes the next free pair
+            pair = (st["color"], st["marker"])
+            if taken.get(pair, name) != name:
+                free = [(c, m) for m in _EXTRA_MARKERS for c in _EXTRA_COLOURS
+                        if (c, m) not in taken and c not in {c2 for c2, _ in taken}]
+                free = free or [(c, m) for m in _EXTRA_MARKERS for c in _EXTRA_COLOURS
+                                if (c, m) not in taken]
+                st["color"], st["marker"] = free[0]
+            taken[(st["color"], st["marker"])] = name
         if k:
             st["color"] = shade(st["color"], _SHADES[k % len(_SHADES)])
             st["marker"] = _EXTRA_MARKERS[(_EXTRA_MARKERS.index(st["marker"]) + k)
