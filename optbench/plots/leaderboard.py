@@ -25,16 +25,15 @@ _LINES = ("-", "--", ":", "-.")
 FLOOR = 1e-16
 
 
-def figures(tune: pd.DataFrame, final: pd.DataFrame, folder) -> list[Path]:
-    """Write ecdf, profile and sensitivity-<optimizer> into ``folder``; returns the files."""
-    from optbench.leaderboard import TARGET
-
+def figures(tune: pd.DataFrame, final: pd.DataFrame, folder, target: float = 1e-3) -> list[Path]:
+    """Write ecdf, profile (at ``target``) and sensitivity-<optimizer> into ``folder``;
+    returns the files."""
     folder = Path(folder)
     out = []
     fig = PR.ecdf(final, targets="ladder", solver="optimizer", w="double",
                   title="runtime ECDF of the tuned optimizers (51 targets per instance)")
     out += S.save(fig, folder / "ecdf", FORMATS)
-    fig = PR.performance_profile(final, target=TARGET, solver="optimizer", w="double")
+    fig = PR.performance_profile(final, target=target, solver="optimizer", w="double")
     out += S.save(fig, folder / "profile", FORMATS)
     curves = relative_gaps(tune)
     insts = sorted(curves["instance"].unique())
