@@ -249,16 +249,21 @@ def to_markdown(rows) -> str:
         "repeats (optbench: marginal cost of an epoch, see the module doc).",
         "",
         "| width | params | optbench | of which gradients | PyTorch (2 threads) | PyTorch f32 "
-        "| PyTorch 1 thread | NumPy | PyTorch / optbench | NumPy / optbench | max \\|Δx\\| vs torch |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| PyTorch 1 thread | NumPy | JAX + optax (threads) | PyTorch / optbench | NumPy / optbench "
+        "| JAX / optbench (goal ≥ 1.5×) | max \\|Δx\\| vs torch, JAX |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    nan = float("nan")
     for r in rows:
-        t = r.get("torch_ms", float("nan"))
+        t = r.get("torch_ms", nan)
+        j = r.get("jax_ms", nan)
         lines.append(
             f"| {r['width']} | {r['params']:,} | {r['optbench_ms']:.2f} | {r['fg_only_ms']:.2f} | {t:.2f} | "
-            f"{r.get('torch32_ms', float('nan')):.2f} | {r.get('torch_1thread_ms', float('nan')):.2f} | "
-            f"{r['numpy_ms']:.2f} | {t / r['optbench_ms']:.2f}× | "
-            f"{r['numpy_ms'] / r['optbench_ms']:.2f}× | {r.get('torch_max_dx', float('nan')):.1e} |")
+            f"{r.get('torch32_ms', nan):.2f} | {r.get('torch_1thread_ms', nan):.2f} | "
+            f"{r['numpy_ms']:.2f} | {j:.2f} ({r.get('jax_threads', nan):.1f}) | "
+            f"{t / r['optbench_ms']:.2f}× | {r['numpy_ms'] / r['optbench_ms']:.2f}× | "
+            f"{j / r['optbench_ms']:.2f}× | {r.get('torch_max_dx', nan):.1e}, "
+            f"{r.get('jax_max_dx', nan):.1e} |")
     cross = [r["width"] for r in rows if r.get("torch_ms", np.inf) < r["optbench_ms"]]
     lines += ["", ("Crossover: PyTorch (float64, 2 threads) is faster from width "
                    f"{cross[0]} on." if cross else
