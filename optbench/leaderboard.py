@@ -26,7 +26,6 @@ the per-(instance, optimizer) convergence figures into the asv history.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -159,11 +158,11 @@ def _fmt(v, kind: str) -> str:
 
 
 def to_markdown(df: pd.DataFrame, kind: str) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v, kind) for v in r) + " |")
-    return "\n".join(lines)
+    """The project's Markdown table (:func:`optbench.analysis.export.to_markdown`) of the
+    cells written by :func:`_fmt` (n/a, ∞ and each table's number format)."""
+    from optbench.analysis.export import to_markdown as md
+
+    return md(df.astype(object).map(lambda v: _fmt(v, kind))).rstrip("\n")
 
 
 # ---------------------------------------------------------------- report
@@ -236,7 +235,3 @@ def summary_text(res: dict) -> str:
             f"{Path(res['board']) / 'leaderboard.md'}\nhistory: optbench asv-record "
             f"{Path(res['out']) / 'seeds'} --name leaderboard")
 
-
-def meta(res: dict) -> str:
-    return json.dumps({k: (str(v) if isinstance(v, Path) else v) for k, v in res.items()
-                       if k != "paths"}, sort_keys=True)

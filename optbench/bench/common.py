@@ -18,6 +18,25 @@ def median_time(fn, repeats: int, warmup: int = 1) -> float:
     return statistics.median(ts)
 
 
+def time_jax(fn, args, repeats: int = 3):
+    """Time a jitted JAX function the way the peer rows do: the first call (compile and one
+    run) apart, then ``repeats`` calls, each waited for. Returns ``(out, compile_s, walls,
+    busy)``: the last output, the first call's seconds, each repeat's wall seconds and its busy
+    threads (process CPU time / wall)."""
+    import jax
+
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    compile_s = time.perf_counter() - t0
+    walls, busy = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = jax.block_until_ready(fn(*args))
+        walls.append(time.perf_counter() - t0)
+        busy.append((time.process_time() - c0) / walls[-1])
+    return out, compile_s, walls, busy
+
+
 def write_section(path: Path, title: str, md: str):
     """Replace (or append) the section that starts with ``title`` in a Markdown file."""
     head = ("# Benchmarks\n\nEvery figure here is produced by a script in the repository; "

@@ -124,22 +124,15 @@ def jax_epoch_fn(p, x0, idx):
 
 
 def run_jax(p, x0, idx, repeats=3):
-    """(seconds per epoch, end point in optbench's layout, compile seconds, busy threads)."""
-    import jax
+    """(seconds per epoch, end point in optbench's layout, compile seconds, busy threads), the
+    fastest of ``repeats``."""
+    from .common import time_jax
 
     fn, params, bidx = jax_epoch_fn(p, x0, idx)
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(params, bidx))
-    compile_s = time.perf_counter() - t0
-    best, threads = np.inf, 1.0
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = jax.block_until_ready(fn(params, bidx))
-        wall = time.perf_counter() - t0
-        if wall < best:
-            best, threads = wall, (time.process_time() - c0) / wall
+    out, compile_s, walls, busy = time_jax(fn, (params, bidx), repeats)
+    k = int(np.argmin(walls))
     x = np.concatenate([np.asarray(a).ravel() for W, b in out for a in (W, b)])
-    return best / (idx.shape[0] / STEPS), x, compile_s, threads
+    return walls[k] / (idx.shape[0] / STEPS), x, compile_s, busy[k]
 
 
 def run_numpy(p, x0, idx):

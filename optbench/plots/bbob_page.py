@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from optbench.analysis.export import to_markdown
 from optbench.validate import OptbenchInputError
 
 from . import profiles as PR
@@ -52,14 +53,11 @@ def art_table(runs: pd.DataFrame, dim: int, target: float) -> pd.DataFrame:
     settings, labelled as in every optbench figure) at ``dim``, with the successes:
     ``"12.3 (15/15)"``, ``"∞ (0/15)"``."""
     from optbench.analysis import metrics as M
-    from optbench.analysis.labels import with_labels
     from optbench.problems.bbob import functions
 
     R = runs[runs["dim"] == dim]
-    L = with_labels(R)
-    L["instance"] = "f" + R["function"].astype(str).to_numpy()
-    rt = M.runtimes(R, [target])
-    rt["instance"] = rt["run_id"].map(dict(zip(L["run_id"], L["instance"])))
+    rt = M.runtimes(R, [target])      # COCO's aRT is per function, over its instances:
+    rt["instance"] = rt["run_id"].map(dict(zip(R["run_id"], "f" + R["function"].astype(str))))
     a = M.art(rt, measure="evals", n_boot=0)
     names = {f"f{k}": f.name for k, f in functions().items()}
     rows = []
@@ -70,13 +68,6 @@ def art_table(runs: pd.DataFrame, dim: int, target: float) -> pd.DataFrame:
             row[r.solver] = f"{v} ({int(r.successes)}/{int(r.runs)})"
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _markdown(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in df.itertuples(index=False)]
-    return "\n".join(lines)
 
 
 def cocopp_figures(runs, traces, out: Path, dims) -> dict[int, Path]:
@@ -135,7 +126,7 @@ def page(results, out, *, cocopp: bool = True) -> Path:
               "aRT: all evaluations of all trials / successes (COCO's definition; equal to "
               "cocopp's on the export); ∞: no trial reached the target.", ""]
     for t in TABLE_TARGETS:
-        lines += [f"**Δf = {t:g}**", "", _markdown(art_table(B, dmax, t)), ""]
+        lines += [f"**Δf = {t:g}**", "", to_markdown(art_table(B, dmax, t)).rstrip("\n"), ""]
     out.mkdir(parents=True, exist_ok=True)
     readme = out / "README.md"
     readme.write_text("\n".join(lines) + "\n")

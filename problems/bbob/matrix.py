@@ -66,6 +66,14 @@ def scatter_row(data, moff, i, c, out, d):
 
 
 @kernel
+def data_scatter(data, moff, i, c, voff, d):
+    """data[voff + j] += c M_ij: summed over i, the scratch vector at ``voff`` gets Mᵀc."""
+    r = moff + i * d
+    for j in range(d):
+        data[voff + j] += c * data[r + j]
+
+
+@kernel
 def fill(out, value):
     for j in range(out.shape[0]):
         out[j] = value
@@ -76,11 +84,12 @@ def rotation(seed: int, dim: int) -> np.ndarray:
     return CR.compute_rotation(seed, dim)
 
 
-def rlq(seed: int, dim: int) -> np.ndarray:
-    """COCO's ``M = R Λ^{10} Q`` (R from ``seed + 1000000``, Q from ``seed``), accumulated as
-    COCO does: ``M[i, j] += R[i, k] * sqrt(10)^(k/(d-1)) * Q[k, j]`` for k in order."""
+def rlq(seed: int, dim: int, base: float = math.sqrt(10.0)) -> np.ndarray:
+    """COCO's ``M = R diag(base^(k/(d-1))) Q`` (R from ``seed + 1000000``, Q from ``seed``;
+    ``base`` √10 is Λ^10 of f6, f13, f15; f16 takes 1/√100, f23 10), accumulated as COCO
+    does: ``M[i, j] += R[i, k] * base^(k/(d-1)) * Q[k, j]`` for k in order."""
     R, Q = rotation(seed + 1000000, dim), rotation(seed, dim)
     M = np.zeros((dim, dim))
     for k in range(dim):
-        M += np.outer(R[:, k] * math.pow(math.sqrt(10.0), 1.0 * k / (dim - 1.0)), Q[k, :])
+        M += np.outer(R[:, k] * math.pow(base, 1.0 * k / (dim - 1.0)), Q[k, :])
     return M

@@ -52,7 +52,8 @@ from optbench.kernels.compile import kernel
 
 from . import coco_random as CR
 from .common import XOPT, BbobFunction, base_arrays, define
-from .matrix import ROTATION_MAX_DIM, fill, rotation, row, row_data, scatter_row, shifted_row
+from .matrix import (ROTATION_MAX_DIM, data_scatter, fill, rlq, rotation, row, row_data,
+                     scatter_row, shifted_row)
 from .transforms import penalty_fg, penalty_hvp, penalty_value, t_asy, t_osz
 
 TWO_PI = 2.0 * math.pi
@@ -62,14 +63,6 @@ for _k in range(12):
 
 
 # ---------------------------------------------------------------- shared row kernels
-@kernel
-def data_scatter(data, moff, i, c, voff, d):
-    """data[voff + j] += c M_ij: summed over i, the scratch vector at ``voff`` gets Mᵀc."""
-    r = moff + i * d
-    for j in range(d):
-        data[voff + j] += c * data[r + j]
-
-
 # ---------------------------------------------------------------- f15–f18: h(M T(R(x - xopt)))
 @kernel
 def inner(u, i, d, fn):
@@ -308,25 +301,13 @@ def chain_hvp(x, v, out, data, idata):
         penalty_hvp(x, v, out, pen_factor(fn, d))
 
 
-def r_lam_q(seed, dim, base):
-    """COCO's ``M = R diag(base^(k/(d-1))) Q`` (R from seed + 10⁶, Q from seed), in COCO's
-    order: ``M[i, j] += R[i, k] * base^(k/(d-1)) * Q[k, j]`` for k = 0 … d−1."""
-    R, Q = rotation(seed + 1000000, dim), rotation(seed, dim)
-    M = np.zeros((dim, dim))
-    for k in range(dim):
-        M += np.outer(R[:, k] * math.pow(base, 1.0 * k / (dim - 1.0)), Q[k, :])
-    return R, M
-
-
 def _chain_setup(number):
     def setup(dim, instance):
         seed = CR.instance_seed(17 if number == 18 else number, instance)
-        if number == 15:
-            R, M = r_lam_q(seed, dim, math.sqrt(10.0))
-        elif number == 16:
-            R, M = r_lam_q(seed, dim, 1.0 / math.sqrt(100.0))
+        R = rotation(seed + 1000000, dim)
+        if number in (15, 16):
+            M = rlq(seed, dim, math.sqrt(10.0) if number == 15 else 1.0 / math.sqrt(100.0))
         else:
-            R = rotation(seed + 1000000, dim)
             cond = 10.0 if number == 17 else 1000.0
             lam = [math.pow(math.sqrt(cond), 1.0 * i / (dim - 1.0)) for i in range(dim)]
             M = rotation(seed, dim) * np.array(lam)[:, None]

@@ -59,8 +59,9 @@ from optbench.kernels.compile import kernel
 
 from . import coco_random as CR
 from .common import XOPT, BbobFunction, base_arrays, define
-from .matrix import ROTATION_MAX_DIM, fill, rotation, row, row_data, scatter_row, shifted_row
-from .multimodal import TWO_PI, data_scatter, r_lam_q
+from .matrix import (ROTATION_MAX_DIM, data_scatter, fill, rlq, rotation, row, row_data,
+                     scatter_row, shifted_row)
+from .multimodal import TWO_PI
 from .transforms import penalty_fg, penalty_hvp, penalty_value, t_osz
 
 SCHWEFEL_XOPT = 0.5 * 4.2096874637
@@ -348,7 +349,7 @@ def katsuura_hvp(x, v, out, data, idata):
 def _katsuura_setup(dim, instance):
     seed = CR.instance_seed(23, instance)
     return base_arrays(23, instance, dim, CR.compute_xopt(seed, dim),
-                       CR.compute_fopt(23, instance), extra=[r_lam_q(seed, dim, 10.0)[1]])
+                       CR.compute_fopt(23, instance), extra=[rlq(seed, dim, 10.0)])
 
 
 define(BbobFunction(

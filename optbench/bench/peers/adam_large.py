@@ -148,21 +148,14 @@ def _jax(x0, lam, steps):
 
 
 def _jax_row(work, ours, x0, lam, steps, repeats, ref) -> Row:
+    from ..common import time_jax
+
     try:
-        import jax
         fn, args = _jax(x0, lam, steps)
     except ImportError:
         return Row(work, "JAX + optax", ours, None,
                    skipped="jax/optax not installed (the bridges extra)")
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    compile_s = time.perf_counter() - t0
-    walls, busy = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = jax.block_until_ready(fn(*args))
-        walls.append(time.perf_counter() - t0)
-        busy.append((time.process_time() - c0) / walls[-1])
+    out, compile_s, walls, busy = time_jax(fn, args, repeats)
     k = int(np.argsort(walls)[len(walls) // 2])
     xj = np.asarray(out[0])
     dev = float(np.max(np.abs(xj - ref)) / np.max(np.abs(ref)))

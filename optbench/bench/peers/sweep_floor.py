@@ -104,21 +104,12 @@ def jax_optax(X, lr, steps, repeats: int = 3):
         (x, _, best), _ = jax.lax.scan(body, (x0, opt.init(x0), jnp.inf), None, length=steps)
         return x, best
 
+    from ..common import time_jax
+
     fn = jax.jit(jax.vmap(run))
-    Xj, lj = jnp.asarray(X), jnp.asarray(lr)
-    t0 = time.perf_counter()
-    out = fn(Xj, lj)
-    jax.block_until_ready(out)
-    compile_s = time.perf_counter() - t0
-    walls, cpus = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        out = fn(Xj, lj)
-        jax.block_until_ready(out)
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
+    out, compile_s, walls, busy = time_jax(fn, (jnp.asarray(X), jnp.asarray(lr)), repeats)
     k = int(np.argsort(walls)[len(walls) // 2])
-    return np.asarray(out[0]), walls[k], compile_s, cpus[k] / walls[k]
+    return np.asarray(out[0]), walls[k], compile_s, busy[k]
 
 
 def agreement(ours: np.ndarray, theirs: np.ndarray, lr: np.ndarray, lr_max: float = 1e-2):
