@@ -83,7 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     lb = sub.add_parser("leaderboard", help="every first-order optimizer tuned and re-run on "
                         "the leaderboard instances: tables, figures and leaderboard.md")
     lb.add_argument("--out", help="results folder (default: results/leaderboard)")
-    lb.add_argument("--docs", help="write the page, tables and figures here (default: OUT/board)")
+    lb.add_argument("--docs", help="write the light docs page here (README.md, tables, PNG "
+                    "figures: docs/leaderboard) instead of the full report in OUT/board")
     lb.add_argument("--seeds", type=int, help="seeds of the re-runs (default 10)")
     lb.add_argument("--quick", action="store_true", help="a few instances and optimizers, a "
                     "short grid: a check of the machinery, not a leaderboard")

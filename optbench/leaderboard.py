@@ -11,7 +11,8 @@ Protocol (the learning-rate protocol of :mod:`optbench.analysis.lr_protocol`):
 2. **Pick** — per (instance, optimizer) the learning rate with the fewest steps to
    f − f* ≤ 1e−3 (ties and misses: lower final f, then the smaller lr).
 3. **Re-run** — each pick with 10 seeds into ``OUT/seeds`` (resumable).
-4. **Report** — into ``OUT/board`` (or ``--docs DIR``): ``leaderboard.md`` with the tables
+4. **Report** — into ``OUT/board`` (``--docs DIR``: the light docs page of
+   :mod:`optbench.leaderboard_page` instead): ``leaderboard.md`` with the tables
    (``overall``: per optimizer the share of (instance, target) pairs solved, the
    performance-profile score at 1e−3 and its median aRT rank; ``art``: aRT to 1e−3 in gradient
    evaluations per instance; ``success``: seeds that reached 1e−3; ``lr``: the tuned learning
@@ -35,6 +36,13 @@ import pandas as pd
 SUITE = "leaderboard"
 TARGET = 1e-3
 SEEDS = 10
+OVERALL_NOTE = (
+    "`solved`: share of (instance, seed, target) triples reached by the re-runs over the "
+    "instances with a known f* and the 51 COCO targets 10² … 10⁻⁸ (an instance the "
+    "optimizer does not run on counts as unsolved, here and in the score); `score`: the "
+    f"performance-profile score ∫₁⁴ ρ(τ)dτ / 3 at {TARGET:g} with aRT as the cost; `median "
+    "rank`: the median over the instances of the optimizer's aRT rank (1 = fastest); "
+    "`instances`: where it runs (Muon needs matrix blocks).")
 QUICK = {"problems": 1, "optimizers": ("adam", "muon"), "lrs": (1e-2, 1e-1),
          "steps": 200, "seeds": 2}
 
@@ -85,12 +93,31 @@ def run(out=None, *, quick: bool = False, docs=None, executor=None, workers=None
     best = LP.best_settings(tune, "steps", target=TARGET)
     final = _rerun(best, tune, seeds, out / "seeds", s)
     t2 = time.perf_counter()
-    board = Path(docs) if docs is not None else out / "board"
-    paths = report(tune, final, board, seeds=seeds)
+    if docs is None:
+        board = out / "board"
+        paths = report(tune, final, board, seeds=seeds)
+        page = board / "leaderboard.md"
+    else:
+        from optbench import leaderboard_page
+
+        board = Path(docs)
+        paths = leaderboard_page.write(tune, final, board, seeds=seeds,
+                                       command=command(docs=docs, quick=quick, seeds=seeds))
+        page = board / "README.md"
     t3 = time.perf_counter()
-    return {"out": out, "board": board, "paths": paths, "tune_runs": len(tune),
+    return {"out": out, "board": board, "page": page, "paths": paths, "tune_runs": len(tune),
             "seed_runs": len(final), "tune_s": t1 - t0, "rerun_s": t2 - t1,
             "report_s": t3 - t2}
+
+
+def command(*, docs=None, quick: bool = False, seeds: int = SEEDS) -> str:
+    """The ``optbench leaderboard`` line with these options (the docs page shows it)."""
+    parts = ["optbench leaderboard"] + (["--quick"] if quick else [])
+    if seeds != (QUICK["seeds"] if quick else SEEDS):
+        parts.append(f"--seeds {seeds}")
+    if docs is not None:
+        parts.append(f"--docs {Path(docs).as_posix()}")
+    return " ".join(parts)
 
 
 # ---------------------------------------------------------------- tables
@@ -202,14 +229,7 @@ def _page(tabs, figs, folder: Path, tune, final, seeds: int) -> str:
         f"steps to f − f* ≤ {TARGET:g} (ties and misses: lower final f). Written by "
         "`optbench leaderboard`; the protocol is in `optbench/leaderboard.py` and the "
         "instances and grid in `optbench/suites/leaderboard.toml`.", "",
-        "## Overall", "",
-        "`solved`: share of (instance, seed, target) triples reached by the re-runs over the "
-        "instances with a known f* and the 51 COCO targets 10² … 10⁻⁸ (an instance the "
-        "optimizer does not run on counts as unsolved, here and in the score); `score`: the "
-        "performance-profile score "
-        f"∫₁⁴ ρ(τ)dτ / 3 at {TARGET:g} with aRT as the cost; `median rank`: the median over "
-        "the instances of the optimizer's aRT rank (1 = fastest); `instances`: where it runs "
-        "(Muon needs matrix blocks).", "",
+        "## Overall", "", OVERALL_NOTE, "",
         to_markdown(tabs["overall"], "overall"), "",
     ]
     lines += [f"![{Path(r).stem}]({r})" for r in rel] + [""]
@@ -232,6 +252,6 @@ def summary_text(res: dict) -> str:
     return (f"tuning: {res['tune_runs']:,} runs in {res['tune_s']:.0f} s; re-runs: "
             f"{res['seed_runs']:,} runs in {res['rerun_s']:.0f} s; report "
             f"{res['report_s']:.0f} s\nbest by score: {top}\npage: "
-            f"{Path(res['board']) / 'leaderboard.md'}\nhistory: optbench asv-record "
+            f"{res['page']}\nhistory: optbench asv-record "
             f"{Path(res['out']) / 'seeds'} --name leaderboard")
 

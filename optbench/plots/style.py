@@ -324,8 +324,9 @@ def parse_formats(formats) -> tuple[str, ...]:
     return formats
 
 
-def save(fig: Figure, stem, formats=FORMATS) -> list[Path]:
-    """Write ``stem.pdf``, ``stem.svg``, ``stem.png`` (as asked); returns the paths.
+def save(fig: Figure, stem, formats=FORMATS, dpi: float | None = None) -> list[Path]:
+    """Write ``stem.pdf``, ``stem.svg``, ``stem.png`` (as asked; ``dpi``: the PNG's, default
+    300); returns the paths.
     The first save lays the figure out (constrained layout) once and fixes that layout:
     every file, and any later save of the same figure, uses it (a layout engine costs a
     full extra draw per file, and re-running it moves things by fractions of a point)."""
@@ -342,7 +343,7 @@ def save(fig: Figure, stem, formats=FORMATS) -> list[Path]:
                 fig.set_layout_engine(None)
         for f in parse_formats(formats):
             p = stem.with_name(stem.name + "." + f)
-            fig.savefig(p, format=f, metadata=meta[f])
+            fig.savefig(p, format=f, metadata=meta[f], **({"dpi": dpi} if dpi else {}))
             out.append(p)
     return out
 
