@@ -46,6 +46,7 @@ def test_every_command_in_the_docs_parses():
     (["mlp", "--widths", "16,x"], "--widths must be comma-separated integers"),
     (["sweep", "--quick", "--runs", "-5"], "--runs must be at least 1, got -5"),
     (["peers", "--only", "nope"], "unknown comparison 'nope'"),
+    (["catalogue", "--only", "lion,nope"], "--only: unknown nope"),
 ])
 def test_bad_input_is_one_line(args, message, capsys):
     assert main(args) == 2
@@ -63,3 +64,91 @@ def test_quick_zoo_rewrites_only_its_section(tmp_path):
     text = out.read_text()
     assert "keep me" in text and "old figures" not in text
     assert text.count(zoo.TITLE) == 1 and "| double well, d = 10,000, value + gradient |" in text
+
+
+# ------------------------------------------------------------------ the modern catalogue's table
+CATALOGUE_NAMES = ("lion", "adabelief", "yogi", "adan", "adopt", "ademamix", "madgrad",
+                   "prodigy", "dadapt-adam", "lars", "novograd", "mars")
+
+
+def test_catalogue_members_are_configured():
+    """Every catalogue optimizer has a row, registered in optbench with the row's
+    hyperparameters, and its optax counterpart exists in the installed optax."""
+    import optbench as ob
+    from optbench.bench import catalogue as cat
+    from optbench.bench.catalogue_sweep import resolve
+    from optbench.optimizers import names
+
+    assert set(CATALOGUE_NAMES) <= set(cat.MEMBERS)
+    registered = set(names())
+    for name in CATALOGUE_NAMES:
+        member = cat.MEMBERS[name]
+        assert name in registered
+        ob.optimizer(name, **member.hyper)                  # the row's departures are valid
+    pytest.importorskip("optax")
+    for name, member in cat.MEMBERS.items():
+        if member.optax:
+            assert callable(resolve(member.optax[0])), name
+
+
+@pytest.mark.parametrize("name", CATALOGUE_NAMES)
+def test_reference_sweep_layout_steps_each_run_as_optbench(name):
+    """The PyTorch side of the sweep (every run in one reference, in the member's layout)
+    ends each run where optbench's single run ends: no statistic mixes runs, and the
+    reference is configured as optbench's row (hyperparameters, LARS' matrix view)."""
+    pytest.importorskip("torch")
+    import numpy as np
+
+    import optbench as ob
+    from optbench.bench import catalogue as cat
+    from optbench.bench.catalogue_sweep import torch_stepper
+
+    member = cat.MEMBERS[name]
+    pytest.importorskip(member.reference.rsplit(".", 1)[0])
+    lr0 = ob.optimizer(name, **member.hyper).hyper["lr"]
+    n_lr, per, steps = 2, 3, 25
+    lr = np.repeat([0.5 * lr0, 2.0 * lr0], per)
+    X = np.random.default_rng(5).uniform(-1.5, 1.5, (n_lr * per, 2))
+    step, points = torch_stepper(member.make, X, lr, n_lr, member.layout, member.matrix_view,
+                                 member.autograd)
+    for _ in range(steps):
+        step()
+    got = points()
+    prob = ob.problem("rosenbrock", dim=2)
+    for i in range(len(X)):
+        res = ob.run(prob, ob.optimizer(name, lr=float(lr[i]), **member.hyper), x0=X[i],
+                     steps=steps, stop="budget", record="none")
+        assert np.linalg.norm(res.x - X[i]) > 0, (name, i)            # it moved
+        np.testing.assert_allclose(got[i], res.x, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.slow
+def test_quick_catalogue_writes_rows_for_each_member(tmp_path, capsys):
+    """``catalogue --quick --only lion,lars --write``: for a coordinate-wise member (lane /
+    fused loops, batched reference) and a phased one (per-run reference, matrix view), every
+    figure is a positive finite time or rate, optax ends where optbench ends (both are the same
+    optimizer here), and the section is written once, the rest of the file kept."""
+    import json
+    import math
+
+    from optbench.bench import catalogue as cat
+
+    out = tmp_path / "B.md"
+    out.write_text(f"# Benchmarks\n\n## Engine (issue: core engine)\n\nkeep me\n\n{cat.TITLE}\n\n"
+                   "old figures\n")
+    assert main(["catalogue", "--quick", "--only", "lion,lars", "--write", str(out)]) == 0
+    rows, _ = json.JSONDecoder().raw_decode(capsys.readouterr().out)
+    assert [r["optimizer"] for r in rows] == ["lion", "lars"]
+    for r in rows:
+        keys = ["ours_2d", "ref_2d", "ours_big", "ref_big", "ours_rate", "torch_rate"]
+        if "optax_skipped" not in r:
+            keys.append("optax_rate")
+            assert r["optax_agreement"] < 1e-9, r
+        for k in keys:
+            assert math.isfinite(r[k]) and r[k] > 0, (r["optimizer"], k, r[k])
+        assert r["early"] == 0 and r["torch_steps_timed"] >= 3
+    assert rows[1]["ours_engine"] == "phased" and rows[1]["torch_layout"] == "per-run"
+    text = out.read_text()
+    assert "keep me" in text and "old figures" not in text and text.count(cat.TITLE) == 1
+    for name in ("lion", "lars"):
+        assert text.count(f"| `{name}` |") == 2, name            # per-step and sweep tables

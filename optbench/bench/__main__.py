@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     _quick_arg(p)
     _write_arg(p)
 
+    p = sub.add_parser("catalogue", help="the modern catalogue (lion, adan, prodigy, ...) per "
+                       "step and in the 4,096-run sweep against its PyTorch references and optax")
+    p.add_argument("--only", help="comma-separated optimizer names (default: all)")
+    _quick_arg(p)
+    _write_arg(p)
+
     p = sub.add_parser("lanes", help="the lane sweep driver per (optimizer, problem) against "
                        "JAX + optax")
     p.add_argument("--optimizers", help="comma-separated optimizer names (default: "
@@ -211,6 +217,20 @@ def _optimizers(a):
     _show(rows, oc.to_markdown(rows), oc.TITLE, a.write)
 
 
+def _catalogue(a):
+    from optbench.validate import OptbenchInputError
+
+    from . import catalogue as cat
+
+    only = tuple(n.strip() for n in a.only.split(",")) if a.only else None
+    bad = [n for n in only or () if n not in cat.MEMBERS]
+    if bad:
+        raise OptbenchInputError(f"--only: unknown {', '.join(bad)} (valid: "
+                                 f"{', '.join(cat.MEMBERS)})")
+    rows = cat.catalogue(quick=a.quick, only=only, log=lambda m: print(m, file=sys.stderr))
+    _show(rows, cat.to_markdown(rows, quick=a.quick), cat.TITLE, a.write)
+
+
 def _lanes(a):
     from optbench.validate import OptbenchInputError
 
@@ -234,7 +254,7 @@ def _lanes(a):
 
 COMMANDS = {"engine": _engine, "lanes": _lanes, "zoo": _zoo, "gpu": _gpu, "mlp": _mlp,
             "second-order": _second_order, "sweep": _sweep, "hot": _hot,
-            "optimizers": _optimizers,
+            "optimizers": _optimizers, "catalogue": _catalogue,
             "peers": _peers}
 
 
