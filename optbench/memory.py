@@ -104,7 +104,9 @@ def record_rows(steps: int, record) -> int:
 def _layout(opt, d: int) -> tuple[int, int, int]:
     """(state rows of length d, matrix entries, integer work entries) of one run."""
     if getattr(opt, "kind", "first_order") == "first_order":
-        return max(1, opt.n_state()), 0, 0
+        from optbench.kernels.blocks import vector_blocks
+        # one vector block: the largest per-block matrices a family can keep (Shampoo, SOAP)
+        return max(1, opt.state_rows(vector_blocks(d)), opt.n_state()), 0, 0
     lay = opt.layout(d)
     return 1 + lay["rows"], lay["nmat"] * lay["md"] ** 2, lay["niw"]
 

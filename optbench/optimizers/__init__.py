@@ -27,6 +27,7 @@ FAMILY_MODULES = ("sgd", "adagrad", "rmsprop", "adam", "line_search", "second_or
                   "sophia",
                   "lion", "adabelief", "yogi", "adan", "adopt", "ademamix", "madgrad",
                   "prodigy", "dadapt_adam", "lars", "novograd", "mars",
+                  "adahessian", "shampoo", "soap",
                   )
 
 names = REGISTRY.names

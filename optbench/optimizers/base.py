@@ -108,6 +108,13 @@ class Optimizer:
         """Number of state rows of length d."""
         return 1
 
+    def state_rows(self, blocks) -> int:
+        """State rows of length d this optimizer needs on a problem with the block table
+        ``blocks`` (:mod:`optbench.kernels.blocks`): ``n_state()``, unless the family keeps
+        per-block matrices whose size follows the blocks' shapes (Shampoo, SOAP: their
+        rows beyond ``n_state()`` start at 0 and hold the matrices)."""
+        return self.n_state()
+
     def init_state(self, dim: int):
         st = np.full((max(1, self.n_state()), dim), 0.0)   # touched pages (see runner/batch.py)
         sc = np.zeros(N_SCALARS)

@@ -45,8 +45,11 @@ class Batch:
         self.opts = opts if opts is not None else [s.build_optimizer() for s in specs]
         prob, opts = self.prob, self.opts
         R, d = len(specs), prob.dim
-        ns = max(1, max(o.n_state() for o in opts))   # state rows (one group: one size)
-        hys = [o.hyper_array() for o in {id(o): o for o in opts}.values()]
+        distinct = {id(o): o for o in opts}.values()
+        # state rows: one size per batch (Shampoo's and SOAP's follow the blocks' shapes)
+        blk = prob.blocks()
+        ns = max(1, max(o.state_rows(blk) for o in distinct))
+        hys = [o.hyper_array() for o in distinct]
         # np.full, not np.zeros: calloc'd pages are mapped lazily, and a hot loop over
         # never-written pages runs ~100x slower until they are touched (measured at d = 1e5)
         a = {"X": np.empty((R, d)), "G": np.full((R, d), 0.0), "ST": np.full((R, ns, d), 0.0),
@@ -71,7 +74,7 @@ class Batch:
         for (_, steps, stop_rule, gtol), rows in by_setting.items():
             o = opts[rows[0]]
             st, sc, skind, sp = (*o.init_state(d), *o.schedule.arrays(steps))
-            a["ST"][rows], a["SC"][rows], a["skinds"][rows], a["SP"][rows] = st, sc, skind, sp
+            a["ST"][rows, :st.shape[0]], a["SC"][rows], a["skinds"][rows], a["SP"][rows] = st, sc, skind, sp
             h = o.hyper_array()
             a["HY"][rows, :len(h)] = h
             wd, dwd = o.weight_decay
