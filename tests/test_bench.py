@@ -68,7 +68,9 @@ def test_quick_zoo_rewrites_only_its_section(tmp_path):
 
 # ------------------------------------------------------------------ the modern catalogue's table
 CATALOGUE_NAMES = ("lion", "adabelief", "yogi", "adan", "adopt", "ademamix", "madgrad",
-                   "prodigy", "dadapt-adam", "lars", "novograd", "mars")
+                   "prodigy", "dadapt-adam", "lars", "novograd", "mars", "shampoo", "soap")
+# adahessian's reference draws its own probes (torch's generator): its sweep side cannot end
+# where optbench's runs end; its row is configured like the others (checked below)
 
 
 def test_catalogue_members_are_configured():
@@ -79,9 +81,9 @@ def test_catalogue_members_are_configured():
     from optbench.bench.catalogue_sweep import resolve
     from optbench.optimizers import names
 
-    assert set(CATALOGUE_NAMES) <= set(cat.MEMBERS)
+    assert set(CATALOGUE_NAMES) | {"adahessian"} <= set(cat.MEMBERS)
     registered = set(names())
-    for name in CATALOGUE_NAMES:
+    for name in (*CATALOGUE_NAMES, "adahessian"):
         member = cat.MEMBERS[name]
         assert name in registered
         ob.optimizer(name, **member.hyper)                  # the row's departures are valid
@@ -119,7 +121,10 @@ def test_reference_sweep_layout_steps_each_run_as_optbench(name):
         res = ob.run(prob, ob.optimizer(name, lr=float(lr[i]), **member.hyper), x0=X[i],
                      steps=steps, stop="budget", record="none")
         assert np.linalg.norm(res.x - X[i]) > 0, (name, i)            # it moved
-        np.testing.assert_allclose(got[i], res.x, rtol=1e-9, atol=1e-12, err_msg=name)
+        # soap: the reference's QR runs in float32 (equal to 1e-10 with a float64 QR in
+        # tests/test_catalogue_matrix.py)
+        rtol = 1e-4 if name == "soap" else 1e-9
+        np.testing.assert_allclose(got[i], res.x, rtol=rtol, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.slow

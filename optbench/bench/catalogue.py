@@ -58,6 +58,8 @@ class Member:
     matrix_view: bool = False                     # the reference's x is a (1, d) matrix
     autograd: bool = False                        # the reference differentiates the gradient
     matrix_blocks: bool = False                   # needs matrix blocks: large row on linear-net
+    big_side: int | None = None                   # large row on linear-net, blocks of this
+                                                  # side (Kronecker factors: O(side³) a step)
     lr_decades: tuple = (-1.0, 1.0)               # sweep lrs: default × 10^a … 10^b
     note: str = ""                                # departures, in words
 
@@ -122,6 +124,19 @@ MEMBERS = {
                    hyper={"optimize_1d": True}, layout="per-run",
                    note="optimize_1d on both sides (x is one vector: without it the reference "
                         "runs AdamW on it with lr_1d); optax has no MARS"),
+    "adahessian": Member(f"{PO}.AdaHessian", _ref(PO, "AdaHessian"), autograd=True,
+                         note="the reference's Hutchinson probes differentiate the gradient "
+                              "(backward with create_graph), as its users run it; optbench asks "
+                              "the problem's Hessian-vector product; optax has none"),
+    "shampoo": Member(f"{PO}.Shampoo", _ref(PO, "Shampoo"), layout="per-run", big_side=128,
+                      note="large row: linear-net with two 128 × 128 blocks (each side's "
+                           "inverse root is an O(side³) eigendecomposition every step: Jacobi "
+                           "loops here, LAPACK's SVD in the reference); optax has none"),
+    "soap": Member(f"{PO}.SOAP", _ref(PO, "SOAP", precondition_1d=True),
+                   hyper={"precondition_1d": True}, layout="per-run", big_side=128,
+                   note="precondition_1d on both sides (else a vector is plain Adam); large "
+                        "row: linear-net with two 128 × 128 blocks; the reference's QR in "
+                        "float32; optax has none"),
 }
 
 
@@ -172,8 +187,10 @@ def step_costs(name: str, member: Member, quick: bool = False) -> dict:
                                                max(200, n2 // 100), False, member.autograd)
         except ImportError as exc:
             row["ref_2d"], row["note_2d"] = math.nan, f"{exc.name} not installed"
-    if member.matrix_blocks:
+    if member.matrix_blocks or member.big_side:
         side = int(math.isqrt((dim if quick else oc.MATRIX_DIM) // 2))
+        if member.big_side:
+            side = min(side, member.big_side)
         prob = ob.problem("linear-net", in_dim=side, hidden=side, out_dim=side)
     else:
         prob = ob.problem("quadratic", dim=dim, cond=1e3, start="random")
