@@ -88,6 +88,27 @@ def fastest(tabs: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["instance", "aRT", "fastest", "reached by"])
 
 
+def departures(tune: pd.DataFrame) -> list[str]:
+    """Per optimizer, the hyperparameters besides the learning rate that the suite sets away
+    from the family's defaults (read from the runs themselves), as ``name (k = v, …)``."""
+    import json
+
+    import optbench as ob
+
+    out = []
+    for name, params in sorted(tune.groupby("optimizer")["optimizer_params"].first().items()):
+        given = json.loads(params)
+        try:
+            default = ob.optimizer(name).spec
+        except Exception:  # noqa: BLE001 - a plugin not loaded here: nothing to compare
+            continue
+        diff = [f"{k} = {json.dumps(v)}" for k, v in sorted(given.items())
+                if k not in ("lr", "optimizer") and default.get(k) != v]
+        if diff:
+            out.append(f"`{name}` ({', '.join(diff)})")
+    return out
+
+
 def _readme(tabs, figs, folder: Path, tune, final, seeds: int, command: str) -> str:
     from optbench.analysis.export import to_markdown
 
@@ -111,7 +132,9 @@ def _readme(tabs, figs, folder: Path, tune, final, seeds: int, command: str) -> 
         "the problem has them, COCO's 51 targets f − f* ≤ 10² … 10⁻⁸ (a run stops at the "
         "last one).",
         f"- **Instances** ({len(insts)}): " + ", ".join(f"`{i}`" for i in insts) + ".",
-        f"- **Optimizers** ({len(opts)}, each with its defaults but the learning rate): "
+        f"- **Optimizers** ({len(opts)}, each with its defaults but the learning rate"
+        + (", except " + "; ".join(dep) + ", set in the suite file, which says why"
+           if (dep := departures(tune)) else "") + "): "
         + ", ".join(f"`{o}`" for o in opts) + ".",
         f"- **Tuning**: every optimizer on every instance at each lr of the grid {grid}, one "
         f"seed: {len(tune):,} runs ({refused} (instance, optimizer) pairs the optimizer "

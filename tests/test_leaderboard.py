@@ -137,3 +137,22 @@ def test_sensitivity_grid_of_many_optimizers_stays_small(tmp_path):
     with Image.open(png) as im:
         assert im.mode == "P" and im.size[0] <= 1600
     assert png.stat().st_size < 500_000
+
+
+def test_the_page_names_each_departure_from_the_defaults():
+    """The page says which hyperparameters besides the lr the suite sets (read from the runs):
+    weight decay off for AdamW, MARS with optimize_1d, nothing for Adam."""
+    import json
+
+    import pandas as pd
+
+    import optbench as ob
+    from optbench.leaderboard_page import departures
+
+    def row(name, **kw):
+        return {"optimizer": name,
+                "optimizer_params": json.dumps({**ob.optimizer(name, **kw).spec, "lr": 0.1})}
+
+    tune = pd.DataFrame([row("adam"), row("adamw", weight_decay=0.0),
+                         row("mars", optimize_1d=True)])
+    assert departures(tune) == ["`adamw` (weight_decay = 0.0)", "`mars` (optimize_1d = true)"]
