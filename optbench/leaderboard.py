@@ -102,6 +102,8 @@ def run(out=None, *, quick: bool = False, docs=None, executor=None, workers=None
 
         board = Path(docs)
         paths = leaderboard_page.write(tune, final, board, seeds=seeds,
+                                       tabs=tables(tune, final, seeds), target=TARGET,
+                                       table_md=to_markdown, overall_note=OVERALL_NOTE,
                                        command=command(docs=docs, quick=quick, seeds=seeds))
         page = board / "README.md"
     t3 = time.perf_counter()

@@ -23,40 +23,42 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optbench import leaderboard as LB
 
-PER_INSTANCE = {"art": f"aRT to f − f* ≤ {LB.TARGET:g} (gradient evaluations)",
-                "success": f"seeds that reached f − f* ≤ {LB.TARGET:g}",
-                "lr": "tuned learning rates"}
+def per_instance(target: float) -> dict[str, str]:
+    return {"art": f"aRT to f − f* ≤ {target:g} (gradient evaluations)",
+            "success": f"seeds that reached f − f* ≤ {target:g}",
+            "lr": "tuned learning rates"}
 
 
 def write(tune: pd.DataFrame, final: pd.DataFrame, folder, *, seeds: int,
-          command: str) -> list[Path]:
+          command: str, tabs: dict, target: float, table_md, overall_note: str) -> list[Path]:
     """Write the page (module docstring) into ``folder``; ``command``: the line that
-    regenerates it, shown on the page. Returns the files written."""
+    regenerates it, shown on the page; ``tabs``, ``target``, ``table_md`` and ``overall_note``:
+    :mod:`optbench.leaderboard`'s tables, target, Markdown formatter and overall-table note
+    (passed in, so that this module does not import it back). Returns the files written."""
     from optbench.plots import leaderboard as PL
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tabs = LB.tables(tune, final, seeds)
     written = []
     for name, df in tabs.items():
         p = folder / f"{name}.csv"
         df.to_csv(p, index=False, float_format="%.17g", lineterminator="\n")
         written.append(p)
-    for name, title in PER_INSTANCE.items():
+    for name, title in per_instance(target).items():
         p = folder / f"{name}.md"
-        p.write_text(_table_page(name, title, tabs[name], seeds))
+        p.write_text(_table_page(name, title, tabs[name], seeds, table_md))
         written.append(p)
     order = tabs["overall"]["optimizer"].tolist()
-    figs = PL.docs_figures(tune, final, folder / "figures", order, target=LB.TARGET)
+    figs = PL.docs_figures(tune, final, folder / "figures", order, target=target)
     written += figs
     readme = folder / "README.md"
-    readme.write_text(_readme(tabs, figs, folder, tune, final, seeds, command))
+    readme.write_text(_readme(tabs, figs, folder, tune, final, seeds, command, target,
+                              table_md, overall_note))
     return written + [readme]
 
 
-def _table_page(name: str, title: str, df: pd.DataFrame, seeds: int) -> str:
+def _table_page(name: str, title: str, df: pd.DataFrame, seeds: int, table_md) -> str:
     notes = {"art": "All evaluations of all seeds / seeds that reached the target (COCO's "
                     "aRT). ∞: no seed reached it; n/a: the optimizer does not run on that "
                     "instance.",
@@ -66,7 +68,7 @@ def _table_page(name: str, title: str, df: pd.DataFrame, seeds: int) -> str:
                    "then the smaller lr) and used by the re-runs."}
     return "\n".join([f"# Leaderboard: {title}", "", notes[name], "",
                       f"Also as [{name}.csv]({name}.csv); back to the [leaderboard](README.md).",
-                      "", LB.to_markdown(df, name), ""])
+                      "", table_md(df, name), ""])
 
 
 def fastest(tabs: dict) -> pd.DataFrame:
@@ -109,7 +111,8 @@ def departures(tune: pd.DataFrame) -> list[str]:
     return out
 
 
-def _readme(tabs, figs, folder: Path, tune, final, seeds: int, command: str) -> str:
+def _readme(tabs, figs, folder: Path, tune, final, seeds: int, command: str,
+            target: float, table_md, overall_note: str) -> str:
     from optbench.analysis.export import to_markdown
 
     rel = {p.stem: p.relative_to(folder).as_posix() for p in figs}
@@ -139,22 +142,22 @@ def _readme(tabs, figs, folder: Path, tune, final, seeds: int, command: str) -> 
         f"- **Tuning**: every optimizer on every instance at each lr of the grid {grid}, one "
         f"seed: {len(tune):,} runs ({refused} (instance, optimizer) pairs the optimizer "
         "refuses are left out, shown as n/a). Per (instance, optimizer) the lr with the "
-        f"fewest steps to f − f* ≤ {LB.TARGET:g} is picked (ties and misses: lower final f, "
+        f"fewest steps to f − f* ≤ {target:g} is picked (ties and misses: lower final f, "
         "then the smaller lr).",
         f"- **Re-runs**: each pick with seeds 0 … {seeds - 1}: {len(final):,} runs; every "
         "table and figure but the sensitivity grid is computed from them.", "",
-        "## Overall", "", LB.OVERALL_NOTE, "",
-        LB.to_markdown(overall, "overall"), "",
+        "## Overall", "", overall_note, "",
+        table_md(overall, "overall"), "",
         f"Also as [overall.csv](overall.csv). Per instance: [aRT](art.md) ([csv](art.csv)), "
-        f"[seeds that reached {LB.TARGET:g}](success.md) ([csv](success.csv)), "
+        f"[seeds that reached {target:g}](success.md) ([csv](success.csv)), "
         "[tuned learning rates](lr.md) ([csv](lr.csv)).", "",
         "![runtime ECDF](" + rel["ecdf"] + ")", "",
         "Runtime ECDF: the fraction of (instance, target) pairs reached against gradient "
         "evaluations, over the instances with a known f* and the 51 targets.", "",
         "![performance profile](" + rel["profile"] + ")", "",
-        f"Performance profile at {LB.TARGET:g}: the fraction of instances on which an "
+        f"Performance profile at {target:g}: the fraction of instances on which an "
         "optimizer's aRT is within a factor τ of the best; the legend gives the score.", "",
-        f"## Fastest per instance (aRT to {LB.TARGET:g})", "",
+        f"## Fastest per instance (aRT to {target:g})", "",
         "`reached by`: optimizers with at least one seed at the target, of those that run on "
         "the instance.", "", to_markdown(fastest(tabs)).rstrip("\n"), "",
         "## Sensitivity to the learning rate", "",
