@@ -282,3 +282,34 @@ def test_progress_bar_is_drawn_on_a_terminal(tmp_path):
     p.close()
     out = f.getvalue()
     assert "3/5" in out and "error=1" in out
+
+
+def _sleep_long():
+    time.sleep(600)
+
+
+def test_interrupted_close_terminates_a_worker_the_pool_had_not_registered():
+    """A Ctrl-C inside submit can land between a worker's start and its entry in the pool's
+    table; closing after the interrupt must stop that worker too, or the pool's exit hook
+    waits for its task (600 s here). Simulated: a child started from the pool's context and
+    left out of its table. A child that was there before the pool is left alone."""
+    import multiprocessing as mp
+
+    other = mp.get_context("spawn").Process(target=time.sleep, args=(60,))
+    other.start()
+    ex = X.ProcessExecutor(workers=1)
+    stray = None
+    try:
+        ex._submit(_sleep_long)
+        stray = ex._pool._mp_context.Process(target=_sleep_long)
+        stray.start()
+        t0 = time.monotonic()
+        ex.close(interrupted=True)
+        stray.join(timeout=10)
+        assert not stray.is_alive() and time.monotonic() - t0 < 15
+        assert other.is_alive()                       # not the pool's: untouched
+    finally:
+        for p in (stray, other):
+            if p is not None and p.is_alive():
+                p.kill()
+                p.join()

@@ -278,6 +278,7 @@ class ProcessExecutor(_AsyncExecutor):
         self.hooks = hooks or {}
         self.plugins = tuple(plugins)
         self._pool = None
+        self._before: set = set()
         self._ok = 0
 
     def _limit(self):
@@ -285,8 +286,11 @@ class ProcessExecutor(_AsyncExecutor):
 
     def _submit(self, task):
         if self._pool is None:
+            import multiprocessing as mp
+
             ctx = _mp_context()
             _start_forkserver_shielded(ctx)
+            self._before = set(mp.active_children())   # children that are not the pool's
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
                                              initializer=_worker_init,
                                              initargs=(self.plugins,))
@@ -340,6 +344,14 @@ class ProcessExecutor(_AsyncExecutor):
         if pool is None:
             return
         procs = list((getattr(pool, "_processes", None) or {}).values())
+        if kill:
+            # a Ctrl-C inside submit can land between a worker's start and its entry in the
+            # pool's table: that worker is a child of ours all the same, and the pool's exit
+            # hook would wait for it (a task sleeping or computing) — terminate it too
+            import multiprocessing as mp
+
+            procs += [p for p in mp.active_children()
+                      if p not in self._before and p not in procs]
         pool.shutdown(wait=not kill, cancel_futures=True)
         if kill:
             for p in procs:
