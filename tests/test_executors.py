@@ -313,3 +313,21 @@ def test_interrupted_close_terminates_a_worker_the_pool_had_not_registered():
             if p is not None and p.is_alive():
                 p.kill()
                 p.join()
+
+
+def test_a_fork_server_gone_at_submit_is_a_broken_pool_not_a_crash(monkeypatch):
+    """EOF on the fork server's socket while a worker is spawned (the server was killed) is
+    reported like a dead worker: a failed future the stream re-runs as a suspect."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    ex = X.ProcessExecutor(workers=1)
+    try:
+        ex._submit(time.time).result(timeout=120)          # the pool exists
+        monkeypatch.setattr(ex._pool, "submit",
+                            lambda *a, **k: (_ for _ in ()).throw(EOFError("unexpected EOF")))
+        fut = ex._submit(("a task",))
+        assert isinstance(fut.exception(), BrokenProcessPool)
+        assert "fork server" in str(fut.exception())
+    finally:
+        monkeypatch.undo()
+        ex.close()

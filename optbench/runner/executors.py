@@ -298,9 +298,12 @@ class ProcessExecutor(_AsyncExecutor):
             return self._pool.submit(task)
         try:
             return self._pool.submit(run_task, task, self.hooks, False, self.plugins)
-        except BrokenProcessPool as e:  # a worker died since the last look: the task did
-            f = Future()                # not run; it is re-run as a suspect, like the others
-            f.set_exception(e)
+        except (BrokenProcessPool, EOFError, ConnectionError) as e:
+            # a worker died since the last look, or the fork server did (EOF on its socket):
+            # the task did not run; it is re-run as a suspect, like the others
+            f = Future()
+            f.set_exception(e if isinstance(e, BrokenProcessPool) else
+                            BrokenProcessPool(f"the fork server stopped: {e!r}"))
             return f
 
     def _next_done(self, inflight):
