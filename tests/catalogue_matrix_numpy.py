@@ -2,7 +2,8 @@ r"""Plain-NumPy implementations of adahessian, shampoo and soap from their paper
 with the reference implementation's choices (pytorch-optimizer 4.1.0) that optbench follows
 and documents in each family's docstring, for tests/test_catalogue_matrix.py.
 
-Nothing here imports optbench or torch. Matrices are NumPy's: ``np.linalg.eigh`` for the
+Nothing here imports optbench or torch (the weight decay is the NumPy one of
+tests/reference_catalogue.py). Matrices are NumPy's: ``np.linalg.eigh`` for the
 factors' eigenvectors and inverse roots, ``np.linalg.qr`` for SOAP's refresh, ``np.outer`` and
 ``@`` for the statistics — LAPACK and BLAS, not optbench's Jacobi and loops. A block is
 ``(offset, size, shape)`` with shape ``(n,)`` or ``(rows, cols)``.
@@ -12,6 +13,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from reference_catalogue import po_decay   # pytorch-optimizer's weight decay, in NumPy
 
 DEFAULTS = {
     "adahessian": dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-16, hessian_power=1.0,
@@ -26,15 +29,6 @@ DEFAULTS = {
 }
 
 
-def _decay(x, g, lr, h):
-    wd = h["weight_decay"]
-    if wd == 0.0:
-        return x, g
-    if not h["weight_decouple"]:
-        return x, g + wd * x
-    return x * (1.0 - wd * (1.0 if h["fixed_decay"] else lr)), g
-
-
 def adahessian(x0, value, grad, hvp, probe, steps, h):
     """Yao et al. (2021), Algorithm 1: D = mean_s u_s ⊙ H u_s every k steps, v ← β₂v + (1−β₂)D²,
     m ← β₁m + (1−β₁)g, x ← x − lr m̂ / (v̂^(p/2) + ε). ``probe(t, s)``: sample s of step t."""
@@ -47,7 +41,7 @@ def adahessian(x0, value, grad, hvp, probe, steps, h):
         if (t - 1) % k == 0:
             D = sum(probe(t, s) * hvp(x, probe(t, s)) for s in range(S)) / S
             v = b2 * v + (1 - b2) * D * D
-        x, g = _decay(x, g, h["lr"], h)
+        x, g = po_decay(x, g, h["lr"], h)
         m = b1 * m + (1 - b1) * g
         vhat = v / (1 - b2 ** t)
         x = x - h["lr"] / (1 - b1 ** t) * m / (vhat ** (h["hessian_power"] / 2) + h["eps"])
