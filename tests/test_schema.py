@@ -32,7 +32,9 @@ def check_table(df: pd.DataFrame, kind: str, metrics=()):
     for name, col in SC.expand(kind, metrics):
         assert df[name].dtype == SC.pandas_dtype(col.dtype), (kind, name, df[name].dtype)
         if col.dtype.startswith("list"):
-            assert all(isinstance(v, list) for v in df[name]), name
+            item = col.dtype[5:-1]
+            assert all(isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype == item
+                       for v in df[name]), name
 
 
 def check_defaults(df: pd.DataFrame, kind: str, driver: str, metrics=()):

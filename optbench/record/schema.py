@@ -46,8 +46,8 @@ _GROUPS = ((ALL, "all"), (RESULTS, "all but error rows"), (("second-order",), "s
            (CUDA, "CUDA"), (("cuda-thread",), "CUDA thread per run"))
 
 # dtypes: "text" is free text in the running pandas' default string dtype; "string" is
-# pandas' StringDtype (missing = <NA>); lists are Python lists in object columns (NumPy arrays
-# once read back from a results folder)
+# pandas' StringDtype (missing = <NA>); a list column is an object column whose cells are
+# 1-D NumPy arrays of the item dtype, in memory as read back from a results folder
 DTYPES = ("int64", "float64", "string", "text", "list<float64>", "list<int64>")
 
 # gradient-equivalent evaluations: a value computed with its gradient is free, a value alone

@@ -21,7 +21,7 @@ from .schema import COST_MODEL, TABLES, expand, names, pandas_dtype, target_labe
 from .targets import TABLE_TARGETS
 
 __all__ = ["COST_MODEL", "TRACE_COLUMNS", "table", "spec_columns", "error_row", "error_runs",
-           "runs_frame", "empty_trace", "traces_frame", "arrow_table", "repeat_ids",
+           "runs_frame", "empty_trace", "list_cells", "traces_frame", "arrow_table", "repeat_ids",
            "target_label", "table_target_index", "hyper_columns"]
 
 TRACE_COLUMNS = names("traces")
@@ -45,7 +45,7 @@ def table(kind: str, driver: str, values: dict, n: int, metrics=()) -> pd.DataFr
             raise ValueError(f"driver {driver!r} {'must fill' if fills else 'does not fill'} "
                              f"{kind} column {name!r} (optbench/record/schema.py)")
         data[name] = _column(values[name] if fills else c.default, c.dtype, n)
-    return pd.DataFrame(data, index=pd.RangeIndex(n))
+    return pd.DataFrame(data, index=pd.RangeIndex(n), copy=False)
 
 
 def _column(v, dtype: str, n: int):
@@ -58,8 +58,21 @@ def _column(v, dtype: str, n: int):
     if dtype.startswith("list"):
         if scalar:
             raise ValueError("a list column needs one list per row")
-        return pd.Series(list(v), dtype=object, index=pd.RangeIndex(n))
+        return pd.Series(list_cells(v, dtype[5:-1], n), dtype=object, index=pd.RangeIndex(n))
     return pd.Series([v] * n if scalar else v, dtype=pandas_dtype(dtype), index=pd.RangeIndex(n))
+
+
+def list_cells(v, item: str, n: int) -> np.ndarray:
+    """A list column's cells: one 1-D NumPy array of dtype ``item`` per row, as a results
+    folder reads them back. A 2-D array (a driver's per-run rows) becomes views of its rows —
+    no Python object per element, which for a sweep's five 51-target columns was most of the
+    runs table's cost (and its garbage collections)."""
+    out = np.empty(n, dtype=object)
+    if isinstance(v, np.ndarray) and v.ndim == 2:
+        out[:] = list(np.ascontiguousarray(v, dtype=item))
+    else:
+        out[:] = [np.asarray(c, dtype=item) for c in v]
+    return out
 
 
 def spec_columns(specs) -> dict:
@@ -173,11 +186,28 @@ def repeat_ids(ids: list, counts: np.ndarray):
     strings in Arrow (the default of pandas 3): 7× faster for a sweep's trace table."""
     dtype = pd.Series(["x"]).dtype
     if getattr(dtype, "storage", None) == "pyarrow":
-        import pyarrow as pa
-
-        take = pa.array(np.repeat(np.arange(len(ids)), counts))
-        return pd.array(pa.array(ids, type=pa.large_string()).take(take), dtype=dtype)
+        return pd.array(_repeat_strings(ids, np.asarray(counts, np.int64)), dtype=dtype)
     return np.repeat(np.array(ids, dtype=object), counts)
+
+
+def _repeat_strings(ids: list, counts: np.ndarray):
+    """An Arrow large_string array of ``ids[i]`` repeated ``counts[i]`` times, its data and
+    offsets buffers built by NumPy from the ids' UTF-8 bytes (no Python object per row)."""
+    import pyarrow as pa
+
+    raw = [i.encode() for i in ids]
+    lens = np.array([len(b) for b in raw], np.int64)
+    width = max(1, int(lens.max(initial=0)))
+    fixed = np.array(raw, dtype=f"S{width}").view(np.uint8).reshape(len(raw), width)
+    rows = np.repeat(np.arange(len(raw)), counts)
+    data = fixed[rows]
+    rlens = lens[rows]
+    if not (rlens == width).all():            # ids of different lengths: drop the padding
+        data = data[np.arange(width)[None, :] < rlens[:, None]]
+    offsets = np.zeros(rows.size + 1, np.int64)
+    np.cumsum(rlens, out=offsets[1:])
+    return pa.LargeStringArray.from_buffers(rows.size, pa.py_buffer(offsets),
+                                            pa.py_buffer(np.ascontiguousarray(data).ravel()))
 
 
 def hyper_columns(runs: pd.DataFrame) -> pd.DataFrame:

@@ -66,10 +66,9 @@ def run_columns(b, compile_s: float, walls: np.ndarray) -> dict:
         "grad_norm": out[:, L.O_GNORM], "dist_to_opt": out[:, L.O_DIST],
         "wall_s": walls, "compile_s": float(compile_s), "batch_size": R,
         "env_id": environment_id(),
-        "targets": np.broadcast_to(ladder, hitf.shape).tolist(),
-        "hit_step": hitf.tolist(), "hit_step_grad": hitg.tolist(),
+        "targets": np.broadcast_to(ladder, hitf.shape), "hit_step": hitf, "hit_step_grad": hitg,
         "kind": [getattr(o, "kind", "first_order") for o in b.opts],
-        "hit_ngev": hit_evals.tolist(), "hit_grad_equiv": hit_ge.tolist(),
+        "hit_ngev": hit_evals, "hit_grad_equiv": hit_ge,
     })
     nan = np.full(R, np.nan)
     for lab, j in T.table_target_index(ladder):
@@ -91,28 +90,36 @@ def trace_columns(b, walls: np.ndarray, rate: float) -> tuple[dict, int]:
     a = b.a
     iout = a["IOUT"]
     mask, nrec = trace_rows(b)
-    tr = a["TRACE"][mask]
+    full = bool((nrec == mask.shape[1]).all())
+
+    def column(buf, k):
+        # one column of the recorded rows, gathered straight from the (run, row, column)
+        # buffer: no copy of the whole buffer's rows first
+        c = buf[:, :, k]
+        return np.ascontiguousarray(c).reshape(-1) if full else c[mask]
+
+    TR = a["TRACE"]
+    step = column(TR, L.T_STEP)
     if rate > 0:
-        tsec = (tr[:, L.T_TICKS] - np.repeat(iout[:, L.I_TICK0], nrec)) / rate
+        tsec = (column(TR, L.T_TICKS) - np.repeat(iout[:, L.I_TICK0], nrec)) / rate
     else:
         nit = np.repeat(iout[:, L.I_NIT], nrec)
-        tsec = np.repeat(walls, nrec) * (tr[:, L.T_STEP] + 1) / (nit + 1)
-    ngev = tr[:, L.T_NGEV].astype(np.int64)
+        tsec = np.repeat(walls, nrec) * (step + 1) / (nit + 1)
+    ngev = column(TR, L.T_NGEV).astype(np.int64)
     cols = {"run_id": T.repeat_ids([s.run_id for s in b.specs], nrec),
-            "step": tr[:, L.T_STEP].astype(np.int64), "ngev": ngev,
-            "f": tr[:, L.T_F], "best_f": tr[:, L.T_BEST], "grad_norm": tr[:, L.T_GNORM],
-            "dist_to_opt": tr[:, L.T_DIST], "time_s": np.asarray(tsec, dtype=np.float64),
+            "step": step.astype(np.int64), "ngev": ngev,
+            "f": column(TR, L.T_F), "best_f": column(TR, L.T_BEST),
+            "grad_norm": column(TR, L.T_GNORM), "dist_to_opt": column(TR, L.T_DIST),
+            "time_s": np.asarray(tsec, dtype=np.float64),
             "nfev": ngev, "grad_equiv": ngev.astype(np.float64)}
     if "PH" in a:     # the phased loop: HVPs so far and f at the averaged point
-        ph = a["PH"][mask]
-        cols["nhev"] = ph[:, 0].astype(np.int64)
-        cols["f_avg"] = ph[:, 1]
-        cols["grad_equiv"] = ngev + ph[:, 0]
-    if b.metric_names:
-        met = a["MET"][mask]
-        for k, name in enumerate(b.metric_names):
-            cols[name] = met[:, k]
-    return cols, int(tr.shape[0])
+        hv = column(a["PH"], 0)
+        cols["nhev"] = hv.astype(np.int64)
+        cols["f_avg"] = column(a["PH"], 1)
+        cols["grad_equiv"] = ngev + hv
+    for k, name in enumerate(b.metric_names):
+        cols[name] = column(a["MET"], k)
+    return cols, int(nrec.sum())
 
 
 def frames(engine: str, b, cols: dict, tcols: dict, n: int) -> tuple:

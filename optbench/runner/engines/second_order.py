@@ -113,7 +113,7 @@ class SecondOrderEngine(Engine):
                      "grad_equiv": grad_equiv(nfev, ngev, nhev, nhess, d),
                      "n_inner": cnt[:, CNT_INNER], "n_ls_evals": cnt[:, CNT_LS],
                      "n_rejected": cnt[:, CNT_REJ],
-                     "hit_ngev": hcf[:, :, 0].tolist(), "hit_grad_equiv": hcf[:, :, 1].tolist()})
+                     "hit_ngev": hcf[:, :, 0], "hit_grad_equiv": hcf[:, :, 1]})
         for lab, j in T.table_target_index(a["ftg"]):
             cols[f"ngev_{lab}"] = hcf[:, j, 0] if j >= 0 else np.nan
             cols[f"grad_equiv_{lab}"] = hcf[:, j, 1] if j >= 0 else np.nan
