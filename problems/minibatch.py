@@ -4,8 +4,9 @@ Every draw is a pure function of (run seed, counter), so a stochastic run is rep
 serial or parallel, on the CPU or on CUDA, and no generator state is carried between steps.
 
 **Integer arithmetic.** 64-bit quantities are held as two 32-bit halves ``(hi, lo)`` in
-ordinary (signed) integers, and every intermediate stays below :math:`2^{63}` (32 × 32-bit
-products are split into 16-bit pieces). The same source therefore gives bit-identical results
+ordinary (signed) integers, and every intermediate stays below :math:`2^{63}` in magnitude (a
+full 32 × 32-bit product is split into 16-bit pieces; a product mod :math:`2^{32}` reads one
+factor as signed 32-bit). The same source therefore gives bit-identical results
 in plain Python, ``numba.njit`` (int64) and ``numba.cuda`` device code, with no overflow and
 no unsigned/signed promotion traps. Seeds, epochs and counters must lie in
 :math:`[0, 2^{62})`.

@@ -62,6 +62,36 @@ def test_splitmix64_matches_reference_and_published_value():
             assert (int(h) << 32) | int(l_) == want
 
 
+def test_fmix32_and_mul32_match_uint32_arithmetic_everywhere():
+    """MurmurHash3's fmix32 written with NumPy uint32 (wraps mod 2**32), against the kernels
+    in Python (ints and NumPy int64 scalars, as the CUDA simulator passes them: no overflow
+    warning) and compiled."""
+    from optbench.kernels.probes import fmix32, mul32
+
+    def fmix_ref(x):
+        x = np.uint32(x)
+        with np.errstate(over="ignore"):
+            x ^= x >> np.uint32(16)
+            x *= np.uint32(0x85EBCA6B)
+            x ^= x >> np.uint32(13)
+            x *= np.uint32(0xC2B2AE35)
+            x ^= x >> np.uint32(16)
+        return int(x)
+
+    assert fmix_ref(1) == 0x514E28B7                    # MurmurHash3's fmix32(1)
+    r = np.random.default_rng(3)
+    xs = [0, 1, 2**31 - 1, 2**31, 2**32 - 1] + [int(v) for v in r.integers(0, 2**32, 300)]
+    fm, m32 = kc.cpu(fmix32), kc.cpu(mul32)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for a, b in zip(xs, reversed(xs)):
+            want = (a * b) % 2**32
+            assert mul32(a, b) == want and int(m32(a, b)) == want
+            assert int(mul32(np.int64(a), np.int64(b))) == want
+            assert fmix32(a) == fmix_ref(a) == int(fm(a)) == int(fmix32(np.int64(a)))
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 10, 16, 17, 100, 1000, 1023, 1025])
 def test_perm_is_bijection(n):
     for seed in (0, 1, 12345, 2**62 - 1):

@@ -6,8 +6,8 @@ generator state), so a run is reproducible serial or parallel, on the CPU or on 
 reference implementation draws the same probes with :func:`rademacher_vector`.
 
 The hash is MurmurHash3's 32-bit finaliser ``fmix32`` chained over the seed's two 32-bit
-halves, the step and the index; the sign is the top bit. Every product is split into 16-bit
-pieces (the minibatch order and noise of :mod:`optbench.problems.minibatch` use the same
+halves, the step and the index; the sign is the top bit. Every product stays below 2⁶³ in
+magnitude (the minibatch order and noise of :mod:`optbench.problems.minibatch` use the same
 :func:`mul32` and :func:`fmix32`), so the same source gives the same bits in
 plain Python, ``numba.njit`` and ``numba.cuda``. Seeds, steps and indices lie in [0, 2⁶²).
 """
@@ -22,8 +22,13 @@ _M = 0xFFFFFFFF
 
 @kernel
 def mul32(a, b):
-    """``a * b mod 2**32`` for 32-bit ``a``, ``b`` (intermediates < 2**49)."""
-    return ((a & 0xFFFF) * b + ((((a >> 16) * b) & 0xFFFF) << 16)) & 0xFFFFFFFF
+    """``a * b mod 2**32`` for 32-bit ``a``, ``b``: one multiplication. ``b`` is read as a
+    signed 32-bit value (``b - 2**32`` when ``b >= 2**31``: the product changes by a multiple of
+    2**32), so ``|a·b| < 2**63`` never overflows an int64, and the mask keeps the low 32 bits
+    of a negative product too (two's complement in int64, as in Python's integers)."""
+    if b >= 0x80000000:
+        b -= 0x100000000
+    return (a * b) & 0xFFFFFFFF
 
 
 @kernel

@@ -154,7 +154,7 @@ def _jax_row(work, ours, x0, lam, steps, repeats, ref) -> Row:
         fn, args = _jax(x0, lam, steps)
     except ImportError:
         return Row(work, "JAX + optax", ours, None,
-                   skipped="jax/optax not installed (the bridges extra)")
+                   skipped="jax/optax not installed (the bench extra)")
     out, compile_s, walls, busy = time_jax(fn, args, repeats)
     k = int(np.argsort(walls)[len(walls) // 2])
     xj = np.asarray(out[0])

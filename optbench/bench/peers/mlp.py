@@ -38,7 +38,7 @@ def run(widths=(16, 32, 64, 128), repeats: int = 5) -> list[Row]:
                                  f"{r['jax_compile_s']:.1f} s; max |Δx| {r['jax_max_dx']:.1e}"))
         else:
             rows.append(Row(work, "JAX + optax", ours, None, goal=1.5,
-                            skipped="jax/optax not installed (the bridges extra)"))
+                            skipped="jax/optax not installed (the bench extra)"))
         rows.append(Row(work, "NumPy (hand-written batched backprop)", ours,
                         r["numpy_ms"] * 1e-3,
                         note=f"max |Δx| vs NumPy {r['numpy_max_dx']:.1e}"

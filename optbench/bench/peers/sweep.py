@@ -148,7 +148,7 @@ def _floor_rows(work, ours, X, lr, steps, specs) -> list[Row]:
         xj, tj, cj, threads = F.jax_optax(X, lr, steps)
     except ImportError as e:
         return rows + [Row(work, "JAX + optax, jit(vmap(lax.scan(optax.adam)))", ours, None,
-                           unit="/s", skipped=f"{e.name} not installed (extra 'bridges')")]
+                           unit="/s", skipped=f"{e.name} not installed (extra 'bench')")]
     rows.append(Row(work, "JAX + optax, jit(vmap(lax.scan(optax.adam)))", ours, R * steps / tj,
                     unit="/s", goal=2.3,
                     note=f"{F.jax_threads_note(threads)}; compile {cj:.2f} s apart; end points "
