@@ -253,3 +253,24 @@ def test_runs_with_different_hyperparameters_take_the_general_form_bit_for_bit()
                           stop="target", targets=[1.0, 1e-2])
              for s in range(LANES) for b1 in (0.9, 0.5)]
     _same_results(specs)
+
+
+def test_each_lane_is_charged_its_share_of_the_steps_it_ran():
+    """Time: each step's cycles are split among the lanes live in it. Within a chunk a run
+    that ran longer was charged for every step of a shorter one and more; each trace's time
+    stamps grow from its first step on (a lane's clock is up to date whenever it is read), and
+    its last one is the run's time."""
+    prob = ob.problem("rosenbrock", start="random")
+    specs = [RunSpec.make(prob, ob.optimizer("adam", lr=lr), seed=s, steps=3000,
+                          stop="target", targets=[1.0, 1e-2, 1e-4], record="log")
+             for s in range(LANES // 4) for lr in (3e-3, 1e-2, 3e-2, 1e-1)]
+    got = E.run_batch(specs, engine=LaneEngine())
+    runs = got.runs
+    assert len(runs) == LANES and runs.nit.nunique() > 5
+    assert (runs.wall_s > 0).all()
+    order = runs.sort_values("nit")
+    assert (np.diff(order.wall_s.to_numpy()) >= 0).all()
+    for rid, tr in got.traces.groupby("run_id", sort=False):
+        t = tr.time_s.to_numpy()
+        assert (np.diff(t) >= 0).all() and (t[tr.step.to_numpy() > 0] > 0).all()
+        assert t[-1] == pytest.approx(float(runs.set_index("run_id").wall_s[rid]), rel=1e-12)

@@ -31,7 +31,9 @@ the squared norm with a threshold a little above the square of the next target, 
 not reached" never errs, and a lane near a target goes through the exact check.
 
 Time. As in the lockstep driver, each step's elapsed time is split evenly between the lanes
-active in it. Chunks run in parallel (``prange``). Compiled per (problem, optimizer) pair,
+active in it; the shares are summed once per chunk and added to the lanes' clocks only when
+the set of live lanes changes or a clock is read (the bookkeeping stamps traces with it), not
+in a lane loop every step. Chunks run in parallel (``prange``). Compiled per (problem, optimizer) pair,
 cached on disk.
 """
 from __future__ import annotations
@@ -205,6 +207,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                 uni = False
     active = k
     t = 0
+    pend = 0
     while active > 0:
         c0 = _readcyclecounter()
         n_in = active
@@ -243,6 +246,10 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
         # 3. the others, one by one, through the one-run bookkeeping
         stopped = 0
         if nq < k:
+            if pend != 0:       # the lanes' clocks up to date: the bookkeeping stamps them
+                for j in range(k):
+                    clk[j] += pend if W[W_LIVE, j] != 0 else 0
+                pend = 0
             stopped = SLOW(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC,
                            data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
                            HITG, TRACE, MET, OUT, IOUT)
@@ -278,15 +285,18 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
             PREPL(SCL, HYL, lw, lwi, V[V_F], k)
             for i in range(d):
                 ELEML(XL, GL[i], STL, SCL, HYL, i, lw, lwi, V[V_F], k)
-        share = (_readcyclecounter() - c0) // n_in
-        for j in range(k):      # a select: AVX2 has no 64-bit integer multiply
-            clk[j] += share if W[W_LIVE, j] != 0 else 0
+        # each live lane's share of the step, pending until the set of live lanes changes
+        # or a lane's clock is read (integer sums: the same totals as adding every step)
+        pend += (_readcyclecounter() - c0) // n_in
         if stopped > 0:       # lanes that stopped in this step had their share of it
             for j in range(k):
-                if W[W_STOPPED, j] != 0:
-                    clk[j] += share
-                    W[W_STOPPED, j] = 0
+                if W[W_LIVE, j] != 0 or W[W_STOPPED, j] != 0:
+                    clk[j] += pend
+                W[W_STOPPED, j] = 0
+            pend = 0
         t += 1
+    for j in range(k):
+        clk[j] += pend if W[W_LIVE, j] != 0 else 0
     chunk_clocks(r0, k, clk, BK, IOUT, TRACE)
 
 
