@@ -101,13 +101,35 @@ def test_optimizer_lane_form_is_the_one_run_kernel_bit_for_bit(name):
                    (X, ST, SC, HY), (XL, STL, SCL, HYL), (lw, lwi, ret), name)
 
 
-@pytest.mark.parametrize("name", O.coordinate_wise())
-def test_uniform_lane_form_is_the_one_run_kernel_bit_for_bit(name):
+def _option_variants():
+    """Each coordinate-wise family with its defaults, and with each boolean option flipped
+    (where the family accepts it): every branch of the uniform forms is taken."""
+    out = []
+    for name in O.coordinate_wise():
+        out.append((name, {}))
+        for k, v in O.make(name).hyper.items():
+            if isinstance(v, bool):
+                try:
+                    O.make(name, **{k: not v})
+                except Exception:   # an option the family refuses alone
+                    continue
+                out.append((name, {k: not v}))
+    return out
+
+
+OPTION_VARIANTS = _option_variants()
+
+
+@pytest.mark.parametrize("name,kw", OPTION_VARIANTS,
+                         ids=[n + "".join(f" {k}={v}" for k, v in kw.items())
+                              for n, kw in OPTION_VARIANTS])
+def test_uniform_lane_form_is_the_one_run_kernel_bit_for_bit(name, kw):
     """Runs that differ in the lr only (a sweep): the uniform form computes what depends on
-    the shared scalars once, on lane 0, and branches once for all lanes — same bits."""
+    the shared scalars once, on lane 0, and branches once for all lanes (its branches copied
+    out of the lane loops) — same bits, for every option."""
     from optbench.runner.lanes import uniform_kernels
 
-    opts = [O.make(name, lr=1e-3 * (1.7 ** j)) for j in range(NL)]
+    opts = [O.make(name, lr=1e-3 * (1.7 ** j), **kw) for j in range(NL)]
     prep, elem, scu = uniform_kernels(opts[0])
     prep_c, elem_c = kc.cpu(prep), kc.cpu(elem)
     one = opts[0].cpu_update()
@@ -202,6 +224,29 @@ def test_lane_locals_live_across_loops_get_rows_of_their_type():
     # the minibatch keys and row offsets are ints, the residual and f floats
     assert lf.lane_rows["i"] >= 2 and lf.lane_rows["f"] >= 2
     assert "for _l_ in range(_nl_)" in lf.lane_source
+
+
+def test_uniform_form_copies_shared_branches_out_and_loads_shared_rows_once():
+    """Adam's uniform ELEM: the amsgrad branch (the same for every lane) is taken before the
+    lane loop, one loop per branch, so m and v stay numbers; the hyperparameters and shared
+    scalars are read once, on lane 0, before each loop."""
+    import ast
+
+    from optbench.runner.lanes import uniform_kernels
+
+    _, elem, _ = uniform_kernels(O.make("adam"))
+    fn = ast.parse(elem.lane_source).body[0]
+    top = [s for s in fn.body if not isinstance(s, ast.Assign)]
+    assert len(top) == 1 and isinstance(top[0], ast.If)      # the branch, outside
+    for branch in (top[0].body, top[0].orelse):
+        loops = [s for s in branch if isinstance(s, ast.For)]
+        assert len(loops) == 1                                # one lane loop per branch
+        src = ast.unparse(loops[0])
+        assert "_lw_" not in src                              # m, v: numbers
+        assert "hy[" not in src and "sc[SC.sqrt_bc2" not in src   # shared rows: hoisted
+    # the general form (lanes may differ in every hyperparameter) keeps per-lane reads
+    general = lane_form(O.make("adam").ELEM, **ELEM_LANES)
+    assert "hy[HY.beta1, _l_]" in general.lane_source
 
 
 # -- driver level ----------------------------------------------------------------------------

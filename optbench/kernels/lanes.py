@@ -27,10 +27,12 @@ the callee's lane form. The attribute ``lane_rows`` of the result is the number 
 rows it needs (their int / float types: ``kernels/lane_types.py``). The *uniform* lane form
 (``varying=``) also assumes that the rows of ``sc`` and ``hy`` other than the learning rate,
 the seed and what the kernel computes from them are equal in every lane, and computes what
-depends on them alone once, on lane 0 (the caller checks the assumption). What the rewrite
-cannot express (an early return, a per-run value as a loop
-bound of an array call, ``break`` out of a shared loop from a per-run branch, a per-run array
-used whole) raises :class:`LaneError`; the runner then keeps the one-run drivers.
+depends on them alone once, on lane 0 (the caller checks the assumption); a lane loop reads
+those rows once, before it, on lane 0, and a branch on them is copied out of the lane loops
+(``A; if c: B; C`` becomes ``if c: A B C else: A C``), so that each branch is one loop whose
+locals stay in registers. What the rewrite cannot express (an early return, a per-run
+value as a loop bound of an array call, ``break`` out of a shared loop from a per-run branch,
+a per-run array used whole) raises :class:`LaneError`; the runner then keeps the one-run drivers.
 """
 from __future__ import annotations
 
@@ -115,6 +117,8 @@ class _Rewrite:
         self.rows = {"f": 0, "i": 0}         # lw / lwi rows of its own promoted locals
         self.callee_rows = {"f": 0, "i": 0}
         self.row_of: dict[str, tuple] = {}   # promoted local -> (type, row)
+        self.n_hoisted = 0                   # uniform-row loads hoisted out of lane loops
+        self.n_unswitched = 0                # uniform branches copied out (unswitch)
 
     # ---- which values are per run ------------------------------------------------------
     def is_lane(self, e) -> bool:
@@ -277,6 +281,52 @@ class _Rewrite:
             isinstance(x, (ast.Assign, ast.Expr)) and self.array_call(x.value)) and not any(
             isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(x)) for x in inner)
 
+    MAX_UNSWITCH = 4    # uniform branches copied out of one kernel's lane loops at most
+
+    def _plain_lane(self, s) -> bool:
+        """A per-run statement that can move into another lane loop: no call receiving a
+        per-run array, no break or continue."""
+        return self.stmt_is_lane(s) and not (
+            isinstance(s, (ast.Assign, ast.Expr)) and self.array_call(s.value)) and not any(
+            isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(s))
+
+    def unswitch(self, stmts):
+        """The uniform form: a shared ``if`` (its test the same in every lane) whose branches
+        are per-run statements only, between per-run statements A and C, becomes ``if test:
+        A B C else: A E C`` — one lane loop per branch instead of three, so what A computes for
+        C stays in registers. The test reads no lane value and no row a lane statement writes,
+        so evaluating it before A is the same."""
+        out = list(stmts)
+        k = 0
+        while k < len(out):
+            s = out[k]
+            if isinstance(s, (ast.For, ast.While)) and not self.stmt_is_lane(s):
+                s.body = self.unswitch(s.body)
+            if isinstance(s, ast.If) and not self.is_lane(s.test) \
+                    and self.n_unswitched < self.MAX_UNSWITCH \
+                    and all(self._plain_lane(x) for x in s.body + s.orelse):
+                a = k
+                while a > 0 and self._plain_lane(out[a - 1]):
+                    a -= 1
+                c = k + 1
+                while c < len(out) and self._plain_lane(out[c]):
+                    c += 1
+                if a < k or c > k + 1:
+                    self.n_unswitched += 1
+                    pre, post = out[a:k], out[k + 1:c]
+
+                    def copy(xs):
+                        return [copy_ast(x) for x in xs]
+                    new = ast.If(test=s.test, body=copy(pre) + s.body + copy(post),
+                                 orelse=copy(pre) + s.orelse + copy(post))
+                    new.body = self.unswitch(new.body)
+                    new.orelse = self.unswitch(new.orelse)
+                    out[a:c] = [new]
+                    k = a + 1
+                    continue
+            k += 1
+        return out
+
     @staticmethod
     def _enclosed(top, node):
         for n in ast.walk(top):
@@ -285,9 +335,11 @@ class _Rewrite:
         return False
 
     def promote(self, blocks, grouped_calls):
-        """Lane locals live across lane loops become lw rows; the rest stay numbers."""
+        """Lane locals live across lane loops become lw rows; the rest stay numbers: a local
+        whose first mention in each lane loop that uses it is a plain store (the two branches
+        of an unswitched ``if`` each set their own)."""
         where: dict[str, set] = {}
-        first_store: dict[str, bool] = {}
+        first_store: dict[tuple, bool] = {}
         for k, blk in enumerate(blocks):
             for s in blk:
                 top_stores = set(self._targets(s)) if isinstance(s, (ast.Assign, ast.For)) \
@@ -301,16 +353,15 @@ class _Rewrite:
                     loads = _names(s)
                 for n in (loads | _names(s)) & self.lane:
                     where.setdefault(n, set()).add(k)
-                    if n not in first_store:
-                        first_store[n] = n in top_stores and n not in loads
+                    if (n, k) not in first_store:
+                        first_store[n, k] = n in top_stores and n not in loads
         for n in grouped_calls:
             where.setdefault(n, set()).add(-1)
         for n in sorted(self.lane):
-            if n in self.row_of:
+            if n in self.row_of or n not in where:
                 continue
-            if len(where.get(n, ())) > 1 or not first_store.get(n, False):
-                if n in where:
-                    self.row_of[n] = self.new_row(self.types.t.get(n), n)
+            if not all(first_store.get((n, k), False) for k in where[n]):
+                self.row_of[n] = self.new_row(self.types.t.get(n), n)
 
     def new_row(self, ty, what):
         if ty not in ("f", "i"):
@@ -331,6 +382,8 @@ class _Rewrite:
                             self.g, ptypes, self.int_arrays | {f"{p}__in" for p in self.scalars
                                                                if p in self.ints})
         blocks: list = []
+        if self.varying is not None:
+            self.body = self.unswitch(self.body)
         grouped = self.group(self.body, blocks)
         if self.ret is not None and self.array_call(self.ret):
             self.body_ret = ast.Assign(targets=[ast.Name("_retv_", ast.Store())], value=self.ret)
@@ -406,7 +459,12 @@ class _Rewrite:
         out = []
         for kind, s in grouped:
             if kind == "lane":
-                out.append(self._lane_loop([fix.visit(x) for x in s]))
+                hoist = _Fix(self, hoist={})
+                body = [hoist.visit(x) for x in s]
+                # uniform rows read in the loop: loaded once before it, on lane 0
+                out += [ast.Assign(targets=[ast.Name(v, ast.Store())], value=e)
+                        for e, v in hoist.hoisted.values()]
+                out.append(self._lane_loop(body))
             elif kind == "call":
                 out += self.emit_call(s)
             else:
@@ -506,6 +564,11 @@ class _Rewrite:
         return pre + [c]
 
 
+def copy_ast(node):
+    """A deep copy of an AST statement (a branch's statements appear twice after unswitching)."""
+    return ast.parse(ast.unparse(node)).body[0]
+
+
 def _lw(row, ctx):
     ty, k = row
     return ast.Subscript(ast.Name(LW if ty == "f" else LWI, ast.Load()),
@@ -521,9 +584,13 @@ def _lw_row(row):
 class _Fix(ast.NodeTransformer):
     """Per-run arrays gain the lane index; promoted lane locals become lw rows."""
 
-    def __init__(self, rw, lane0: bool = False):
+    def __init__(self, rw, lane0: bool = False, hoist: dict | None = None):
         self.rw = rw
         self.lane0 = lane0      # index per-run arrays with lane 0 (shared statements)
+        # the uniform form's lane loops: reads of a uniform row (the same value in every lane,
+        # never written in a lane loop) become locals set before the loop; source -> (load,
+        # name)
+        self.hoisted = hoist
 
     def visit_Name(self, n):
         if n.id in self.rw.row_of:
@@ -544,6 +611,15 @@ class _Fix(ast.NodeTransformer):
             if any(isinstance(e, ast.Slice) for e in elts):
                 raise LaneError(f"{self.rw.fn.__qualname__}: slice of per-run array "
                                 f"{n.value.id!r}")
+            if self.hoisted is not None and isinstance(n.ctx, ast.Load) \
+                    and self.rw.uniform_row(n):
+                load = ast.Subscript(n.value, ast.Tuple(elts + [ast.Constant(0)], ast.Load()),
+                                     ast.Load())
+                key = ast.unparse(load)
+                if key not in self.hoisted:
+                    self.rw.n_hoisted += 1
+                    self.hoisted[key] = (load, f"_u{self.rw.n_hoisted}_")
+                return ast.copy_location(ast.Name(self.hoisted[key][1], ast.Load()), n)
             idx = ast.Constant(0) if self.lane0 else ast.Name(L, ast.Load())
             return ast.copy_location(ast.Subscript(
                 n.value, ast.Tuple(elts + [idx], ast.Load()), n.ctx), n)
