@@ -12,6 +12,10 @@ import inspect
 import textwrap
 
 
+class LaneError(ValueError):
+    """A kernel the lane rewrite cannot express (the runner falls back to one-run drivers)."""
+
+
 def _join(a, b):
     if a is None:
         return b
