@@ -249,6 +249,31 @@ def test_uniform_form_copies_shared_branches_out_and_loads_shared_rows_once():
     assert "hy[HY.beta1, _l_]" in general.lane_source
 
 
+@pytest.mark.parametrize("name", ["sgd", "rmsprop", "adam", "adagrad"])
+def test_uniform_update_is_one_lane_loop_per_path(name):
+    """Shared locals (``mom = hy[...]``) move above the branches, nested and consecutive
+    branches on options are copied out: every path through the uniform ELEM is one loop over
+    the lanes, and no local needs a scratch row."""
+    import ast
+
+    from optbench.runner.lanes import uniform_kernels
+
+    _, elem, _ = uniform_kernels(O.make(name))
+    fn = ast.parse(elem.lane_source).body[0]
+    assert "_lw_[" not in elem.lane_source
+
+    def lane_loops(stmts):
+        return [x for x in stmts if isinstance(x, ast.For) and x.target.id == "_l_"]
+
+    def check(stmts):
+        assert len(lane_loops(stmts)) <= 1
+        for x in stmts:
+            if isinstance(x, ast.If):
+                check(x.body)
+                check(x.orelse)
+    check(fn.body)
+
+
 # -- driver level ----------------------------------------------------------------------------
 def _same_results(specs):
     """The lane engine's tables and end points equal the generic loop's, every column but

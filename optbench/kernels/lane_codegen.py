@@ -21,7 +21,7 @@ class LaneCodegen:
     """Methods of the lane rewrite that shape and emit code (``lanes._Rewrite`` mixes it in:
     they use its analysis — ``is_lane``, ``stmt_is_lane``, ``array_call``, ``row_of``…)."""
 
-    MAX_UNSWITCH = 4    # uniform branches copied out of one kernel's lane loops at most
+    MAX_UNSWITCH = 8    # uniform branches copied out of one kernel's lane loops at most
 
     def _plain_lane(self, s) -> bool:
         """A per-run statement that can move into another lane loop: no call receiving a
@@ -30,30 +30,60 @@ class LaneCodegen:
             isinstance(s, (ast.Assign, ast.Expr)) and self.array_call(s.value)) and not any(
             isinstance(n, (ast.Break, ast.Continue)) for n in ast.walk(s))
 
+    def _shared_local(self, s) -> bool:
+        """A shared assignment to plain locals (``mom = hy[HY.momentum]``): it reads no
+        per-run value, and per-run statements write no shared local."""
+        return isinstance(s, ast.Assign) and all(isinstance(t, ast.Name) for t in s.targets) \
+            and not self.stmt_is_lane(s) and not self.array_call(s.value)
+
+    def _uniform_if(self, s) -> bool:
+        """A shared ``if`` whose branches hold only what may be copied into lane loops."""
+        return isinstance(s, ast.If) and not self.is_lane(s.test) \
+            and all(self._movable(x) for x in s.body + s.orelse)
+
+    def _movable(self, s) -> bool:
+        return self._plain_lane(s) or self._shared_local(s) or self._uniform_if(s)
+
     def unswitch(self, stmts):
         """The uniform form: a shared ``if`` (its test the same in every lane) whose branches
-        are per-run statements only, between per-run statements A and C, becomes ``if test:
-        A B C else: A E C`` — one lane loop per branch instead of three, so what A computes for
-        C stays in registers. The test reads no lane value and no row a lane statement writes,
-        so evaluating it before A is the same."""
+        hold per-run statements, shared locals and such ``if``s only, between per-run
+        statements A and the statements C that may follow it into a branch, becomes ``if test:
+        A B C else: A E C`` (recursively), so each path is one lane loop and what A computes
+        for C stays in registers. The test reads no per-run value and no row a per-run
+        statement writes, so evaluating it before A is the same; a shared local set among A
+        (``mom = …``) is set before the ``if`` instead, unless a per-run statement of A ahead
+        of it reads the name (then A starts after it)."""
         out = list(stmts)
         k = 0
         while k < len(out):
             s = out[k]
             if isinstance(s, (ast.For, ast.While)) and not self.stmt_is_lane(s):
                 s.body = self.unswitch(s.body)
-            if isinstance(s, ast.If) and not self.is_lane(s.test) \
-                    and self.n_unswitched < self.MAX_UNSWITCH \
-                    and all(self._plain_lane(x) for x in s.body + s.orelse):
+            if self._uniform_if(s) and self.n_unswitched < self.MAX_UNSWITCH:
                 a = k
-                while a > 0 and self._plain_lane(out[a - 1]):
+                while a > 0 and (self._plain_lane(out[a - 1]) or self._shared_local(out[a - 1])):
                     a -= 1
                 c = k + 1
-                while c < len(out) and self._plain_lane(out[c]):
+                while c < len(out) and self._movable(out[c]):
                     c += 1
-                if a < k or c > k + 1:
+                pre, post = out[a:k], out[k + 1:c]
+                # a shared local of A moves before the if when no per-run statement of A ahead
+                # of it reads the name (they would see its old value); else A starts after it
+                for j in range(len(pre) - 1, -1, -1):
+                    if not self._shared_local(pre[j]):
+                        continue
+                    ahead = set().union(*(_load_names(x) for x in pre[:j]
+                                          if self._plain_lane(x)))
+                    if set(self._targets(pre[j])) & ahead:
+                        a += j + 1
+                        pre = pre[j + 1:]
+                        break
+                hoisted = [x for x in pre if self._shared_local(x)]
+                pre = [x for x in pre if not self._shared_local(x)]
+                lanes_around = any(self._plain_lane(x) for x in pre + post)
+                nested = any(self._uniform_if(x) for x in s.body + s.orelse + post)
+                if lanes_around or nested:
                     self.n_unswitched += 1
-                    pre, post = out[a:k], out[k + 1:c]
 
                     def copy(xs):
                         return [copy_ast(x) for x in xs]
@@ -61,8 +91,8 @@ class LaneCodegen:
                                  orelse=copy(pre) + s.orelse + copy(post))
                     new.body = self.unswitch(new.body)
                     new.orelse = self.unswitch(new.orelse)
-                    out[a:c] = [new]
-                    k = a + 1
+                    out[a:c] = hoisted + [new]
+                    k = a + len(hoisted) + 1
                     continue
             k += 1
         return out
@@ -166,9 +196,7 @@ class LaneCodegen:
         for p, a in zip(cparams, call.args):
             if p not in arrays and p not in scalars and self.types.expr(a) == "i":
                 ints.add(p)
-        from .lanes import lane_form     # the callee's own lane form (memoised)
-
-        lf = lane_form(base, arrays, scalars, ints=ints, int_arrays=int_arrays,
+        lf = self.callee_form(base, arrays, scalars, ints=ints, int_arrays=int_arrays,
                        name=f"{base.__name__}__lanes_{'_'.join(sorted(arrays | scalars))}")
         gname = f"_lane_{lf.__name__}"
         self.extra_globals[gname] = lf
@@ -190,6 +218,10 @@ class LaneCodegen:
                               args + sub + [_lw_row(ret_row), ast.Name(NL, ast.Load())], []))
         return pre + [c]
 
+
+
+def _load_names(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 def copy_ast(node):

@@ -121,6 +121,11 @@ class _Rewrite(LaneCodegen):
         self.n_hoisted = 0                   # uniform-row loads hoisted out of lane loops
         self.n_unswitched = 0                # uniform branches copied out (unswitch)
 
+    @staticmethod
+    def callee_form(fn, *args, **kw):
+        """The lane form of a kernel this one calls with a per-run array (memoised)."""
+        return lane_form(fn, *args, **kw)
+
     # ---- which values are per run ------------------------------------------------------
     def is_lane(self, e) -> bool:
         if e is None:
