@@ -265,12 +265,16 @@ class Mlp(Problem):
             rzo, rho = off, off + (0 if last else ts * nout)
             off = rho + ts * nout
             res = 1 if (p["residual"] and 0 < l < nl - 1) else 0
-            recs += [nin, nout, xo, xo + nin * nout, zo, ho, rzo, rho, res]
+            recs += [nin, nout, xo, xo + nin * nout, zo, ho, rzo, rho, res, -1]
             xo += nin * nout + nout
         xt, yt, wt = off, off + ts * sizes[0], off + ts * (sizes[0] + sizes[-1])
         buf = wt + ts
         gbuf = buf + 7 * ts * mw            # six work tiles and the softmax tile
         total = gbuf + d
+        for l, (nin, nout) in enumerate(zip(sizes[:-1], sizes[1:])):
+            if nout >= N.AXPY_MIN_OUT:          # Wᵀ of the wide layers (mlp_net: forward)
+                recs[l * N.LK + 9] = total
+                total += nin * nout
         cls = 1 if p["dataset"] in MD.CLASSIFICATION else 0
         idata = [nl, N.ACTIVATIONS.index(p["activation"]), N.LOSSES.index(p["loss"]), ntr,
                  Xva.shape[0], sizes[0], sizes[-1], p["batch"], *offs, buf, mw, cls, gbuf, d,

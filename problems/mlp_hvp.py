@@ -29,7 +29,8 @@ from optbench.kernels.compile import kernel
 from .mlp_net import (B_DL, B_GA, B_GB, B_P, B_RDL, B_RGA, B_RGB, D_L2, D_SLOPE, HDR, I_ACT, I_BUF,
                       I_CLS, I_DIM, I_GBUF, I_LOSS, I_M, I_NL, I_NTR, I_NVAL, I_WT, I_XT,
                       I_XTR, I_XVAL, I_YT, I_YTR, I_YVAL, LK, TS, act_d1, act_d2, backward, forward,
-                      l2_term, load_tile, out_loss, tile_mtv, tile_mv, tile_outer)
+                      l2_term, load_tile, out_loss, tile_mtv, tile_mv, tile_outer,
+                      transpose_weights)
 
 
 @kernel
@@ -141,6 +142,7 @@ def r_backward(x, v, out, data, idata):
 
 def mlp_hvp(x, v, out, data, idata):
     d = idata[I_DIM]
+    transpose_weights(x, data, idata)
     for i in range(d):
         out[i] = 0.0
     n = idata[I_NTR]
@@ -190,6 +192,7 @@ def mlp_metrics(x, data, idata, out):
     d = idata[I_DIM]
     gbo = idata[I_GBUF]
     cls = idata[I_CLS] != 0
+    transpose_weights(x, data, idata)
     for i in range(d):
         data[gbo + i] = 0.0
     n = idata[I_NTR]

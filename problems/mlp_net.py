@@ -28,8 +28,17 @@ share one data array concurrently (``Mlp.parallel_safe = False``).
 ``data``: ``[λ, leaky slope, X_train, Y_train, X_val, Y_val, scratch]`` (rows of X, Y
 contiguous); scratch: per layer z, h, Rz, Rh (TS·nout each); the input, target and weight
 tiles; six work tiles of TS·M (M = max(widths, out)) and the softmax tile; a length-d gradient
-buffer for the metrics. ``idata``: the header below, then ``LK`` ints per weight layer
-``[nin, nout, woff, boff, zoff, hoff, rzoff, rhoff, res]`` (offsets into x and data).
+buffer for the metrics; a transposed copy of each wide layer's W. ``idata``: the header below,
+then ``LK`` ints per weight layer ``[nin, nout, woff, boff, zoff, hoff, rzoff, rhoff, res,
+wtoff]`` (offsets into x and data; ``wtoff`` −1 for a layer without a transposed copy).
+
+**Forward order.** Each z entry is the bias plus the sum over k = 0, 1, … of
+:math:`W_{ik} h_k`, accumulated from 0.0 in that order; the bias is added last (addition
+commutes: the same number as bias-first, up to the sign of an exact zero). A layer with at least ``AXPY_MIN_OUT``
+outputs computes it from :math:`W^\top` (``wtoff``: copied from x by
+:func:`transpose_weights` at the start of every FG, VALUE, HVP and METRICS call), with the
+outputs innermost — a loop the compiler vectorises; a narrower layer takes the dot-product
+form (:func:`tile_mv`). Both give the same bits.
 
 Cost: about 2d multiply-adds per sample forward (value), 6d forward + backward (gradient);
 memory O(d + Σ widths) beyond the data set.
@@ -41,6 +50,7 @@ import math
 from optbench.kernels.compile import kernel
 
 from .minibatch import batch_epoch, batch_start, perm_apply, perm_key
+from .mlp_tiles import tile_axpy, tile_mtv, tile_mv, tile_outer  # noqa: F401 (mlp_hvp)
 
 TS = 4  # samples per tile
 # idata header
@@ -48,7 +58,8 @@ I_NL, I_ACT, I_LOSS, I_NTR, I_NVAL, I_IN, I_OUT, I_BATCH = range(8)
 I_XTR, I_YTR, I_XVAL, I_YVAL, I_BUF, I_M, I_CLS, I_GBUF, I_DIM = range(8, 17)
 I_XT, I_YT, I_WT = range(17, 20)
 HDR = 20
-LK = 9  # ints per layer record
+LK = 10  # ints per layer record
+AXPY_MIN_OUT = 32  # layers at least this wide compute z from a transposed copy of W (below)
 # data header
 D_L2, D_SLOPE = 0, 1
 DHDR = 2
@@ -100,118 +111,19 @@ def act_d2(z, kind, slope):
 
 
 @kernel
-def tile_mv(out, oo, w, wo, h, ho, nout, nin):
-    """out[oo + s·nout + i] += Σ_k w[wo + i·nin + k]·h[ho + s·nin + k] for the TS = 4 samples
-    s of a tile and i < nout: 4 rows × 4 samples per pass (16 independent sums, each in the
-    order k = 0, 1, …), contiguous views so no index needs a sign check."""
-    h0 = h[ho:ho + nin]
-    h1 = h[ho + nin:ho + 2 * nin]
-    h2 = h[ho + 2 * nin:ho + 3 * nin]
-    h3 = h[ho + 3 * nin:ho + 4 * nin]
-    n4 = nout - nout % 4
-    for i in range(n4, nout):
-        wv = w[wo + i * nin:wo + (i + 1) * nin]
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        a3 = 0.0
+def transpose_weights(x, data, idata):
+    """Copy each wide layer's W (out × in, in x) to its Wᵀ (in × out, in data at wtoff)."""
+    for l in range(idata[I_NL]):
+        r = HDR + l * LK
+        wto = idata[r + 9]
+        if wto < 0:
+            continue
+        nin = idata[r]
+        nout = idata[r + 1]
+        wo = idata[r + 2]
         for k in range(nin):
-            c = wv[k]
-            a0 += c * h0[k]
-            a1 += c * h1[k]
-            a2 += c * h2[k]
-            a3 += c * h3[k]
-        out[oo + i] += a0
-        out[oo + nout + i] += a1
-        out[oo + 2 * nout + i] += a2
-        out[oo + 3 * nout + i] += a3
-    for i in range(0, n4, 4):
-        a = wo + i * nin
-        w0 = w[a:a + nin]
-        w1 = w[a + nin:a + 2 * nin]
-        w2 = w[a + 2 * nin:a + 3 * nin]
-        w3 = w[a + 3 * nin:a + 4 * nin]
-        a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = 0.0
-        a20 = a21 = a22 = a23 = a30 = a31 = a32 = a33 = 0.0
-        for k in range(nin):
-            x0 = h0[k]
-            x1 = h1[k]
-            x2 = h2[k]
-            x3 = h3[k]
-            c = w0[k]
-            a00 += c * x0
-            a01 += c * x1
-            a02 += c * x2
-            a03 += c * x3
-            c = w1[k]
-            a10 += c * x0
-            a11 += c * x1
-            a12 += c * x2
-            a13 += c * x3
-            c = w2[k]
-            a20 += c * x0
-            a21 += c * x1
-            a22 += c * x2
-            a23 += c * x3
-            c = w3[k]
-            a30 += c * x0
-            a31 += c * x1
-            a32 += c * x2
-            a33 += c * x3
-        out[oo + i] += a00
-        out[oo + i + 1] += a10
-        out[oo + i + 2] += a20
-        out[oo + i + 3] += a30
-        out[oo + nout + i] += a01
-        out[oo + nout + i + 1] += a11
-        out[oo + nout + i + 2] += a21
-        out[oo + nout + i + 3] += a31
-        out[oo + 2 * nout + i] += a02
-        out[oo + 2 * nout + i + 1] += a12
-        out[oo + 2 * nout + i + 2] += a22
-        out[oo + 2 * nout + i + 3] += a32
-        out[oo + 3 * nout + i] += a03
-        out[oo + 3 * nout + i + 1] += a13
-        out[oo + 3 * nout + i + 2] += a23
-        out[oo + 3 * nout + i + 3] += a33
-
-
-@kernel
-def tile_outer(g, gwo, d, do, h, ho, nout, nin):
-    """g[gwo + i·nin + k] += Σ_s d[do + s·nout + i]·h[ho + s·nin + k]  (∂W += Σ_s δ_s h_sᵀ)."""
-    h0 = h[ho:ho + nin]
-    h1 = h[ho + nin:ho + 2 * nin]
-    h2 = h[ho + 2 * nin:ho + 3 * nin]
-    h3 = h[ho + 3 * nin:ho + 4 * nin]
-    for i in range(nout):
-        d0 = d[do + i]
-        d1 = d[do + nout + i]
-        d2 = d[do + 2 * nout + i]
-        d3 = d[do + 3 * nout + i]
-        gv = g[gwo + i * nin:gwo + (i + 1) * nin]
-        for k in range(nin):
-            gv[k] += ((d0 * h0[k] + d1 * h1[k]) + d2 * h2[k]) + d3 * h3[k]
-
-
-@kernel
-def tile_mtv(gh, gho, w, wo, d, do, nout, nin):
-    """gh[gho + s·nin + k] += Σ_i d[do + s·nout + i]·w[wo + i·nin + k]  (Wᵀδ_s, each sample)."""
-    g0 = gh[gho:gho + nin]
-    g1 = gh[gho + nin:gho + 2 * nin]
-    g2 = gh[gho + 2 * nin:gho + 3 * nin]
-    g3 = gh[gho + 3 * nin:gho + 4 * nin]
-    for i in range(nout):
-        d0 = d[do + i]
-        d1 = d[do + nout + i]
-        d2 = d[do + 2 * nout + i]
-        d3 = d[do + 3 * nout + i]
-        wv = w[wo + i * nin:wo + (i + 1) * nin]
-        for k in range(nin):
-            c = wv[k]
-            g0[k] += d0 * c
-            g1[k] += d1 * c
-            g2[k] += d2 * c
-            g3[k] += d3 * c
+            for i in range(nout):
+                data[wto + k * nout + i] = x[wo + i * nin + k]
 
 
 @kernel
@@ -248,10 +160,16 @@ def forward(x, data, idata):
         bo = idata[r + 3]
         zo = idata[r + 4]
         ho = idata[r + 5]
+        wto = idata[r + 9]
+        for q in range(TS * nout):
+            data[zo + q] = 0.0
+        if wto >= 0:
+            tile_axpy(data, zo, data, wto, data, src, nout, nin)
+        else:
+            tile_mv(data, zo, x, idata[r + 2], data, src, nout, nin)
         for s in range(TS):
             for i in range(nout):
-                data[zo + s * nout + i] = x[bo + i]
-        tile_mv(data, zo, x, idata[r + 2], data, src, nout, nin)
+                data[zo + s * nout + i] += x[bo + i]
         if l < nl - 1:
             res = idata[r + 8] != 0
             for q in range(TS * nout):
@@ -361,6 +279,7 @@ def l2_term(x, g, go, data, idata, add):
 
 def mlp_fg(x, g, data, idata, seed, step):
     d = idata[I_DIM]
+    transpose_weights(x, data, idata)
     for i in range(d):
         g[i] = 0.0
     n = idata[I_NTR]
@@ -386,6 +305,7 @@ def mlp_fg(x, g, data, idata, seed, step):
 
 
 def mlp_value(x, data, idata):
+    transpose_weights(x, data, idata)
     n = idata[I_NTR]
     f = 0.0
     for t0 in range(0, n, TS):

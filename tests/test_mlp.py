@@ -73,6 +73,45 @@ def test_gradient_unequal_widths_and_wide_rows():
     assert rel(p.grad(x), fd_grad(p, x)) < 1e-6
 
 
+@pytest.mark.parametrize("kw", [dict(width=64, activation="relu"),
+                                dict(widths="33,40", activation="tanh", batch=6),
+                                dict(width=48, depth=3, residual=True, l2=1e-3)])
+def test_transposed_forward_is_the_dot_product_forward_bit_for_bit(kw):
+    """Layers at least AXPY_MIN_OUT wide compute z from a transposed copy of W, outputs
+    innermost; forcing every layer onto the dot-product form gives the same bits (value,
+    gradient, HVP, metrics): the documented summation order is the same."""
+    from optbench.problems import mlp_net as N
+
+    p = ob.problem("mlp", n=40, **kw)
+    base = N.HDR + np.arange(len(p.sizes) - 1) * N.LK + 9
+    assert (p.idata[base] >= 0).any() and min(p.sizes[1:-1]) >= N.AXPY_MIN_OUT
+    dot = p.idata.copy()
+    dot[base] = -1
+    fg, val, hvp = p.cpu_kernels()
+    met = kc.cpu(p.METRICS)
+    x, y = point(p), point(p, seed=4)
+    v = np.random.default_rng(2).normal(size=p.dim)
+
+    def each(idata):
+        """Every kernel at x, each called right after a gradient at y (so a kernel that
+        did not copy its own Wᵀ would compute with y's weights)."""
+        def stale():
+            fg(y, np.zeros(p.dim), p.data, idata, 1, 1)
+        g, h, m = np.zeros(p.dim), np.zeros(p.dim), np.zeros(len(p.metric_names()))
+        stale()
+        f = fg(x, g, p.data, idata, 7, 3)
+        stale()
+        fv = val(x, p.data, idata)
+        stale()
+        hvp(x, v, h, p.data, idata)
+        stale()
+        met(x, p.data, idata, m)
+        return f, fv, g, h, m
+
+    for a, b in zip(each(p.idata), each(dot)):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
 @pytest.mark.parametrize("act", ACTS)
 @pytest.mark.parametrize("loss", ["mse", "cross-entropy"])
 def test_hvp_matches_finite_differences_of_gradient(act, loss):
