@@ -157,3 +157,23 @@ def test_quick_catalogue_writes_rows_for_each_member(tmp_path, capsys):
     assert "keep me" in text and "old figures" not in text and text.count(cat.TITLE) == 1
     for name in ("lion", "lars"):
         assert text.count(f"| `{name}` |") == 2, name            # per-step and sweep tables
+
+
+def test_parts_measure_each_part():
+    """The parts command's figures (small sizes): the uniform lane update of a coordinate-wise
+    optimizer, each MLP tile product and the Wᵀ copy (at a width that has one), the minibatch
+    order, and the sweep's phases, each within the whole execute() that holds it."""
+    import math
+
+    from optbench.bench import parts
+
+    assert 0 < parts.update("adam", 50) < math.inf
+    tiles = parts.tiles(64, 2e5)
+    assert len(tiles) == len(parts.TILE_KERNELS) + 1
+    assert all(0 < v < math.inf for v in tiles.values())
+    assert 0 < parts.perm(200, 5) < math.inf
+    ph = parts.phases(quick=True)
+    whole = ph.pop("whole execute() (s)")
+    assert set(ph) == {"the driver's call (s)", "runs and traces tables (s)",
+                       "batch arrays (s)"}
+    assert all(0 < v <= whole for v in ph.values())

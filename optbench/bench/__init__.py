@@ -12,6 +12,7 @@ command         module
 ``second-order`` :mod:`.second_order`: L-BFGS and Newton-CG against scipy.optimize
 ``sweep``       :mod:`.sweep_memory`: peak memory of a large sweep streamed to disk
 ``lanes``       :mod:`.lane_matrix`: the lane sweep driver per (optimizer, problem) vs JAX + optax
+``parts``       :mod:`.parts`: the lane update alone, MLP tile products, minibatch order, phases
 ``peers``       :mod:`.peers` (one module per comparison): everything against named peers
 =============== ============================================================================
 

@@ -69,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "run it in two trees to compare a change")
     _quick_arg(p)
 
+    p = sub.add_parser("parts", help="the parts behind the sweep and MLP figures: the lane "
+                       "update alone, the MLP tile products, the minibatch order, the sweep's "
+                       "phases")
+    _quick_arg(p)
+
     p = sub.add_parser("optimizers", help="per-step cost of the contract-v2 optimizers against "
                        "their torch / reference implementations")
     p.add_argument("--only", help="comma-separated optimizer names (default: all)")
@@ -203,6 +208,13 @@ def _hot(a):
     _show(res, hot_paths.to_markdown(res), hot_paths.TITLE, None)
 
 
+def _parts(a):
+    from . import parts
+
+    res = parts.parts(quick=a.quick)
+    _show(res, parts.to_markdown(res), parts.TITLE, None)
+
+
 def _optimizers(a):
     from . import optimizer_costs as oc
 
@@ -253,7 +265,7 @@ def _lanes(a):
 
 
 COMMANDS = {"engine": _engine, "lanes": _lanes, "zoo": _zoo, "gpu": _gpu, "mlp": _mlp,
-            "second-order": _second_order, "sweep": _sweep, "hot": _hot,
+            "second-order": _second_order, "sweep": _sweep, "hot": _hot, "parts": _parts,
             "optimizers": _optimizers, "catalogue": _catalogue,
             "peers": _peers}
 

@@ -10,6 +10,7 @@ receives a per-run array into a call of the callee's own lane form.
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 
 from .lane_types import LaneError
@@ -72,8 +73,7 @@ class LaneCodegen:
                 for j in range(len(pre) - 1, -1, -1):
                     if not self._shared_local(pre[j]):
                         continue
-                    ahead = set().union(*(_load_names(x) for x in pre[:j]
-                                          if self._plain_lane(x)))
+                    ahead = set().union(*(names(x) for x in pre[:j] if self._plain_lane(x)))
                     if set(self._targets(pre[j])) & ahead:
                         a += j + 1
                         pre = pre[j + 1:]
@@ -84,11 +84,9 @@ class LaneCodegen:
                 nested = any(self._uniform_if(x) for x in s.body + s.orelse + post)
                 if lanes_around or nested:
                     self.n_unswitched += 1
-
-                    def copy(xs):
-                        return [copy_ast(x) for x in xs]
-                    new = ast.If(test=s.test, body=copy(pre) + s.body + copy(post),
-                                 orelse=copy(pre) + s.orelse + copy(post))
+                    new = ast.If(test=s.test,
+                                 body=copy.deepcopy(pre) + s.body + copy.deepcopy(post),
+                                 orelse=copy.deepcopy(pre) + s.orelse + copy.deepcopy(post))
                     new.body = self.unswitch(new.body)
                     new.orelse = self.unswitch(new.orelse)
                     out[a:c] = hoisted + [new]
@@ -110,7 +108,6 @@ class LaneCodegen:
                                      []), body=body, orelse=[])
 
     def emit(self, grouped):
-        fix = _Fix(self)
         out = []
         for kind, s in grouped:
             if kind == "lane":
@@ -220,13 +217,11 @@ class LaneCodegen:
 
 
 
-def _load_names(node) -> set:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
-def copy_ast(node):
-    """A deep copy of an AST statement (a branch's statements appear twice after unswitching)."""
-    return ast.parse(ast.unparse(node)).body[0]
+def names(node) -> set:
+    """Every name in ``node`` (read or written)."""
+    if node is None:
+        return set()
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 def _lw(row, ctx):

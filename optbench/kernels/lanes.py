@@ -46,6 +46,7 @@ import inspect
 import textwrap
 
 from .lane_codegen import L, LW, LWI, NL, RET, LaneCodegen, _Fix
+from .lane_codegen import names as _names
 from .lane_types import LaneError, LocalTypes
 
 __all__ = ["LaneError", "lane_form"]
@@ -73,12 +74,6 @@ def lane_form(fn, arrays=(), scalars=(), *, ints=(), int_arrays=(), varying=None
         hit = _CACHE[key] = _Rewrite(fn, set(arrays), set(scalars), set(ints),
                                      set(int_arrays), name, varying).build()
     return hit
-
-
-def _names(node):
-    if node is None:
-        return set()
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 class _Rewrite(LaneCodegen):

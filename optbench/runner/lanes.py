@@ -33,8 +33,8 @@ not reached" never errs, and a lane near a target goes through the exact check.
 Time. As in the lockstep driver, each step's elapsed time is split evenly between the lanes
 active in it; the shares are summed once per chunk and added to the lanes' clocks only when
 the set of live lanes changes or a clock is read (the bookkeeping stamps traces with it), not
-in a lane loop every step. Chunks run in parallel (``prange``). Compiled per (problem, optimizer) pair,
-cached on disk.
+in a lane loop every step. Chunks run in parallel (``prange``). Compiled per (problem,
+optimizer) pair, cached on disk.
 """
 from __future__ import annotations
 
@@ -295,8 +295,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                 W[W_STOPPED, j] = 0
             pend = 0
         t += 1
-    for j in range(k):
-        clk[j] += pend if W[W_LIVE, j] != 0 else 0
+    # the loop ends in the step where the last lanes stopped: pend was handed out there
     chunk_clocks(r0, k, clk, BK, IOUT, TRACE)
 
 
