@@ -29,8 +29,8 @@ from optbench.kernels.compile import kernel
 from .mlp_net import (B_DL, B_GA, B_GB, B_P, B_RDL, B_RGA, B_RGB, D_L2, D_SLOPE, HDR, I_ACT, I_BUF,
                       I_CLS, I_DIM, I_GBUF, I_LOSS, I_M, I_NL, I_NTR, I_NVAL, I_WT, I_XT,
                       I_XTR, I_XVAL, I_YT, I_YTR, I_YVAL, LK, TS, act_d1, act_d2, backward, forward,
-                      l2_term, load_tile, out_loss, tile_mtv, tile_mv, tile_outer,
-                      transpose_weights)
+                      l2_term, load_tile, out_loss, transpose_weights)
+from .mlp_tiles import tile_mtv, tile_mv, tile_outer
 
 
 @kernel

@@ -34,8 +34,8 @@ wtoff]`` (offsets into x and data; ``wtoff`` −1 for a layer without a transpos
 
 **Forward order.** Each z entry is the bias plus the sum over k = 0, 1, … of
 :math:`W_{ik} h_k`, accumulated from 0.0 in that order; the bias is added last (addition
-commutes: the same number as bias-first, up to the sign of an exact zero). A layer with at least ``AXPY_MIN_OUT``
-outputs computes it from :math:`W^\top` (``wtoff``: copied from x by
+commutes: the same number as bias-first, up to the sign of an exact zero). A layer with at
+least ``AXPY_MIN_OUT`` outputs computes it from :math:`W^\top` (``wtoff``: copied from x by
 :func:`transpose_weights` at the start of every FG, VALUE, HVP and METRICS call), with the
 outputs innermost — a loop the compiler vectorises; a narrower layer takes the dot-product
 form (:func:`tile_mv`). Both give the same bits.
@@ -50,7 +50,7 @@ import math
 from optbench.kernels.compile import kernel
 
 from .minibatch import batch_epoch, batch_start, perm_apply, perm_key
-from .mlp_tiles import tile_axpy, tile_mtv, tile_mv, tile_outer  # noqa: F401 (mlp_hvp)
+from .mlp_tiles import tile_axpy, tile_mtv, tile_mv, tile_outer
 
 TS = 4  # samples per tile
 # idata header
