@@ -24,6 +24,8 @@ import textwrap
 import numpy as np
 import pytest
 
+import cuda_mode
+
 import optbench as ob
 from optbench import OptbenchInputError
 from optbench.problems.bbob import COCO_DIMS, functions
@@ -208,15 +210,13 @@ def _cuda_case(k):
 
 # The simulator interprets the kernels in Python (no compilation): the subprocess reads the
 # points, prints the device results only; the parent compares them with its CPU kernels.
-CUDASIM = textwrap.dedent(r"""
+CUDASIM = cuda_mode.CHECK + textwrap.dedent(r"""
     import json, os
-    assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
     import numpy as np
     from numba import cuda
     from optbench.kernels import compile as kc
     import optbench as ob
 
-    assert cuda.jit.__module__.startswith("numba.cuda.simulator"), cuda.jit.__module__
     out = {}
     for k, (x, v) in json.loads(input()).items():
         p = ob.problem("bbob", function=int(k), instance=3, dim=3)
@@ -252,7 +252,7 @@ def test_kernels_compile_for_cuda_on_the_simulator():
     points = {k: [a.tolist() for a in _cuda_case(k)[1:]] for k in FUNCS}
     r = subprocess.run([sys.executable, "-c", CUDASIM], input=json.dumps(points) + "\n",
                        capture_output=True, text=True, timeout=600,
-                       env={**os.environ, "NUMBA_ENABLE_CUDASIM": "1"})
+                       env=cuda_mode.env())
     assert r.returncode == 0, r.stderr[-3000:]
     dev = json.loads(r.stdout.strip().splitlines()[-1])
     assert sorted(map(int, dev)) == FUNCS

@@ -27,11 +27,12 @@ import textwrap
 import numpy as np
 import pytest
 
+import cuda_mode
+
 RTOL = 1e-12
 
-SCRIPT = textwrap.dedent(r'''
+SCRIPT = cuda_mode.CHECK + textwrap.dedent(r'''
     import json, os, sys
-    assert os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
     import numpy as np
     from numba import cuda
     from optbench import optimizers as O, problems as P
@@ -42,7 +43,6 @@ SCRIPT = textwrap.dedent(r'''
     from optbench.optimizers.schedules import Schedule, lr_at
     from optbench.validate import OptbenchInputError
 
-    assert cuda.jit.__module__.startswith("numba.cuda.simulator"), cuda.jit.__module__
     STEPS, D = 50, 5
     rs = np.random.default_rng(12345)
     G = rs.standard_normal((STEPS, D)) * np.linspace(0.1, 3.0, D)
@@ -204,7 +204,7 @@ SCRIPT = textwrap.dedent(r'''
 
 @pytest.fixture(scope="module")
 def sim():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env = cuda_mode.env()
     proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]

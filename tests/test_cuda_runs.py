@@ -6,13 +6,15 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+import cuda_mode
 
 import optbench as ob
 
-SIM = r"""
+SIM = cuda_mode.CHECK + r"""
 import json, os
-assert os.environ["NUMBA_ENABLE_CUDASIM"] == "1"
 import numpy as np
 import optbench as ob
 
@@ -68,7 +70,7 @@ print("RESULT" + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def sim():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env = cuda_mode.env()
     r = subprocess.run([sys.executable, "-c", SIM], capture_output=True, text=True, env=env,
                        timeout=1200)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -85,7 +87,7 @@ def test_every_optimizer_matches_cpu_on_2d_1000d_and_mlp(sim):
         assert v["rel_x"] <= 1e-12 and v["rel_trace"] <= 1e-12, (k, v)
         assert v["status"][0] == v["status"][1] and v["nit"][0] == v["nit"][1], (k, v)
         assert v["hits_equal"], k
-        assert v["device_name"] == "CUDA simulator"
+        assert cuda_mode.device_name_ok(v["device_name"]), v
 
 
 def test_grid_per_run_layout_matches_cpu(sim):
@@ -119,12 +121,50 @@ def test_no_gpu_no_simulator_is_a_clear_error():
     assert "no CUDA GPU" in r.stdout and "NUMBA_ENABLE_CUDASIM=1" in r.stdout
 
 
+def test_numba_cuda_too_old_for_numpy_is_a_clear_error():
+    """numba-cuda 0.30 fails at its first kernel compile under NumPy 2.5 (numpy.row_stack is
+    gone): check_available says so before anything runs (simulated: that module's import
+    raises the AttributeError NumPy 2.5 raises there)."""
+    code = ("import sys, importlib.abc\n"
+            "class Old(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name == 'numba.cuda.np.arrayobj':\n"
+            "            raise AttributeError(\"module 'numpy' has no attribute 'row_stack'\")\n"
+            "sys.meta_path.insert(0, Old())\n"
+            "import optbench as ob\n"
+            "try:\n    ob.run('rosenbrock', 'adam', device='cuda')\n"
+            "except ob.OptbenchInputError as e:\n    print('ERR', e)\n")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=300)
+    assert "ERR numba-cuda" in r.stdout and "row_stack" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert "numpy<2.5" in r.stdout
+
+
 def _has_gpu():
     try:
         from numba import cuda
         return cuda.is_available()
     except Exception:  # noqa: BLE001
         return False
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _has_gpu(), reason="needs a real CUDA GPU")
+@pytest.mark.parametrize("name", ob.optimizers.coordinate_wise())
+def test_real_gpu_follows_the_cpu_run(name):
+    """The GPU kernels are compiled without FMA contraction and without link-time optimisation
+    (to round as the CPU does). On an H200 the end points of 300 steps equalled the CPU's bit
+    for bit for sgd on Rosenbrock and for lion, and were within 3e-11 (relative) for sgd on
+    the quadratic, rmsprop and adam: some difference remains, its cause not found yet. Held
+    here to 1e-9 of the largest coordinate."""
+    lr = 1e-3 if name in ("sgd", "gd", "momentum", "nesterov") else 1e-2
+    o = ob.optimizer(name, lr=lr)
+    for prob in ("rosenbrock", ob.problem("quadratic", dim=1000, cond=1e3, start="random")):
+        c = ob.run(prob, o, steps=300, stop="budget")
+        g = ob.run(prob, o, steps=300, stop="budget", device="cuda")
+        assert g.nit == c.nit and g.status == c.status and not np.array_equal(c.x, c.x0), name
+        assert np.max(np.abs(g.x - c.x)) <= 1e-9 * np.max(np.abs(c.x)), name
 
 
 @pytest.mark.gpu
@@ -137,7 +177,7 @@ def test_real_gpu_matches_cpu():
 
 
 def test_cli_device_cuda_on_simulator(tmp_path):
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env = cuda_mode.env()
     suite = tmp_path / "s.toml"
     suite.write_text('steps = 30\n[[problems]]\nproblem = "rosenbrock"\n'
                      '[[optimizers]]\noptimizer = "adam"\nlr = [1e-3, 1e-2]\n')
@@ -148,7 +188,7 @@ def test_cli_device_cuda_on_simulator(tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     runs, _ = ob.load(out)
     assert len(runs) == 2 and set(runs.device) == {"cuda"} and set(runs.dtype) == {"float32"}
-    assert set(runs.device_name) == {"CUDA simulator"}
+    assert runs.device_name.nunique() == 1 and cuda_mode.device_name_ok(runs.device_name.iloc[0])
     # float32 on the CPU is refused before anything runs
     r = subprocess.run([sys.executable, "-m", "optbench.cli", "run", str(suite), "--dtype",
                         "float32", "--out", str(tmp_path / "o2")], capture_output=True, text=True,

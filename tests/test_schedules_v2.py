@@ -17,6 +17,8 @@ import sys
 import numpy as np
 import pytest
 
+import cuda_mode
+
 import optbench as ob
 from optbench.optimizers import SCHEDULES, Schedule
 from optbench.runner import execute as E
@@ -233,9 +235,8 @@ def test_plateau_in_every_cpu_engine(engine):
         assert not np.allclose(xr, xc, rtol=1e-6)
 
 
-CUDASIM = r"""
+CUDASIM = cuda_mode.CHECK + r"""
 import json, os
-assert os.environ["NUMBA_ENABLE_CUDASIM"] == "1"
 import numpy as np
 import optbench as ob
 import optbench.cuda.execute as CE
@@ -259,7 +260,7 @@ print("RESULT" + json.dumps(out))
 def test_plateau_on_the_cuda_simulator():
     """The CUDA engines (thread per run: run_core re-parsed; grid per run: the book kernel)
     observe f as the CPU loop does."""
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env = cuda_mode.env()
     r = subprocess.run([sys.executable, "-c", CUDASIM], capture_output=True, text=True, env=env,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]

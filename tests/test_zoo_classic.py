@@ -18,6 +18,8 @@ import textwrap
 import numpy as np
 import pytest
 
+import cuda_mode
+
 import optbench
 import optbench.problems as zoo
 from optbench.validate import OptbenchInputError
@@ -339,11 +341,10 @@ def test_compiled_run_reaches_fstar(name, opt, x_star):
 
 
 # ---------------------------------------------------------------- CUDA (simulator)
-SIM = textwrap.dedent(r'''
+SIM = cuda_mode.CHECK + textwrap.dedent(r'''
     import json, sys
     import numpy as np
     from numba import cuda
-    assert cuda.jit.__module__.startswith("numba.cuda.simulator")
     import optbench.problems as zoo
     from optbench.kernels import compile as kc
 
@@ -386,7 +387,7 @@ def test_kernels_compile_for_cuda_simulator():
         x = _points(p, k=1, seed=21)[0]
         jobs.append([name, params, x.tolist(), rs.standard_normal(p.dim).tolist()])
         probs.append(p)
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env = cuda_mode.env()
     cp = subprocess.run([sys.executable, "-c", SIM], input=json.dumps(jobs), env=env,
                         capture_output=True, text=True, timeout=300)
     assert cp.returncode == 0, cp.stderr[-3000:]

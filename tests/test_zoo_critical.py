@@ -17,6 +17,8 @@ import textwrap
 import numpy as np
 import pytest
 
+import cuda_mode
+
 import optbench.problems as zoo
 from optbench.kernels import compile as kc
 from optbench.validate import OptbenchInputError
@@ -343,9 +345,8 @@ def test_bad_critical_point_index_rejected(key):
 
 
 # -- CUDA device functions on the simulator ------------------------------------------------
-_SIM = textwrap.dedent("""
+_SIM = cuda_mode.CHECK + textwrap.dedent("""
     import os, sys
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
     import numpy as np
     from numba import cuda
     from optbench.kernels import compile as kc
@@ -393,7 +394,7 @@ _SIM = textwrap.dedent("""
 
 
 def test_cuda_device_kernels_on_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env = cuda_mode.env()
     res = subprocess.run([sys.executable, "-c", _SIM], env=env, capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr

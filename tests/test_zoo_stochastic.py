@@ -9,6 +9,8 @@ import textwrap
 
 import numpy as np
 import pytest
+
+import cuda_mode
 from scipy import optimize, stats
 
 import optbench
@@ -324,9 +326,8 @@ def test_sgd_run_on_minibatch_least_squares_is_reproducible():
 
 # ------------------------------------------------------------------ CUDA simulator --------
 
-_SIM = textwrap.dedent("""
+_SIM = cuda_mode.CHECK + textwrap.dedent("""
     import json, os, sys
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
     import numpy as np
     from numba import cuda
     from optbench.kernels import compile as kc
@@ -376,7 +377,7 @@ _SIM = textwrap.dedent("""
 
 
 def test_kernels_on_cuda_simulator_match_cpu():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env = cuda_mode.env()
     proc = subprocess.run([sys.executable, "-c", _SIM], capture_output=True, text=True,
                           env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,11 +1,14 @@
 """The CUDA engines: run a batch on the GPU (or the CUDA simulator), same arrays and same
 tables as the CPU engines (the engine interface of ``runner/engines/base.py``).
 
+Arithmetic: kernels are compiled without FMA contraction and without link-time optimisation
+(:func:`optbench.kernels.device.exact_arithmetic`, ``kernel_options``), to round as the CPU does.
+
 Timing: the kernel is launched once on a one-run, zero-step copy first (compilation and
 module load, reported in compile_s); transfers to and from the device are timed apart
-(``transfer_s``); the kernel time is taken between ``cuda.synchronize()`` calls and spread
-over the batch's runs (there is no per-run clock on the device). A batch larger than the free
-device memory is run in chunks.
+(``transfer_s``, both engines); the kernel time is taken between ``cuda.synchronize()``
+calls and spread over the batch's runs (there is no per-run clock on the device). A batch
+larger than the free device memory is run in chunks.
 
 numba.cuda and the kernel modules are imported on first use, so the engine list
 (``runner/execute.py``) can hold these engines without loading CUDA.
@@ -16,7 +19,7 @@ import time
 
 import numpy as np
 
-from optbench.kernels.device import check_available, device_name
+from optbench.kernels.device import check_available, device_name, exact_arithmetic
 from optbench.runner.batch import ARG_NAMES, PER_RUN, Batch, zero_step
 from optbench.runner.engines.base import Engine, Job, timed
 from optbench.runner.engines.outputs import first_order_tables
@@ -78,21 +81,30 @@ class CudaGridEngine(Engine):
         a = job.extra["a"] = _to_dtype(job.batch.a, _dtype(job))
         blocks = job.extra["blocks"] = min(1024, (job.prob.dim + large.THREADS - 1)
                                            // large.THREADS)
-        return seconds + timed(large.run_one, job.driver, zero_step(a, PER_RUN), 0, blocks)[1]
+        with exact_arithmetic():   # the kernels compile at this first launch
+            return seconds + timed(large.run_one, job.driver, zero_step(a, PER_RUN), 0,
+                                   blocks)[1]
 
     def run(self, job):
         from numba import cuda
 
         from . import large
 
-        a, b, kernel_s = job.extra["a"], job.batch, 0.0
+        a, b, kernel_s, transfer_s = job.extra["a"], job.batch, 0.0, 0.0
         for r in range(len(b)):
             t0 = time.perf_counter()
-            res = large.run_one(job.driver, a, r, job.extra["blocks"])
+            dev = large.upload(a, r)
+            t1 = time.perf_counter()
+            large.run_steps(job.driver, dev, a, r, job.extra["blocks"])
+            t2 = time.perf_counter()
+            res = large.download(dev)
             cuda.synchronize()
-            kernel_s += time.perf_counter() - t0
+            t3 = time.perf_counter()
+            kernel_s += t2 - t1
+            transfer_s += (t1 - t0) + (t3 - t2)
             for k, v in res.items():
                 b.a[k][r] = v
+        job.extra["transfer_s"] = transfer_s
         return kernel_s
 
     def results(self, job, compile_s, wall):
@@ -100,7 +112,8 @@ class CudaGridEngine(Engine):
 
         layout = f"grid per run ({job.extra['blocks']} blocks x {large.THREADS} threads)"
         return first_order_tables(self.name, job.batch, compile_s, wall, 0.0,
-                                  device_name=device_name(), gpu_layout=layout)
+                                  device_name=device_name(), gpu_layout=layout,
+                                  transfer_s=job.extra["transfer_s"] / job.runs)
 
 
 class CudaThreadEngine(Engine):
@@ -120,8 +133,9 @@ class CudaThreadEngine(Engine):
         job.batch = Batch(job.specs, job.prob, job.opts)
         a = job.extra["a"] = _to_dtype(job.batch.a, _dtype(job))
         w = zero_step(a, PER_RUN)
-        return seconds + timed(lambda: _launch(job.driver, [cuda.to_device(w[k])
-                                                            for k in ARG_NAMES]))[1]
+        with exact_arithmetic():   # the kernel compiles at this first launch
+            return seconds + timed(lambda: _launch(job.driver, [cuda.to_device(w[k])
+                                                                for k in ARG_NAMES]))[1]
 
     def run(self, job):
         from numba import cuda

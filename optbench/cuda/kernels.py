@@ -11,6 +11,7 @@ from __future__ import annotations
 from numba import cuda, float64, int64
 
 from optbench.kernels import compile as kc
+from optbench.kernels.device import kernel_options
 from optbench.optimizers.base import vector_update
 from optbench.runner import loop as L
 
@@ -33,7 +34,7 @@ def batch_kernel(problem, optimizer):
     core = kc.cuda_device(core_src, bind=bind)
     nbk, nbf = L.N_BK, L.N_BF
 
-    @cuda.jit
+    @cuda.jit(**kernel_options())
     def run_batch_kernel(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar,
                          ftg, gtg, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
         r = cuda.grid(1)

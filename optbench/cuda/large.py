@@ -15,6 +15,7 @@ import numpy as np
 from numba import cuda, float64
 
 from optbench.kernels import compile as kc
+from optbench.kernels.device import kernel_options
 from optbench.runner import fused as FU
 from optbench.runner import loop as L
 
@@ -35,12 +36,12 @@ def kernels(problem, optimizer):
     book_finish = kc.cuda_device(L.book_finish.py_func)
     is_record_step = kc.cuda_device(L.is_record_step.py_func)
 
-    @cuda.jit
+    @cuda.jit(**kernel_options())
     def start(bk, bf, hitf, hitg, flag):
         book_start(bk, bf, hitf, hitg)
         flag[0] = 0
 
-    @cuda.jit
+    @cuda.jit(**kernel_options())
     def book(t, acc, x, sc, hy, ctl, skind, sp, nsteps, xstar, ftg, gtg, rec, hitf, hitg, trace,
              out, iout, bk, bf, stepv, flag):
         if flag[0] != 0:
@@ -59,7 +60,7 @@ def kernels(problem, optimizer):
         acc[2] = 0.0
         acc[3] = 1.0 if xstar.shape[0] == x.shape[0] and is_record_step(bk, rec, t + 1) else 0.0
 
-    @cuda.jit
+    @cuda.jit(**kernel_options())
     def grid_pass(first, x, st, sc, hy, data, idata, xstar, stepv, acc, flag):
         if flag[0] != 0:
             return
@@ -98,28 +99,50 @@ def kernels(problem, optimizer):
     return _KERNELS[key]
 
 
-def run_one(ks, a: dict, r: int, blocks: int):
-    """Run run r of a batch's (dtype-converted) arrays on the device; results copied back."""
-    start, book, grid_pass = ks
-    per = {k: cuda.to_device(np.ascontiguousarray(a[k][r])) for k in
-           ("X", "ST", "SC", "HY", "CTL", "SP", "HITF", "HITG", "TRACE", "OUT", "IOUT")}
-    shared = {k: cuda.to_device(a[k]) for k in ("data", "idata", "xstar", "ftg", "gtg", "rec")}
-    bk = cuda.to_device(np.zeros(L.N_BK, np.int64))
-    bf = cuda.to_device(np.zeros(L.N_BF))
-    stepv = cuda.to_device(np.zeros(4, a["X"].dtype))
-    flag = cuda.to_device(np.zeros(1, np.int64))
+PER_RUN_ARRAYS = ("X", "ST", "SC", "HY", "CTL", "SP", "HITF", "HITG", "TRACE", "OUT", "IOUT")
+
+
+def upload(a: dict, r: int) -> dict:
+    """Run r's arrays and the batch's shared ones on the device (the transfers in)."""
+    dev = {k: cuda.to_device(np.ascontiguousarray(a[k][r])) for k in PER_RUN_ARRAYS}
+    dev.update({k: cuda.to_device(a[k]) for k in ("data", "idata", "xstar", "ftg", "gtg", "rec")})
     x = a["X"][r]
     has_xstar = a["xstar"].shape[0] == x.shape[0]
-    acc = cuda.to_device(np.array([0.0, 0.0, 0.0, 1.0 if has_xstar and 0 in a["rec"] else 0.0]))
-    start[1, 1](bk, bf, per["HITF"], per["HITG"], flag)
-    grid_pass[blocks, THREADS](1, per["X"], per["ST"], per["SC"], per["HY"], shared["data"],
-                               shared["idata"], shared["xstar"], stepv, acc, flag)
-    n = int(a["nsteps"][r])
-    for t in range(n + 1):
-        book[1, 1](t, acc, per["X"], per["SC"], per["HY"], per["CTL"], a["skinds"][r], per["SP"],
-                   n, shared["xstar"], shared["ftg"], shared["gtg"], shared["rec"], per["HITF"],
-                   per["HITG"], per["TRACE"], per["OUT"], per["IOUT"], bk, bf, stepv, flag)
-        grid_pass[blocks, THREADS](0, per["X"], per["ST"], per["SC"], per["HY"], shared["data"],
-                                   shared["idata"], shared["xstar"], stepv, acc, flag)
+    dev["bk"] = cuda.to_device(np.zeros(L.N_BK, np.int64))
+    dev["bf"] = cuda.to_device(np.zeros(L.N_BF))
+    dev["stepv"] = cuda.to_device(np.zeros(4, a["X"].dtype))
+    dev["flag"] = cuda.to_device(np.zeros(1, np.int64))
+    dev["acc"] = cuda.to_device(np.array([0.0, 0.0, 0.0,
+                                          1.0 if has_xstar and 0 in a["rec"] else 0.0]))
     cuda.synchronize()
-    return {k: v.copy_to_host() for k, v in per.items()}
+    return dev
+
+
+def run_steps(ks, dev: dict, a: dict, r: int, blocks: int):
+    """All steps of run r on arrays already on the device (the kernel time)."""
+    start, book, grid_pass = ks
+    d = dev
+    start[1, 1](d["bk"], d["bf"], d["HITF"], d["HITG"], d["flag"])
+    grid_pass[blocks, THREADS](1, d["X"], d["ST"], d["SC"], d["HY"], d["data"], d["idata"],
+                               d["xstar"], d["stepv"], d["acc"], d["flag"])
+    n = int(a["nsteps"][r])
+    skind = a["skinds"][r]
+    for t in range(n + 1):
+        book[1, 1](t, d["acc"], d["X"], d["SC"], d["HY"], d["CTL"], skind, d["SP"], n,
+                   d["xstar"], d["ftg"], d["gtg"], d["rec"], d["HITF"], d["HITG"], d["TRACE"],
+                   d["OUT"], d["IOUT"], d["bk"], d["bf"], d["stepv"], d["flag"])
+        grid_pass[blocks, THREADS](0, d["X"], d["ST"], d["SC"], d["HY"], d["data"], d["idata"],
+                                   d["xstar"], d["stepv"], d["acc"], d["flag"])
+    cuda.synchronize()
+
+
+def download(dev: dict) -> dict:
+    """Run r's arrays back on the host (the transfers out)."""
+    return {k: dev[k].copy_to_host() for k in PER_RUN_ARRAYS}
+
+
+def run_one(ks, a: dict, r: int, blocks: int):
+    """Run r of a batch's (dtype-converted) arrays on the device; results copied back."""
+    dev = upload(a, r)
+    run_steps(ks, dev, a, r, blocks)
+    return download(dev)

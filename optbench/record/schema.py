@@ -43,7 +43,7 @@ CUDA = ("cuda-thread", "cuda-grid")
 RESULTS = FIRST_ORDER_CPU + ("second-order",) + CUDA + ("bridge",)   # every driver that ran one
 ALL = RESULTS + ("error",)
 _GROUPS = ((ALL, "all"), (RESULTS, "all but error rows"), (("second-order",), "second-order"),
-           (CUDA, "CUDA"), (("cuda-thread",), "CUDA thread per run"))
+           (CUDA, "CUDA"))
 
 # dtypes: "text" is free text in the running pandas' default string dtype; "string" is
 # pandas' StringDtype (missing = <NA>); a list column is an object column whose cells are
@@ -134,7 +134,7 @@ RUNS = (
     Column("device_name", "text", "", "the GPU's name", CUDA),
     Column("gpu_layout", "text", "", "`thread per run` or `grid per run (B blocks x T threads)`",
            CUDA),
-    Column("transfer_s", "float64", "s", "host–device transfers per run", ("cuda-thread",), NAN),
+    Column("transfer_s", "float64", "s", "host–device transfers per run", CUDA, NAN),
 )
 
 TRACES = (
