@@ -177,3 +177,43 @@ def test_parts_measure_each_part():
     assert set(ph) == {"the driver's call (s)", "runs and traces tables (s)",
                        "batch arrays (s)"}
     assert all(0 < v <= whole for v in ph.values())
+
+
+GPU_JAX = r"""
+import json
+from optbench.bench.peers import gpu_jax as G
+from optbench.bench.peers.common import Row
+from optbench.bench.gpu import _jax_md
+rows = (G.sweep_rows(n_lr=2, n_seed=2, steps=30, repeats=1, big_seeds=3)
+        + G.large_rows(dims=(64,), steps=3, repeats=1))
+md = _jax_md([r.as_dict() for r in rows])
+back = [Row.from_dict(r.as_dict()) for r in rows]
+print("RESULT" + json.dumps({"rows": [r.as_dict() for r in rows], "md": md,
+                             "same": all(a.ours == b.ours and a.theirs == b.theirs
+                                         and a.work == b.work for a, b in zip(rows, back))},
+                            default=str))
+"""
+
+
+def test_gpu_rows_against_jax_on_the_simulator():
+    """The rows of ``peers/gpu_jax.py`` (JAX + optax on the GPU against the CUDA path), run on
+    the CUDA simulator with JAX on the CPU: both sides measured, end points compared."""
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    import json
+    import subprocess
+    import sys
+
+    import cuda_mode
+
+    r = subprocess.run([sys.executable, "-c", GPU_JAX], capture_output=True, text=True,
+                       env=cuda_mode.env(), timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("RESULT")][-1][6:])
+    rows = got["rows"]
+    assert [row["runs"] for row in rows[:2]] == [4, 6]
+    for row in rows:
+        assert row["ours"] > 0 and row["theirs"] > 0 and not row["skipped"], row
+    assert "end points vs optbench" in rows[0]["note"] and "e-1" in rows[0]["note"]
+    assert "differ by" in rows[2]["note"]
+    assert got["same"] and got["md"].count("\n| ") == 1 + len(rows)

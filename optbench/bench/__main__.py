@@ -145,7 +145,7 @@ def _gpu(a):
     from . import gpu
 
     sizes = {"steps": 1_000, "dim": 2 ** 20} if a.quick else {}
-    res = gpu.gpu(runs=_size(a, "runs", 10_000, 1_000_000), **sizes)
+    res = gpu.gpu(runs=_size(a, "runs", 10_000, 1_000_000), quick=a.quick, **sizes)
     _show(res, gpu.to_markdown(res), gpu.TITLE, a.write)
 
 

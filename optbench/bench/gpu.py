@@ -6,7 +6,8 @@
   optimizer steps per second in float64 and float32, and the same sweep's rate on the CPU path
   (on fewer runs: the rate per second is what is compared);
 * one Adam run on a 2²⁶-dimensional diagonal quadratic (whole grid on one run): bytes moved per
-  step / time, as a fraction of a device-to-device copy measured in the same process.
+  step / time, as a fraction of a device-to-device copy measured in the same process;
+* JAX + optax on the GPU against the CUDA path (``peers/gpu_jax.py``), where JAX has a GPU.
 """
 from __future__ import annotations
 
@@ -20,15 +21,21 @@ TITLE = "## GPU (issue: GPU execution)"
 
 
 def _sweep_rate(runs: int, steps: int, device: str, dtype: str = "float64") -> float:
-    lrs = np.logspace(-4, -1, runs)
-    specs = [ob.RunSpec.make("rosenbrock", ob.optimizer("adam", lr=float(lr)), steps=steps,
-                             stop="budget", record="none", device=device, dtype=dtype)
-             for lr in lrs]
+    """Run-steps per second of kernel time (each run's ``wall_s`` is its share of the batch's
+    kernel time): Adam on 2-D Rosenbrock, 64 learning rates × runs/64 random starts."""
     from optbench.runner.execute import execute
-    runs_df, _ = execute(specs)
-    total_steps = float(runs_df["nit"].sum())
-    wall = float(runs_df["wall_s"].sum())       # per-run shares of the batch's kernel time
-    return total_steps / wall
+    from optbench.runner.suites import suite_specs
+
+    from .peers.sweep import _suite
+
+    suite = dict(_suite(64, max(1, runs // 64), steps), device=device, dtype=dtype,
+                 record="none")
+    runs_df, _ = execute(suite_specs(suite))
+    bad = runs_df[runs_df.status == "error"]
+    if len(bad):
+        raise RuntimeError(f"{len(bad)} of {len(runs_df)} runs failed on {device}: "
+                           f"{bad.message.iloc[0]}")
+    return float(runs_df["nit"].sum()) / float(runs_df["wall_s"].sum())
 
 
 def _copy_bandwidth(nbytes: int) -> float:
@@ -44,7 +51,8 @@ def _copy_bandwidth(nbytes: int) -> float:
     return 2 * nbytes * 10 / (time.perf_counter() - t0)   # read + write
 
 
-def gpu(runs: int = 1_000_000, steps: int = 10_000, dim: int = 2 ** 26) -> dict:
+def gpu(runs: int = 1_000_000, steps: int = 10_000, dim: int = 2 ** 26,
+        quick: bool = False) -> dict:
     from optbench.cuda import check_available, device_name
     try:
         check_available()
@@ -61,6 +69,9 @@ def gpu(runs: int = 1_000_000, steps: int = 10_000, dim: int = 2 ** 26) -> dict:
     res["quadratic_GBps"] = moved / r.wall_s / 1e9
     res["copy_GBps"] = _copy_bandwidth(8 * dim) / 1e9
     res["bandwidth_fraction"] = res["quadratic_GBps"] / res["copy_GBps"]
+    from .peers import gpu_jax
+
+    res["jax_rows"] = [r.as_dict() for r in gpu_jax.run(quick=quick)]
     return res
 
 
@@ -78,4 +89,15 @@ def to_markdown(res: dict) -> str:
         f"| same sweep on the CPU path | {res['cpu_sweep_steps_per_s']:.3g} steps/s | GPU/CPU = {res['gpu_over_cpu']:.0f}× |",
         f"| Adam, 2^26 quadratic, one run | {res['quadratic_GBps']:.0f} GB/s = "
         f"{100 * res['bandwidth_fraction']:.0f} % of copy ({res['copy_GBps']:.0f} GB/s) | ≥ 70 % |",
-        ""])
+        "", _jax_md(res.get("jax_rows", []))])
+
+
+def _jax_md(rows: list) -> str:
+    if not rows:
+        return ""
+    from .peers import table
+    from .peers.common import Row
+
+    rs = [Row.from_dict(r) for r in rows]
+    return ("Against JAX + optax on the same GPU (`optbench/bench/peers/gpu_jax.py`; float64; "
+            "JAX's compile time apart):\n\n" + table(rs) + "\n")

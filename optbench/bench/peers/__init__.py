@@ -13,7 +13,8 @@ Comparisons (one module each): ``adam_small`` (2-D Rosenbrock per step), ``adam_
 (2²²-dim quadratic per step, with the bandwidth against a STREAM-like triad), ``sweep``
 (4,096 runs × 10⁴ steps), ``second_order`` (L-BFGS and Newton-CG against scipy), ``mlp``
 (an epoch of small MLPs against PyTorch and NumPy), ``compile`` (cold and warm processes),
-``gpu`` (the GPU path, when a CUDA GPU is present).
+``gpu`` (the GPU path, when a CUDA GPU is present, and JAX + optax on the same GPU:
+``gpu_jax``).
 """
 from __future__ import annotations
 
@@ -34,14 +35,15 @@ def _gpu(quick: bool) -> list[Row]:
                     skipped="no CUDA GPU on this machine (see the GPU section when one is)")]
     from ..gpu import gpu
 
-    r = gpu(runs=10_000 if quick else 1_000_000)
+    r = gpu(runs=10_000 if quick else 1_000_000, quick=quick)
     if "skipped" in r:
         return [Row("GPU sweep", "CPU path", None, None, skipped=r["skipped"])]
-    return [Row(f"Adam 2-D sweep on {r['device']}, float64", "the CPU path (this machine)",
+    rows = [Row(f"Adam 2-D sweep on {r['device']}, float64", "the CPU path (this machine)",
                 r["sweep_steps_per_s_float64"], r["cpu_sweep_steps_per_s"], unit="/s",
                 note=f"float32 {r['sweep_steps_per_s_float32']:.3g} steps/s; 2^26 quadratic "
                      f"{r['quadratic_GBps']:.0f} GB/s = {100 * r['bandwidth_fraction']:.0f} % "
-                     "of a device copy", extra=r)]
+                     "of a device copy")]
+    return rows + [Row.from_dict(j) for j in r["jax_rows"]]
 
 
 def run(names=NAMES, quick: bool = False, log=print) -> list[Row]:

@@ -89,6 +89,12 @@ class Row:
             return f"≤ {self.goal_max:g}× its time"
         return "—"
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Row":
+        """A row back from :meth:`as_dict` (its goal, a text there, is not kept)."""
+        keep = ("work", "peer", "ours", "theirs", "unit", "skipped", "note")
+        return cls(**{k: d[k] for k in keep if k in d})
+
     def as_dict(self) -> dict:
         return {"work": self.work, "peer": self.peer, "ours": self.ours, "theirs": self.theirs,
                 "unit": self.unit, "speedup": self.speedup, "goal": self.goal_text(),
