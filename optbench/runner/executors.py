@@ -25,6 +25,7 @@ A Python exception in a run is already an ``error`` row (``execute``).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import signal
@@ -244,26 +245,52 @@ def _mp_context():
     return mp.get_context("spawn")  # pragma: no cover - not Linux
 
 
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """Hold a Ctrl-C that arrives inside the block and raise it at the end. Starting a pool
+    worker is not atomic (the fork server forks it, then this process sends it its pickled
+    start-up state and records it as a child): a KeyboardInterrupt inside would leave a worker
+    this process does not know of, which starts after the pool is gone and fails on its
+    semaphores (a FileNotFoundError traceback). Main thread only (elsewhere: no-op)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got = []
+    old = signal.signal(signal.SIGINT, lambda *a: got.append(a))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
+
+
 def _start_forkserver_shielded(ctx):
-    """Start the fork server without losing a Ctrl-C: one that comes meanwhile is held and
-    raised once the server is started. (Ignoring Ctrl-C here instead, so that the server
-    inherits it, would drop it: the sweep would go on. The server ignores Ctrl-C from its
-    first preloaded module, ``forkserver_init``.)"""
+    """Start the fork server without losing a Ctrl-C and without letting one kill it.
+
+    A Ctrl-C at the terminal reaches the whole process group, the fork server too, and while
+    its interpreter starts (before ``forkserver_init``, its first preloaded module, ignores
+    Ctrl-C) it would die of it ("Fatal Python error" on stderr). So the server is started with
+    SIGINT blocked in this thread: it inherits the blocked signal, and one that arrives before
+    it ignores SIGINT stays pending and is then discarded. Here a Ctrl-C that comes meanwhile
+    is held and raised once the server is started. (The resource tracker is started first: its
+    own start unblocks SIGINT.)"""
     import threading
 
     if ctx.get_start_method() != "forkserver" or \
             threading.current_thread() is not threading.main_thread():
         return
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
-    got = []
-    old = signal.signal(signal.SIGINT, lambda *a: got.append(a))
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, old)
-    if got:
-        raise KeyboardInterrupt
+    resource_tracker.ensure_running()
+    with _ctrl_c_held():
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            forkserver.ensure_running()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)   # a held Ctrl-C arrives here
 
 
 _DIED = ("a worker process died while running these runs (killed, out of memory, or a crash "
@@ -295,9 +322,11 @@ class ProcessExecutor(_AsyncExecutor):
                                              initializer=_worker_init,
                                              initargs=(self.plugins,))
         if callable(task):
-            return self._pool.submit(task)
+            with _ctrl_c_held():   # submit may start a worker
+                return self._pool.submit(task)
         try:
-            return self._pool.submit(run_task, task, self.hooks, False, self.plugins)
+            with _ctrl_c_held():
+                return self._pool.submit(run_task, task, self.hooks, False, self.plugins)
         except (BrokenProcessPool, EOFError, ConnectionError) as e:
             # a worker died since the last look, or the fork server did (EOF on its socket):
             # the task did not run; it is re-run as a suspect, like the others
@@ -355,13 +384,16 @@ class ProcessExecutor(_AsyncExecutor):
 
             procs += [p for p in mp.active_children()
                       if p not in self._before and p not in procs]
-        pool.shutdown(wait=not kill, cancel_futures=True)
         if kill:
+            # workers go before the pool: the pool's queues and their named semaphores are
+            # released once it is shut down, and a worker still starting (unpickling them)
+            # would fail with a FileNotFoundError traceback
             for p in procs:
                 if p.is_alive():
                     p.terminate()
             for p in procs:
                 p.join(timeout=5)
+        pool.shutdown(wait=not kill, cancel_futures=True)
 
     def close(self, interrupted: bool = False):
         self._drop_pool(kill=interrupted)
