@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     _write_arg(p)
 
     p = sub.add_parser("gpu", help="the CUDA path (reported skipped without a GPU)")
-    p.add_argument("--runs", type=int, help="runs in the sweep (default 1000000; quick 10000)")
+    p.add_argument("--runs", type=int, help="runs in the sweep (default 262144; quick 10000)")
     _quick_arg(p)
     _write_arg(p)
 
@@ -145,7 +145,7 @@ def _gpu(a):
     from . import gpu
 
     sizes = {"steps": 1_000, "dim": 2 ** 20} if a.quick else {}
-    res = gpu.gpu(runs=_size(a, "runs", 10_000, 1_000_000), quick=a.quick, **sizes)
+    res = gpu.gpu(runs=_size(a, "runs", 10_000, 262_144), quick=a.quick, **sizes)
     _show(res, gpu.to_markdown(res), gpu.TITLE, a.write)
 
 

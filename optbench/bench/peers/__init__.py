@@ -35,7 +35,7 @@ def _gpu(quick: bool) -> list[Row]:
                     skipped="no CUDA GPU on this machine (see the GPU section when one is)")]
     from ..gpu import gpu
 
-    r = gpu(runs=10_000 if quick else 1_000_000, quick=quick)
+    r = gpu(runs=10_000 if quick else 262_144, quick=quick)
     if "skipped" in r:
         return [Row("GPU sweep", "CPU path", None, None, skipped=r["skipped"])]
     rows = [Row(f"Adam 2-D sweep on {r['device']}, float64", "the CPU path (this machine)",

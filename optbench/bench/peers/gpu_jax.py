@@ -87,7 +87,8 @@ def sweep_rows(n_lr: int = 64, n_seed: int = 64, steps: int = 10_000, repeats: i
                         note=f"optbench {what}: {wall if tables else kernel:.3f} s (first call "
                              f"{first:.1f} s); JAX {tj:.3f} s, compile {cj:.1f} s{agree}",
                         extra={"optbench_s": wall if tables else kernel, "jax_s": tj,
-                               "jax_compile_s": cj, "runs": R}))
+                               "jax_compile_s": cj, "runs": R,
+                               "kind": "sweep" if tables else "big-sweep"}))
     return rows
 
 
@@ -114,7 +115,7 @@ def large_rows(dims=LARGE_DIMS, steps: int = 30, repeats: int = 3) -> list[Row]:
                         float(np.median(walls)) / steps,
                         note=f"optbench {gbps:.0f} GB/s ({first.row.get('gpu_layout')}); JAX "
                              f"compile {cj:.1f} s; end points differ by {dev:.1e} (relative)",
-                        extra={"optbench_GBps": gbps}))
+                        extra={"optbench_GBps": gbps, "dim": dim, "kind": "large"}))
     return rows
 
 
@@ -137,8 +138,8 @@ def mlp_rows(widths=(16, 32, 64, 128), repeats: int = 3) -> list[Row]:
     return rows
 
 
-def run(quick: bool = False) -> list[Row]:
-    """Every GPU row against JAX (skipped rows when JAX has no GPU backend)."""
+def run(quick: bool = False, big_seeds: int = SWEEP_BIG_SEEDS, dims=LARGE_DIMS) -> list[Row]:
+    """Every GPU row against JAX (one skipped row when JAX has no GPU backend)."""
     name = jax_gpu()
     if name is None:
         return [Row("GPU rows against JAX", "JAX + optax on the GPU", None, None,
@@ -147,4 +148,4 @@ def run(quick: bool = False) -> list[Row]:
         return (sweep_rows(n_lr=8, n_seed=8, steps=200, repeats=1, big_seeds=64)
                 + large_rows(dims=(2 ** 16,), steps=5, repeats=1)
                 + mlp_rows(widths=(16,), repeats=1))
-    return sweep_rows() + large_rows() + mlp_rows()
+    return sweep_rows(big_seeds=big_seeds) + large_rows(dims=dims) + mlp_rows()
