@@ -104,8 +104,7 @@ def to_markdown(res: dict) -> str:
 def _jax_md(rows: list) -> str:
     if not rows:
         return ""
-    from .peers import table
-    from .peers.common import Row
+    from .peers.common import Row, table
 
     rs = [Row.from_dict(r) for r in rows]
     return ("Against JAX + optax on the same GPU (`optbench/bench/peers/gpu_jax.py`; float64; "

@@ -18,10 +18,9 @@ Comparisons (one module each): ``adam_small`` (2-D Rosenbrock per step), ``adam_
 """
 from __future__ import annotations
 
-import math
 import time
 
-from .common import Row, fmt_time
+from .common import Row, table  # noqa: F401  (table: re-exported)
 
 NAMES = ("adam_small", "adam_large", "sweep", "second_order", "mlp", "compile", "gpu")
 TITLE = "## Performance against peers (issue: performance against peers)"
@@ -77,29 +76,6 @@ def run(names=NAMES, quick: bool = False, log=print) -> list[Row]:
         log(f"[{n}] {len(got)} rows in {time.perf_counter() - t0:.1f} s")
         rows.extend(got)
     return rows
-
-
-def _speed(r: Row) -> str:
-    if r.skipped:
-        return f"skipped: {r.skipped}"
-    s = r.speedup
-    if math.isnan(s):
-        return "—"
-    return f"{s:.3g}× faster" if s >= 1 else f"{1 / s:.3g}× slower"
-
-
-def _met(r: Row) -> str:
-    return {True: "yes", False: "**no**", None: ""}[r.met]
-
-
-def table(rows: list[Row]) -> str:
-    lines = ["| work | peer | optbench | peer | optbench vs peer | goal | met | notes |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.work} | {r.peer} | {fmt_time(r.ours, r.unit)} | "
-                     f"{fmt_time(r.theirs, r.unit) if not r.skipped else '—'} | {_speed(r)} | "
-                     f"{r.goal_text()} | {_met(r)} | {r.note} |")
-    return "\n".join(lines)
 
 
 def to_markdown(rows: list[Row], mach: dict, quick: bool = False, commentary: str = "") -> str:

@@ -127,3 +127,26 @@ def triad_bandwidth(n: int = 2 ** 22, repeats: int = 9) -> float:
     a, b, c = np.full(n, 0.0), np.full(n, 1.0), np.full(n, 2.0)
     t = median_time(lambda: triad(a, b, c, 0.5), repeats, warmup=2)
     return 24.0 * n / t
+
+
+def _speed(r: Row) -> str:
+    if r.skipped:
+        return f"skipped: {r.skipped}"
+    s = r.speedup
+    if math.isnan(s):
+        return "—"
+    return f"{s:.3g}× faster" if s >= 1 else f"{1 / s:.3g}× slower"
+
+
+def _met(r: Row) -> str:
+    return {True: "yes", False: "**no**", None: ""}[r.met]
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| work | peer | optbench | peer | optbench vs peer | goal | met | notes |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.work} | {r.peer} | {fmt_time(r.ours, r.unit)} | "
+                     f"{fmt_time(r.theirs, r.unit) if not r.skipped else '—'} | {_speed(r)} | "
+                     f"{r.goal_text()} | {_met(r)} | {r.note} |")
+    return "\n".join(lines)
