@@ -194,3 +194,37 @@ def test_cli_device_cuda_on_simulator(tmp_path):
                         "float32", "--out", str(tmp_path / "o2")], capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 2 and "float32 is for device='cuda'" in r.stderr
+
+
+NO_CONTRACT = r"""
+import os, json
+os.environ.pop("OPTBENCH_CUDA_FMA", None)
+from numba.cuda.cudadrv import nvvm
+seen = []
+nvvm.compile_ir = lambda ir, **o: seen.append(dict(o)) or "ptx"
+import optbench.kernels.device as D
+D.simulator = lambda: False
+nvvm.compile_ir("a", fastmath=False, opt=3)                 # outside: NVVM's default
+with D.exact_arithmetic():
+    nvvm.compile_ir("b", fastmath=False, opt=3)             # inside: no contraction
+    nvvm.compile_ir("c", fastmath=True, opt=3)              # fastmath asked: left alone
+nvvm.compile_ir("d", fastmath=False, opt=3)                 # outside again
+os.environ["OPTBENCH_CUDA_FMA"] = "1"
+with D.exact_arithmetic():
+    nvvm.compile_ir("e", fastmath=False, opt=3)             # opted out
+print("RESULT" + json.dumps({"seen": seen, "lto": D.kernel_options()}))
+"""
+
+
+def test_kernels_compile_without_fma_contraction_inside_exact_arithmetic():
+    """The NVVM options optbench's CUDA kernels are compiled with (no GPU needed: NVVM's entry
+    point replaced by a recorder): fma=0 inside exact_arithmetic only, not with fastmath, not
+    with OPTBENCH_CUDA_FMA=1; and no link-time optimisation."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    r = subprocess.run([sys.executable, "-c", NO_CONTRACT], capture_output=True, text=True,
+                       env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads([ln for ln in r.stdout.splitlines() if ln.startswith("RESULT")][-1][6:])
+    fma = [o.get("fma", "default") for o in got["seen"]]
+    assert fma == ["default", False, "default", "default", "default"]
+    assert got["lto"] == {"lto": False}
