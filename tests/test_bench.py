@@ -183,12 +183,14 @@ GPU_JAX = r"""
 import json
 from optbench.bench.peers import gpu_jax as G
 from optbench.bench.peers.common import Row
-from optbench.bench.gpu import _jax_md
+from optbench.bench.gpu import _exact_md, _jax_md, exactness
 rows = (G.sweep_rows(n_lr=2, n_seed=2, steps=30, repeats=1, big_seeds=3)
         + G.large_rows(dims=(64,), steps=3, repeats=1))
 md = _jax_md([r.as_dict() for r in rows])
+exact = exactness(names=("sgd", "adam"), steps=5)
 back = [Row.from_dict(r.as_dict()) for r in rows]
-print("RESULT" + json.dumps({"rows": [r.as_dict() for r in rows], "md": md,
+print("RESULT" + json.dumps({"rows": [r.as_dict() for r in rows], "md": md, "exact": exact,
+                             "exact_md": _exact_md(exact),
                              "same": all(a.ours == b.ours and a.theirs == b.theirs
                                          and a.work == b.work for a, b in zip(rows, back))},
                             default=str))
@@ -197,7 +199,9 @@ print("RESULT" + json.dumps({"rows": [r.as_dict() for r in rows], "md": md,
 
 def test_gpu_rows_against_jax_on_the_simulator():
     """The rows of ``peers/gpu_jax.py`` (JAX + optax on the GPU against the CUDA path), run on
-    the CUDA simulator with JAX on the CPU: both sides measured, end points compared."""
+    the CUDA simulator with JAX on the CPU: both sides measured, end points compared; and
+    ``bench.gpu.exactness``, which on the simulator (the CPU's arithmetic) finds every GPU run
+    bit-identical to its CPU run."""
     pytest.importorskip("jax")
     pytest.importorskip("optax")
     import json
@@ -217,3 +221,8 @@ def test_gpu_rows_against_jax_on_the_simulator():
     assert "end points vs optbench" in rows[0]["note"] and "e-1" in rows[0]["note"]
     assert "differ by" in rows[2]["note"]
     assert got["same"] and got["md"].count("\n| ") == 1 + len(rows)
+    ex = got["exact"]
+    assert [(e["optimizer"], e["problem"]) for e in ex] == [
+        (o, p) for o in ("sgd", "adam") for p in ("rosenbrock", "quadratic-1000")]
+    assert all(e["x_equal"] and e["trace_equal"] and e["max_rel_dx"] == 0.0 for e in ex), ex
+    assert got["exact_md"].count("\n| ") == 1 + len(ex)

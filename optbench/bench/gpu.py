@@ -7,7 +7,9 @@
   (on fewer runs: the rate per second is what is compared);
 * one Adam run on a 2²⁶-dimensional diagonal quadratic (whole grid on one run): bytes moved per
   step / time, as a fraction of a device-to-device copy measured in the same process;
-* JAX + optax on the GPU against the CUDA path (``peers/gpu_jax.py``), where JAX has a GPU.
+* JAX + optax on the GPU against the CUDA path (``peers/gpu_jax.py``), where JAX has a GPU;
+* ``exactness``: GPU runs against CPU runs (sgd, rmsprop, lion, adam; 300 steps on Rosenbrock
+  and a 1,000-d quadratic), bit for bit or by how much.
 """
 from __future__ import annotations
 
@@ -24,18 +26,38 @@ def _sweep_rate(runs: int, steps: int, device: str, dtype: str = "float64") -> f
     """Run-steps per second of kernel time (each run's ``wall_s`` is its share of the batch's
     kernel time): Adam on 2-D Rosenbrock, 64 learning rates × runs/64 random starts."""
     from optbench.runner.execute import execute
-    from optbench.runner.suites import suite_specs
 
-    from .peers.sweep import _suite
+    from .peers.gpu_jax import sweep_specs
 
-    suite = dict(_suite(64, max(1, runs // 64), steps), device=device, dtype=dtype,
-                 record="none")
-    runs_df, _ = execute(suite_specs(suite))
+    runs_df, _ = execute(sweep_specs(64, max(1, runs // 64), steps, "none", device, dtype))
     bad = runs_df[runs_df.status == "error"]
     if len(bad):
         raise RuntimeError(f"{len(bad)} of {len(runs_df)} runs failed on {device}: "
                            f"{bad.message.iloc[0]}")
     return float(runs_df["nit"].sum()) / float(runs_df["wall_s"].sum())
+
+
+EXACT_OPTIMIZERS = ("sgd", "rmsprop", "lion", "adam")
+
+
+def exactness(names=EXACT_OPTIMIZERS, steps: int = 300) -> list[dict]:
+    """The GPU run against the CPU run, 300 steps on Rosenbrock and on a 1,000-d quadratic:
+    end points and trace f bit for bit or not, and the largest per-coordinate relative
+    difference of the end points."""
+    q = ob.problem("quadratic", dim=1000, cond=1e3, start="random")
+    out = []
+    for name in names:
+        o = ob.optimizer(name, lr=1e-3 if name in ("sgd", "gd", "momentum", "nesterov")
+                         else 1e-2)
+        for label, p in (("rosenbrock", "rosenbrock"), ("quadratic-1000", q)):
+            g = ob.run(p, o, steps=steps, stop="budget", device="cuda")
+            c = ob.run(p, o, steps=steps, stop="budget")
+            out.append({"optimizer": name, "problem": label,
+                        "x_equal": bool(np.array_equal(g.x, c.x)),
+                        "trace_equal": bool(g.trace.f.equals(c.trace.f)),
+                        "max_rel_dx": float(np.max(np.abs(g.x - c.x)
+                                                   / np.maximum(np.abs(c.x), 1e-300)))})
+    return out
 
 
 def _copy_bandwidth(nbytes: int) -> float:
@@ -81,6 +103,7 @@ def gpu(runs: int = 262_144, steps: int = 10_000, dim: int = 2 ** 26,
         res["quadratic_GBps"] = 7 * 8 * dim * r.nit / r.wall_s / 1e9  # x, m, v r+w, λ read
     res["copy_GBps"] = _copy_bandwidth(8 * dim) / 1e9
     res["bandwidth_fraction"] = res["quadratic_GBps"] / res["copy_GBps"]
+    res["exact"] = exactness(steps=30 if quick else 300)
     return res
 
 
@@ -98,7 +121,18 @@ def to_markdown(res: dict) -> str:
         f"| same sweep on the CPU path | {res['cpu_sweep_steps_per_s']:.3g} steps/s | GPU/CPU = {res['gpu_over_cpu']:.0f}× |",
         f"| Adam, {res.get('dim', 2 ** 26):,}-dim quadratic, one run | {res['quadratic_GBps']:.0f} GB/s = "
         f"{100 * res['bandwidth_fraction']:.0f} % of copy ({res['copy_GBps']:.0f} GB/s) | ≥ 70 % |",
-        "", _jax_md(res.get("jax_rows", []))])
+        "", _exact_md(res.get("exact", [])), _jax_md(res.get("jax_rows", []))])
+
+
+def _exact_md(rows: list) -> str:
+    if not rows:
+        return ""
+    lines = ["GPU run against CPU run (`exactness`; kernels compiled without FMA contraction "
+             "and without LTO):", "", "| optimizer | problem | end point bit-identical | "
+             "trace f bit-identical | largest relative difference |", "|---|---|---|---|---|"]
+    lines += [f"| {r['optimizer']} | {r['problem']} | {r['x_equal']} | {r['trace_equal']} | "
+              f"{r['max_rel_dx']:.1e} |" for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _jax_md(rows: list) -> str:

@@ -185,18 +185,29 @@ def _best(fn, repeats):
     return min(fn() for _ in range(repeats))
 
 
-def bench_width(width, repeats=5, epochs=None):
-    p = problem(width)
-    if epochs is None:
-        epochs = max(1, min(8, int(4e6 // p.dim)))
-    x0 = p.x0(0)
-    idx = batches(epochs)
+def default_epochs(p) -> int:
+    return max(1, min(8, int(4e6 // p.dim)))
+
+
+def optbench_epoch(p, epochs, repeats):
+    """(seconds per epoch, seconds of ``epochs`` epochs, end point): the epoch is the
+    difference of 2·epochs and epochs epochs (best of ``repeats`` each), so the run's fixed
+    costs drop out; compiled and warmed first."""
     run_optbench(p, 1)                                   # compile + warm-up
     t1 = _best(lambda: run_optbench(p, epochs)[0] * epochs, repeats)
     t2 = _best(lambda: run_optbench(p, 2 * epochs)[0] * 2 * epochs, repeats)
-    xo = run_optbench(p, epochs)[1]
+    return (t2 - t1) / epochs, t1, run_optbench(p, epochs)[1]
+
+
+def bench_width(width, repeats=5, epochs=None):
+    p = problem(width)
+    if epochs is None:
+        epochs = default_epochs(p)
+    x0 = p.x0(0)
+    idx = batches(epochs)
+    per_epoch, t1, xo = optbench_epoch(p, epochs, repeats)
     row = {"width": width, "params": p.dim, "epochs": epochs,
-           "optbench_ms": 1e3 * (t2 - t1) / epochs, "optbench_total_ms": 1e3 * t1 / epochs,
+           "optbench_ms": 1e3 * per_epoch, "optbench_total_ms": 1e3 * t1 / epochs,
            "fg_only_ms": 1e3 * _best(lambda: fg_epoch(p, x0), repeats)}
     few = max(1, repeats // 2)
     npy = [run_numpy(p, x0, idx) for _ in range(few)]

@@ -39,12 +39,15 @@ def jax_gpu() -> str | None:
     return devs[0].device_kind if devs else None
 
 
-def _sweep_specs(n_lr: int, n_seed: int, steps: int, record: str | None = None):
+def sweep_specs(n_lr: int, n_seed: int, steps: int, record: str | None = None,
+                device: str = "cuda", dtype: str = "float64"):
+    """The run specs of ``sweep.py``'s sweep (n_lr learning rates × n_seed random starts) on
+    ``device`` in ``dtype``."""
     from optbench.runner.suites import suite_specs
 
     from .sweep import _suite
 
-    s = dict(_suite(n_lr, n_seed, steps), device="cuda")
+    s = dict(_suite(n_lr, n_seed, steps), device=device, dtype=dtype)
     if record:
         s["record"] = record
     return suite_specs(s)
@@ -59,7 +62,7 @@ def sweep_rows(n_lr: int = 64, n_seed: int = 64, steps: int = 10_000, repeats: i
 
     rows = []
     for seeds, tables in ((n_seed, True), (big_seeds, False)):
-        specs = _sweep_specs(n_lr, seeds, steps, None if tables else "none")
+        specs = sweep_specs(n_lr, seeds, steps, None if tables else "none")
         R, total = len(specs), len(specs) * steps
         t0 = time.perf_counter()
         runs, _ = execute(specs)                   # compile, load and one run
@@ -125,15 +128,11 @@ def mlp_rows(widths=(16, 32, 64, 128), repeats: int = 3) -> list[Row]:
     rows = []
     for w in widths:
         p = M.problem(w)
-        epochs = max(1, min(8, int(4e6 // p.dim)))
-        idx = M.batches(epochs)
-        M.run_optbench(p, 1)
-        t1 = min(M.run_optbench(p, epochs)[0] * epochs for _ in range(repeats))
-        t2 = min(M.run_optbench(p, 2 * epochs)[0] * 2 * epochs for _ in range(repeats))
-        xo = M.run_optbench(p, epochs)[1]
-        jt, xj, cj, _ = M.run_jax(p, p.x0(0), idx, repeats=repeats)
+        epochs = M.default_epochs(p)
+        ours, _, xo = M.optbench_epoch(p, epochs, repeats)
+        jt, xj, cj, _ = M.run_jax(p, p.x0(0), M.batches(epochs), repeats=repeats)
         rows.append(Row(f"MLP epoch, width {w} (2,048 spirals, batch 32, Adam)",
-                        "JAX + optax on the GPU (optbench on the CPU)", (t2 - t1) / epochs, jt,
+                        "JAX + optax on the GPU (optbench on the CPU)", ours, jt,
                         note=f"JAX compile {cj:.1f} s; max |Δx| {np.abs(xj - xo).max():.1e}"))
     return rows
 
