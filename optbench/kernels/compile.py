@@ -303,6 +303,12 @@ def cpu(fn, sig=None, *, bind: dict | None = None, name: str | None = None, para
     return disp
 
 
+def cpu_inline(fn, *, bind: dict | None = None, name: str | None = None):
+    """``numba.njit(inline='always')`` version of kernel ``fn`` with ``bind`` bound: bound into
+    a template, it is inlined there (numba-IR inlining) rather than called."""
+    return _cpu_inline(fn, bind, name)
+
+
 def _cpu_inline(fn, bind=None, name=None):
     key = ("inline", fn, _bind_key(bind), name)
     hit = _CPU.get(key)

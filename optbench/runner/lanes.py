@@ -18,6 +18,11 @@ the vectorised step, from per-lane values:
    ``maximize`` per lane through the one-run ``step_scalars`` when any lane has them),
    clipping and weight decay, then the optimizer's lane-form update.
 
+For a deterministic problem of dimension 1 or 2 whose ``FG`` loops over coordinates only,
+steps 1 and 2 are one loop over the lanes instead (``runner/lane_fused.py``: ``FG``'s one-run
+body per lane, its *at form*, inlined with the norm and the test; the values stay in
+registers).
+
 When a chunk's runs differ only in the learning rate and the seed (a sweep; checked once per
 chunk), the update runs the optimizer's *uniform* lane forms: what depends on the shared
 hyperparameters and scalars alone (bias corrections, momentum schedules, branches on options)
@@ -51,6 +56,7 @@ from optbench.kernels.slots import N_SCALARS, SC_LR, SC_SEED, SC_STEP
 from optbench.optimizers.schedules import SP_WARMUP
 
 from . import loop as L
+from .lane_fused import fused_pass, no_fused_pass
 from .lockstep import book_slow, chunk_clocks
 from .loop import (B_JR, B_NREC, C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_WD, F_BEST,
                    F_DIV, F_FTHR, F_GTHR, N_BF, N_BK,
@@ -60,14 +66,11 @@ from .loop import (B_JR, B_NREC, C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, 
 LANES = 64           # runs per chunk (the vector loop's trip count)
 LANE_MAX_DIM = 64    # beyond this a step is long enough to vectorise over coordinates
 
-# per-lane float vectors (rows of V) and int vectors (rows of W)
-V_F, V_S, V_BEST, V_FTHR, V_H, V_DIV, V_COEF, V_CV, V_WD, V_DWD, V_LR, V_NEXT, V_NST, \
-    V_QUIET = range(14)
-N_V = 14
-W_SEED, W_LIVE, W_STOPPED = range(3)
-N_W = 3
+from .lane_rows import (N_V, N_W, V_BEST, V_COEF, V_CV, V_DIV, V_DWD, V_F, V_FTHR, V_H,  # noqa: F401
+                        V_LR, V_NEXT, V_NST, V_QUIET, V_S, V_WD, W_LIVE, W_SEED, W_STOPPED)
 
 FGL = placeholder("FGL")            # the problem's FG, lane form
+QPASS = placeholder("QPASS")        # FG, norm and quiet test fused (lane_fused.py), or -1
 PREPL = placeholder("PREPL")        # the optimizer's PREP and ELEM, lane forms
 ELEML = placeholder("ELEML")
 PREPU = placeholder("PREPU")        # their uniform lane forms (runs differ in lr only)
@@ -146,7 +149,7 @@ def lane_slow(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC, d
     return stopped
 
 
-@template("FGL", "PREPL", "ELEML", "PREPU", "ELEMU", "SLOW")
+@template("FGL", "QPASS", "PREPL", "ELEML", "PREPU", "ELEMU", "SLOW")
 def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
                gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, XL, GL, STL, SCL, HYL,
                V, W, lw, lwi, BK, BF, clk, xr, scu):
@@ -211,18 +214,22 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
     while active > 0:
         c0 = _readcyclecounter()
         n_in = active
-        FGL(XL, GL, data, idata, W[W_SEED], t, lw, lwi, V[V_F], k)
-        # squared gradient norms, summed over coordinates in the one-run loop's order
-        # (0.0 + g0² is g0²: the first term initialises)
-        for j in range(k):
-            V[V_S, j] = GL[0, j] * GL[0, j]
-        for i in range(1, d):
+        # 1 and 2 fused into one loop over the lanes, for a small deterministic problem
+        nq = -1 if stoch else QPASS(t, XL, GL, V, W, data, idata, k)
+        fused = nq >= 0
+        if not fused:
+            FGL(XL, GL, data, idata, W[W_SEED], t, lw, lwi, V[V_F], k)
+            # squared gradient norms, summed over coordinates in the one-run loop's order
+            # (0.0 + g0² is g0²: the first term initialises)
             for j in range(k):
-                V[V_S, j] += GL[i, j] * GL[i, j]
+                V[V_S, j] = GL[0, j] * GL[0, j]
+            for i in range(1, d):
+                for j in range(k):
+                    V[V_S, j] += GL[i, j] * GL[i, j]
+            nq = 0
         # 2. lanes surely quiet (a vector pass, in doubles: t, the budget and the next
         # recording step are exact in float64; the count is an integer sum, which the
         # compiler vectorises — a float sum it must keep in order)
-        nq = 0
         tf = float(t)
         if stoch:
             for j in range(k):
@@ -232,7 +239,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                     & (abs(f) < np.inf) & (s < np.inf)
                 V[V_QUIET, j] = 1.0 if q else 0.0
                 nq += q
-        else:
+        elif not fused:
             for j in range(k):
                 f = V[V_F, j]
                 s = V[V_S, j]
@@ -371,8 +378,11 @@ def lane_driver(problem, optimizer, parallel: bool):
                                    "METRICS": problem.METRICS or L.no_metrics,
                                    "BOOK_SLOW": kc.cpu(book_slow, name="lockstep_book_slow")},
                   name=f"lane_slow__{type(problem).__name__}", inline=True)
-    chunk = kc.cpu(lane_chunk, bind={"FGL": fg, "PREPL": prep, "ELEML": elem, "PREPU": prepu,
-                                     "ELEMU": elemu, "SLOW": slow},
+    qpass = fused_pass(problem)
+    if qpass is not no_fused_pass:
+        tag += f"__fused{problem.dim}"
+    chunk = kc.cpu(lane_chunk, bind={"FGL": fg, "QPASS": qpass, "PREPL": prep, "ELEML": elem,
+                                     "PREPU": prepu, "ELEMU": elemu, "SLOW": slow},
                    name=f"lane_chunk__{tag}", inline=True)
     batch = _with_rows(_lane_batch, rows["f"], rows["i"], scu)
     uk = "".join(map(str, scu))

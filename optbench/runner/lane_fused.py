@@ -1,0 +1,103 @@
+"""The lane step's first pass fused into one loop over the lanes, for small problems.
+
+The lane driver (``runner/lanes.py``) begins each step with the problem's ``FG`` for every
+lane, each lane's squared gradient norm, and the quiet-step test (no target, record, stop or
+divergence in this step). Done as lane forms these are several passes over the lanes, with
+``FG``'s accumulators in rows of memory. When the problem's ``FG`` has an *at form* at its
+dimension (``kernels/lane_at.py``: the one-run body for lane l, the dimension a compile-time
+constant, loops over the coordinates only) and the dimension is at most ``FUSE_MAX_DIM``, the
+three are one loop over the lanes instead: ``FG``'s body for the lane, inlined and unrolled,
+then the norm and the test on values still in registers. The loop vectorises across the lanes
+as the hand-written loop of ``bench/peers/sweep_floor.py`` does. Each lane's operations and
+their order are those of the one-run loop: the results are the same bits.
+
+Deterministic problems only: noisy and minibatch gradients keep the lane forms (their quiet
+test differs, and drawing noise does not vectorise).
+"""
+from __future__ import annotations
+
+import types as pytypes
+
+import numpy as np
+
+from optbench.kernels import compile as kc
+from optbench.kernels.compile import placeholder, template
+from optbench.kernels.lane_at import at_form
+from optbench.kernels.lanes import LaneError
+
+from .lane_rows import V_BEST, V_DIV, V_F, V_FTHR, V_H, V_NEXT, V_NST, V_QUIET, V_S, W_SEED
+
+FUSE_MAX_DIM = 2     # measured: faster at d = 1, 2; slower at 4 and 8 (the unrolled body)
+DIM = 1              # rebound per dimension (a compile-time constant of the specialisation)
+FGA = placeholder("FGA")    # the problem's FG, at form
+
+
+@template("FGA")
+def fused_quiet_pass(t, XL, GL, V, W, data, idata, k):
+    """FG, the squared gradient norm (summed in the one-run loop's order) and the quiet test
+    for lanes 0 … k−1, in one loop; the quiet lanes' best-so-far f updated by a select.
+    Returns how many lanes are quiet."""
+    nq = 0
+    tf = float(t)
+    seeds = W[W_SEED]
+    for j in range(k):
+        f = FGA(XL, GL, data, idata, seeds, t, j)
+        s = GL[0, j] * GL[0, j]
+        for i in range(1, DIM):
+            s += GL[i, j] * GL[i, j]
+        V[V_F, j] = f
+        V[V_S, j] = s
+        q = (f > V[V_FTHR, j]) & (s > V[V_H, j]) & (f <= V[V_DIV, j]) & (s < np.inf) \
+            & (tf < V[V_NST, j]) & (tf != V[V_NEXT, j])
+        b = V[V_BEST, j]
+        nb = f if f < b else b
+        V[V_BEST, j] = nb if q else b
+        V[V_QUIET, j] = 1.0 if q else 0.0
+        nq += q
+    return nq
+
+
+@kc.kernel
+def no_fused_pass(t, XL, GL, V, W, data, idata, k):
+    """For a problem without the fused pass: -1, the lane forms' passes run instead."""
+    return -1
+
+
+_DIMS: dict = {}
+
+
+def _with_dim(d: int):
+    """``fused_quiet_pass`` with ``DIM`` bound to d as a global (a compile-time constant)."""
+    if d not in _DIMS:
+        fn = fused_quiet_pass
+        g = dict(fn.__globals__)
+        g["DIM"] = d
+        new = pytypes.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+        new.__qualname__ = f"{fn.__qualname__}__d{d}"
+        new.__module__ = fn.__module__
+        for a in ("_optbench_kernel", "_optbench_needs"):
+            setattr(new, a, getattr(fn, a))
+        _DIMS[d] = new
+    return _DIMS[d]
+
+
+def fused_form(problem):
+    """The problem's FG at form at its dimension, or None (too large, or no at form)."""
+    if problem.dim > FUSE_MAX_DIM:
+        return None
+    try:
+        return at_form(problem.FG, arrays=("x", "g"), scalars=("seed",), dim=problem.dim)
+    except LaneError:
+        return None
+
+
+def fused_pass(problem):
+    """The compiled fused first pass for ``problem``, or ``no_fused_pass`` (a kernel, inlined
+    where it is bound) when it has none."""
+    fga = fused_form(problem)
+    if fga is None:
+        return no_fused_pass
+    # inline='always' (numba-IR inlining into the lane driver): a call per step would repeat
+    # the vectorised loop's alias checks and setup for every 64 lanes
+    return kc.cpu_inline(_with_dim(problem.dim), bind={"FGA": fga},
+                         name=f"fused_quiet_pass__{type(problem).__name__}__d{problem.dim}")
