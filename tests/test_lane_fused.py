@@ -110,3 +110,19 @@ def test_fused_driver_with_schedule_clipping_and_weight_decay_bit_for_bit():
     specs = [RunSpec.make(prob, opt, seed=s, steps=400, stop="budget", record="log")
              for s in range(LANES + 7)]
     _same_results(specs)
+
+
+def test_recording_steps_with_a_plateau_schedule_take_the_full_bookkeeping_bit_for_bit():
+    """A recording step with nothing else to do gets its trace row without the one-run
+    bookkeeping (runner/lane_slow.py); one whose schedule observes f there
+    (reduce-on-plateau) must not: same bits as the generic loop either way, with x* (the
+    trace's distance) and a dense trace."""
+    prob = ob.problem("rosenbrock", start="random")
+    plain = ob.optimizer("adam", lr=2e-2)
+    plateau = ob.optimizer("adam", lr=2e-2, schedule={"kind": "reduce-on-plateau",
+                                                       "patience": 3, "factor": 0.5})
+    for opt in (plain, plateau):
+        specs = [RunSpec.make(prob, opt, seed=s, steps=600, stop="budget", record="every:1")
+                 for s in range(LANES + 3)]
+        got = _same_results(specs)
+        assert got.traces.dist_to_opt.notna().all() and len(got.traces) == len(specs) * 601

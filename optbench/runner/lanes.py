@@ -13,7 +13,9 @@ the vectorised step, from per-lane values:
    best-so-far f with a select;
 3. the other lanes (rare) go one by one through the one-run bookkeeping (``quiet_step``,
    ``bookkeep``, metrics, ``book_finish``) on a copy of their point; a lane that stops is
-   written back to its run's arrays and masked (it keeps computing, its results unused);
+   written back to its run's arrays and masked (it keeps computing, its results unused). A
+   lane at a recording step with nothing else to do gets its trace row directly
+   (``runner/lane_slow.py``);
 4. learning rates and clipping factors (a vector loop; schedules, norm clipping and
    ``maximize`` per lane through the one-run ``step_scalars`` when any lane has them),
    clipping and weight decay, then the optimizer's lane-form update.
@@ -57,17 +59,16 @@ from optbench.optimizers.schedules import SP_WARMUP
 
 from . import loop as L
 from .lane_fused import fused_pass, no_fused_pass
+from .lane_rows import (N_V, N_W, V_BEST, V_COEF, V_CV, V_DIV, V_DWD, V_F, V_FTHR, V_H,
+                        V_LR, V_NEXT, V_NST, V_QUIET, V_S, V_WD, W_LIVE, W_SEED, W_STOPPED)
+from .lane_slow import _thresholds, lane_slow
 from .lockstep import book_slow, chunk_clocks
-from .loop import (B_JR, B_NREC, C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_WD, F_BEST,
-                   F_DIV, F_FTHR, F_GTHR, N_BF, N_BK,
-                   book_finish, book_start, is_record_step, modified_grad, quiet_step,
-                   step_scalars)
+from .loop import (C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_WD, F_BEST, N_BF, N_BK,
+                   book_start, modified_grad, step_scalars)
 
 LANES = 64           # runs per chunk (the vector loop's trip count)
 LANE_MAX_DIM = 64    # beyond this a step is long enough to vectorise over coordinates
 
-from .lane_rows import (N_V, N_W, V_BEST, V_COEF, V_CV, V_DIV, V_DWD, V_F, V_FTHR, V_H,  # noqa: F401
-                        V_LR, V_NEXT, V_NST, V_QUIET, V_S, V_WD, W_LIVE, W_SEED, W_STOPPED)
 
 FGL = placeholder("FGL")            # the problem's FG, lane form
 QPASS = placeholder("QPASS")        # FG, norm and quiet test fused (lane_fused.py), or -1
@@ -75,78 +76,8 @@ PREPL = placeholder("PREPL")        # the optimizer's PREP and ELEM, lane forms
 ELEML = placeholder("ELEML")
 PREPU = placeholder("PREPU")        # their uniform lane forms (runs differ in lr only)
 ELEMU = placeholder("ELEMU")
-VALUE = placeholder("VALUE")
-METRICS = placeholder("METRICS")
-BOOK_SLOW = placeholder("BOOK_SLOW")
 SLOW = placeholder("SLOW")          # lane_slow bound for the pair
 CHUNK = placeholder("CHUNK")
-
-
-@kc.kernel
-def _thresholds(j, bk, bf, rec, V, W):
-    """The lane's next-event thresholds, from its bookkeeping state: f target, squared-norm
-    bound (above which the norm is surely above the next gradient target), divergence level,
-    next recording step."""
-    V[V_FTHR, j] = bf[F_FTHR]
-    g = bf[F_GTHR]
-    if g < 0.0:
-        V[V_H, j] = -1.0
-    elif g > 1e-140:
-        V[V_H, j] = g * g * (1.0 + 1e-14)
-    else:
-        V[V_H, j] = np.inf       # a tiny target: the exact check every step
-    V[V_DIV, j] = bf[F_DIV]
-    V[V_NEXT, j] = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1.0
-
-
-@template("VALUE", "METRICS", "BOOK_SLOW")
-def lane_slow(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC, data, idata, CTL,
-              SP, nsteps, xstar, ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
-    """Step 3 of the lane step: the lanes not surely quiet, one by one, through the one-run
-    bookkeeping; a lane that stops is written back to its run's arrays and masked. Returns
-    how many stopped. Compiled apart (called rarely): the hot step stays small."""
-    d = XL.shape[0]
-    ns = STL.shape[0]
-    stopped = 0
-    for j in range(k):
-        if V[V_QUIET, j] != 0.0 or W[W_LIVE, j] == 0:
-            continue
-        r = r0 + j
-        bk = BK[j]
-        bf = BF[j]
-        for i in range(d):
-            xr[i] = XL[i, j]
-        f = V[V_F, j]
-        gn = math.sqrt(V[V_S, j])
-        nst = nsteps[r]
-        quiet = False
-        if stoch:
-            quiet = not is_record_step(bk, rec, t) and t < nst and math.isfinite(f) \
-                and math.isfinite(gn)
-            if not quiet:
-                f = VALUE(xr, data, idata)
-        bf[F_BEST] = V[V_BEST, j]
-        if not quiet and not quiet_step(t, f, gn, nst, bk, bf):
-            nrec = bk[B_NREC]
-            stop = BOOK_SLOW(t, f, gn, xr, CTL[r], nst, xstar, ftargets, gtargets, rec,
-                             HITF[r], HITG[r], TRACE[r], bk, bf, clk[j], SP[r])
-            if bk[B_NREC] > nrec and MET.shape[2] > 0:
-                METRICS(xr, data, idata, MET[r, nrec])
-            if stop:
-                book_finish(t, f, gn, TRACE[r], OUT[r], IOUT[r], bk, bf)
-                for i in range(d):
-                    X[r, i] = xr[i]
-                for s in range(ns):
-                    for i in range(d):
-                        ST[r, s, i] = STL[s, i, j]
-                for s in range(N_SCALARS):
-                    SC[r, s] = SCL[s, j]
-                W[W_LIVE, j] = 0
-                W[W_STOPPED, j] = 1
-                stopped += 1
-            _thresholds(j, bk, bf, rec, V, W)
-        V[V_BEST, j] = bf[F_BEST]
-    return stopped
 
 
 @template("FGL", "QPASS", "PREPL", "ELEML", "PREPU", "ELEMU", "SLOW")

@@ -88,6 +88,19 @@ def _distance(x, xstar):
 
 @njit(cache=True, inline="always", _nrt=False)
 @kernel
+def trace_row(trace, j, t, f, best, gn, dist, tick):
+    """Trace point j: step t, gradients so far, f, best f, ‖∇f‖, ‖x − x*‖, time stamp."""
+    trace[j, T_STEP] = t
+    trace[j, T_NGEV] = t + 1
+    trace[j, T_F] = f
+    trace[j, T_BEST] = best
+    trace[j, T_GNORM] = gn
+    trace[j, T_DIST] = dist
+    trace[j, T_TICKS] = tick
+
+
+@njit(cache=True, inline="always", _nrt=False)
+@kernel
 def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hitf, hitg, trace,
              bk, bf, sp):
     """Targets, divergence, stopping rule and trace sampling at step t (f = f(x_t),
@@ -125,14 +138,8 @@ def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hit
         stop = True
     rec_now = is_record_step(bk, rec, t)
     if rec_now or stop:
-        j = bk[B_NREC]
-        trace[j, T_STEP] = t
-        trace[j, T_NGEV] = t + 1
-        trace[j, T_F] = f
-        trace[j, T_BEST] = best
-        trace[j, T_GNORM] = gn
-        trace[j, T_DIST] = _distance(x, xstar) if math.isnan(dist) else dist
-        trace[j, T_TICKS] = _readcyclecounter()
+        trace_row(trace, bk[B_NREC], t, f, best, gn,
+                  _distance(x, xstar) if math.isnan(dist) else dist, _readcyclecounter())
         bk[B_NREC] += 1
         if rec_now:
             bk[B_JR] += 1
