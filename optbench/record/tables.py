@@ -183,31 +183,17 @@ def table_target_index(ladder) -> list:
 
 def repeat_ids(ids: list, counts: np.ndarray):
     """``np.repeat(ids, counts)`` as a string column, built in Arrow when pandas stores
-    strings in Arrow (the default of pandas 3): 7× faster for a sweep's trace table."""
+    strings in Arrow (the default of pandas 3): Arrow's ``take`` of the distinct ids, no Python
+    object per row (a sweep's 348,160 trace rows: 1.2 ms, against 8.6 ms for building the
+    strings' bytes in NumPy and 50 ms for Python strings)."""
     dtype = pd.Series(["x"]).dtype
     if getattr(dtype, "storage", None) == "pyarrow":
-        return pd.array(_repeat_strings(ids, np.asarray(counts, np.int64)), dtype=dtype)
+        import pyarrow as pa
+
+        rows = np.repeat(np.arange(len(ids), dtype=np.int64), np.asarray(counts, np.int64))
+        return pd.array(pa.array(ids, type=pa.large_string()).take(pa.array(rows)),
+                        dtype=dtype)
     return np.repeat(np.array(ids, dtype=object), counts)
-
-
-def _repeat_strings(ids: list, counts: np.ndarray):
-    """An Arrow large_string array of ``ids[i]`` repeated ``counts[i]`` times, its data and
-    offsets buffers built by NumPy from the ids' UTF-8 bytes (no Python object per row)."""
-    import pyarrow as pa
-
-    raw = [i.encode() for i in ids]
-    lens = np.array([len(b) for b in raw], np.int64)
-    width = max(1, int(lens.max(initial=0)))
-    fixed = np.array(raw, dtype=f"S{width}").view(np.uint8).reshape(len(raw), width)
-    rows = np.repeat(np.arange(len(raw)), counts)
-    data = fixed[rows]
-    rlens = lens[rows]
-    if not (rlens == width).all():            # ids of different lengths: drop the padding
-        data = data[np.arange(width)[None, :] < rlens[:, None]]
-    offsets = np.zeros(rows.size + 1, np.int64)
-    np.cumsum(rlens, out=offsets[1:])
-    return pa.LargeStringArray.from_buffers(rows.size, pa.py_buffer(offsets),
-                                            pa.py_buffer(np.ascontiguousarray(data).ravel()))
 
 
 def hyper_columns(runs: pd.DataFrame) -> pd.DataFrame:

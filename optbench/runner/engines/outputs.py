@@ -90,13 +90,14 @@ def trace_columns(b, walls: np.ndarray, rate: float) -> tuple[dict, int]:
     a = b.a
     iout = a["IOUT"]
     mask, nrec = trace_rows(b)
-    full = bool((nrec == mask.shape[1]).all())
+    # every run with the same number of rows (a sweep's budget runs): a slice, not a mask
+    m = int(nrec[0]) if len(nrec) and bool((nrec == nrec[0]).all()) else -1
 
     def column(buf, k):
         # one column of the recorded rows, gathered straight from the (run, row, column)
         # buffer: no copy of the whole buffer's rows first
         c = buf[:, :, k]
-        return np.ascontiguousarray(c).reshape(-1) if full else c[mask]
+        return np.ascontiguousarray(c[:, :m]).reshape(-1) if m >= 0 else c[mask]
 
     TR = a["TRACE"]
     step = column(TR, L.T_STEP)
