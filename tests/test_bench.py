@@ -226,3 +226,19 @@ def test_gpu_rows_against_jax_on_the_simulator():
         (o, p) for o in ("sgd", "adam") for p in ("rosenbrock", "quadratic-1000")]
     assert all(e["x_equal"] and e["trace_equal"] and e["max_rel_dx"] == 0.0 for e in ex), ex
     assert got["exact_md"].count("\n| ") == 1 + len(ex)
+
+
+def test_fused_ab_times_both_drivers_on_the_same_bits():
+    """``bench fused`` (small sizes): the lane driver with its fused first pass and the same
+    driver with the lane forms' passes run the same sweep to the same bits, each timed."""
+    import math
+
+    from optbench.bench import lane_ab
+
+    res = lane_ab.run(quick=True)
+    (row,) = res["rows"]
+    assert row["fused_used"] and not row["forced"] and row["same_bits"]
+    assert 0 < row["fused_ns"] < math.inf and 0 < row["forms_ns"] < math.inf
+    assert 0 < res["recording"]["none_ns"] < math.inf
+    md = lane_ab.to_markdown(res)
+    assert md.startswith(lane_ab.TITLE) and "| rosenbrock | 2 |" in md

@@ -13,6 +13,7 @@ command         module
 ``sweep``       :mod:`.sweep_memory`: peak memory of a large sweep streamed to disk
 ``lanes``       :mod:`.lane_matrix`: the lane sweep driver per (optimizer, problem) vs JAX + optax
 ``parts``       :mod:`.parts`: the lane update alone, MLP tile products, minibatch order, phases
+``fused``       :mod:`.lane_ab`: the lane driver's fused first pass against its lane forms
 ``peers``       :mod:`.peers` (one module per comparison): everything against named peers
 =============== ============================================================================
 

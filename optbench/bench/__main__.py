@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "phases")
     _quick_arg(p)
 
+    p = sub.add_parser("fused", help="the lane driver's fused first pass against its lane "
+                       "forms, alternating in one process; the trace rows' cost")
+    _quick_arg(p)
+    _write_arg(p)
+
     p = sub.add_parser("optimizers", help="per-step cost of the contract-v2 optimizers against "
                        "their torch / reference implementations")
     p.add_argument("--only", help="comma-separated optimizer names (default: all)")
@@ -215,6 +220,13 @@ def _parts(a):
     _show(res, parts.to_markdown(res), parts.TITLE, None)
 
 
+def _fused(a):
+    from . import lane_ab
+
+    res = lane_ab.run(quick=a.quick)
+    _show(res, lane_ab.to_markdown(res), lane_ab.TITLE, a.write)
+
+
 def _optimizers(a):
     from . import optimizer_costs as oc
 
@@ -266,6 +278,7 @@ def _lanes(a):
 
 COMMANDS = {"engine": _engine, "lanes": _lanes, "zoo": _zoo, "gpu": _gpu, "mlp": _mlp,
             "second-order": _second_order, "sweep": _sweep, "hot": _hot, "parts": _parts,
+            "fused": _fused,
             "optimizers": _optimizers, "catalogue": _catalogue,
             "peers": _peers}
 

@@ -1,0 +1,144 @@
+"""The lane driver's fused first pass against its lane forms (``python -m optbench.bench
+fused``), in one process.
+
+Per problem: a sweep of 64 learning rates × ``seeds`` random starts (Adam, stop "budget", the
+log-spaced trace), its arrays built as ``execute()`` builds them, run by two lane drivers
+compiled in this process: the one the runner uses (``runner/lanes.py``, with the fused pass of
+``runner/lane_fused.py`` where the problem has one) and the same driver with the lane forms'
+passes instead. The two alternate, ``rounds`` times; the figure is each one's best, in ns of
+thread time per run-step (one thread: the drivers run serially), and the end points, traces
+(time stamps apart), hit steps, states and scalars must hold the same bits. A second figure,
+``recording``: the runner's driver on the same sweep recording the log-spaced trace and
+recording nothing, alternating: what the trace rows cost.
+
+The tables and the parallel loop are left out on purpose: this is the driver's step alone.
+Problems above the runner's limit (``FUSE_MAX_DIM``, d = 2) get a fused driver built here
+only, to show the measurement behind the limit.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+TITLE = "## Lane driver: fused first pass against lane forms"
+PROBLEMS = (("rosenbrock", 2), ("beale", 2), ("himmelblau", 2), ("ackley", 2),
+            ("six-hump-camel", 2), ("x-plus-sin", 1), ("wood", 4), ("rosenbrock", 8))
+
+
+def _sweep(problem: str, dim: int, seeds: int, steps: int, record: str = "log"):
+    from optbench.runner.suites import suite_specs
+
+    prob = {"problem": problem, "start": "random"}
+    if problem not in ("beale", "himmelblau", "six-hump-camel", "x-plus-sin", "wood"):
+        prob["dim"] = dim
+    suite = {"name": "fused-ab", "steps": steps, "seeds": seeds, "stop": "budget",
+             "record": record, "problems": [prob],
+             "optimizers": [{"optimizer": "adam",
+                             "lr": [float(v) for v in np.logspace(-4, -1, 64)]}]}
+    specs = suite_specs(suite)
+    return specs, specs[0].build_problem(), [s.build_optimizer() for s in specs]
+
+
+def _outputs(a) -> tuple:
+    from optbench.runner.loop import T_TICKS
+
+    tr = a["TRACE"].copy()
+    tr[..., T_TICKS] = 0.0
+    return tuple(np.copy(a[k]) for k in ("X", "ST", "SC", "HITF", "HITG")) + (tr,)
+
+
+def _time(driver, sweep) -> tuple[float, tuple]:
+    from optbench.runner.batch import Batch
+
+    specs, prob, opts = sweep
+    b = Batch(specs, prob, opts)
+    t0 = time.perf_counter()
+    driver(*b.args())
+    wall = time.perf_counter() - t0
+    return 1e9 * wall / (len(specs) * specs[0].steps), _outputs(b.a)
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return all(np.array_equal(u, v, equal_nan=True) for u, v in zip(a, b))
+
+
+def ab(problem: str, dim: int, seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
+    """The fused driver against the lane forms' on one problem (see the module docstring)."""
+    import optbench.runner.lane_fused as LF
+    import optbench.runner.lanes as LN
+
+    sweep = _sweep(problem, dim, seeds, steps)
+    prob, opt = sweep[1], sweep[2][0]
+    limit = LF.FUSE_MAX_DIM
+    forced = prob.dim > limit      # beyond the runner's limit: built here to show why
+    LF.FUSE_MAX_DIM = max(limit, prob.dim)
+    try:
+        fused = LN.lane_driver(prob, opt, parallel=False)
+        has = LF.fused_pass(prob) is not LF.no_fused_pass
+    finally:
+        LF.FUSE_MAX_DIM = limit
+    real = LN.fused_pass
+    LN.fused_pass = lambda p: LF.no_fused_pass   # the same driver with the lane forms' passes
+    try:
+        forms = LN.lane_driver(prob, opt, parallel=False)
+    finally:
+        LN.fused_pass = real
+    best = {"fused": np.inf, "forms": np.inf}
+    outs: dict = {}
+    for _ in range(rounds):
+        for name, drv in (("fused", fused), ("forms", forms)):
+            ns, out = _time(drv, sweep)
+            best[name] = min(best[name], ns)
+            outs[name] = out
+    return {"problem": problem, "dim": prob.dim, "runs": len(sweep[0]), "steps": steps,
+            "fused_used": has, "forced": forced and has, "fused_ns": best["fused"], "forms_ns": best["forms"],
+            "same_bits": _same(outs["fused"], outs["forms"])}
+
+
+def recording(seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
+    """The runner's driver (Adam × 2-D Rosenbrock) recording the log-spaced trace against
+    recording nothing, alternating: ns of thread time per run-step, best of ``rounds``."""
+    import optbench.runner.lanes as LN
+
+    sweeps = {rec: _sweep("rosenbrock", 2, seeds, steps, rec) for rec in ("log", "none")}
+    drv = LN.lane_driver(sweeps["log"][1], sweeps["log"][2][0], parallel=False)
+    best = {rec: np.inf for rec in sweeps}
+    for _ in range(rounds):
+        for rec, sw in sweeps.items():
+            best[rec] = min(best[rec], _time(drv, sw)[0])
+    return {"log_ns": best["log"], "none_ns": best["none"]}
+
+
+def run(quick: bool = False) -> dict:
+    seeds, steps, rounds = (2, 400, 2) if quick else (16, 10_000, 8)
+    probs = PROBLEMS[:1] if quick else PROBLEMS
+    return {"rows": [ab(p, d, seeds, steps, rounds) for p, d in probs],
+            "recording": recording(seeds, steps, rounds), "quick": quick}
+
+
+def _used(r: dict) -> str:
+    if not r["fused_used"]:
+        return "no (no at form)"
+    return "built here only (the runner stops at d = 2)" if r["forced"] else "yes"
+
+
+def to_markdown(res: dict) -> str:
+    lines = [TITLE, "",
+             "`python -m optbench.bench fused` (`optbench/bench/lane_ab.py`): Adam, 64 learning "
+             "rates × random starts, the lane driver with its fused first pass "
+             "(`runner/lane_fused.py`) against the same driver with the lane forms' passes, "
+             "alternating in one process, one thread, best of the rounds; thread ns per "
+             "run-step.", "",
+             "| problem | d | runs × steps | fused pass used | fused (ns) | lane forms (ns) | "
+             "fused / forms | same bits |", "|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        lines.append(f"| {r['problem']} | {r['dim']} | {r['runs']:,} × {r['steps']:,} | "
+                     f"{_used(r)} | "
+                     f"{r['fused_ns']:.2f} | {r['forms_ns']:.2f} | "
+                     f"{r['fused_ns'] / r['forms_ns']:.2f} | {r['same_bits']} |")
+    rc = res["recording"]
+    lines += ["", f"Trace rows (Adam × Rosenbrock, the runner's driver): recording the "
+              f"log-spaced trace {rc['log_ns']:.2f} ns per run-step, recording nothing "
+              f"{rc['none_ns']:.2f}."]
+    return "\n".join(lines) + "\n"
