@@ -250,3 +250,24 @@ def test_cuda_engines_write_exactly_the_declared_columns_on_the_simulator():
         assert len(g["device_name"]) == 1 and cuda_mode.device_name_ok(g["device_name"][0])
     # both engines time the host-device transfers apart from the kernels
     assert not got["cuda-grid"]["transfer_nan"] and not got["cuda-thread"]["transfer_nan"]
+
+
+def test_default_columns_never_share_an_edit():
+    """The columns an engine leaves at their default (step_size, slope, …) are each their
+    own: an edit of one column of one frame reaches no other column and no other frame.
+    (Sharing one default array between columns, with copy=False, looked safe under pandas'
+    copy-on-write and was not: pandas does not track references between the arrays it is
+    given, and this test caught it.)"""
+    from optbench.runner import execute as E
+    from optbench.runner.spec import RunSpec
+
+    specs = [RunSpec.make("rosenbrock", "adam", seed=s, steps=30, stop="budget")
+             for s in range(3)]
+    tr = E.run_batch(specs).traces
+    other = E.run_batch(specs).traces
+    tr.loc[0, "step_size"] = 1.0
+    assert tr.loc[0, "step_size"] == 1.0 and tr.loc[1:, "step_size"].isna().all()
+    assert tr["slope"].isna().all() and other["step_size"].isna().all()
+    tr["slope"] = tr["slope"].fillna(2.0)
+    assert (tr["slope"] == 2.0).all() and tr.loc[1:, "step_size"].isna().all()
+    assert other["slope"].isna().all()
