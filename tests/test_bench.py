@@ -183,14 +183,16 @@ GPU_JAX = r"""
 import json
 from optbench.bench.peers import gpu_jax as G
 from optbench.bench.peers.common import Row
-from optbench.bench.gpu import _exact_md, _jax_md, exactness
+from optbench.bench.gpu import _contraction_md, _exact_md, _jax_md, contraction, exactness
 rows = (G.sweep_rows(n_lr=2, n_seed=2, steps=30, repeats=1, big_seeds=3)
         + G.large_rows(dims=(64,), steps=3, repeats=1))
 md = _jax_md([r.as_dict() for r in rows])
 exact = exactness(names=("sgd", "adam"), steps=5)
+con = contraction(300)
 back = [Row.from_dict(r.as_dict()) for r in rows]
 print("RESULT" + json.dumps({"rows": [r.as_dict() for r in rows], "md": md, "exact": exact,
-                             "exact_md": _exact_md(exact),
+                             "exact_md": _exact_md(exact), "con": con,
+                             "con_md": _contraction_md(con),
                              "same": all(a.ours == b.ours and a.theirs == b.theirs
                                          and a.work == b.work for a, b in zip(rows, back))},
                             default=str))
@@ -201,7 +203,8 @@ def test_gpu_rows_against_jax_on_the_simulator():
     """The rows of ``peers/gpu_jax.py`` (JAX + optax on the GPU against the CUDA path), run on
     the CUDA simulator with JAX on the CPU: both sides measured, end points compared; and
     ``bench.gpu.exactness``, which on the simulator (the CPU's arithmetic) finds every GPU run
-    bit-identical to its CPU run."""
+    bit-identical to its CPU run, and ``bench.gpu.contraction``, whose x - a*b matches NumPy
+    there either way."""
     pytest.importorskip("jax")
     pytest.importorskip("optax")
     import json
@@ -226,6 +229,8 @@ def test_gpu_rows_against_jax_on_the_simulator():
         (o, p) for o in ("sgd", "adam") for p in ("rosenbrock", "quadratic-1000")]
     assert all(e["x_equal"] and e["trace_equal"] and e["max_rel_dx"] == 0.0 for e in ex), ex
     assert got["exact_md"].count("\n| ") == 1 + len(ex)
+    assert got["con"] == {"n": 300, "mismatches": {"default": 0, "exact": 0}}
+    assert "on 300 elements" in got["con_md"] and "0 inside" in got["con_md"]
 
 
 def test_fused_ab_times_both_drivers_on_the_same_bits():

@@ -16,7 +16,7 @@ from optbench.runner.lane_fused import FUSE_MAX_DIM, fused_form, fused_pass, no_
 from optbench.runner.lanes import LANES
 from optbench.runner.spec import RunSpec
 
-from test_lanes import NL, SMALL, _same_results
+from test_lanes import NL, SMALL, _same_results, lane_inputs
 
 AT = dict(arrays=("x", "g"), scalars=("seed",))
 
@@ -43,10 +43,7 @@ def test_at_form_is_the_one_run_kernel_bit_for_bit(name, prob):
     fga = kc.cpu(at_form(prob.FG, **AT, dim=prob.dim))
     fg_1 = kc.cpu(prob.FG)
     d = prob.dim
-    X = np.array([prob.x0(s) for s in range(NL)]) + 0.01 * np.arange(NL)[:, None]
-    seeds = np.arange(NL, dtype=np.int64) * 977 + 5
-    XL = X.T.copy()
-    GL = np.full((d, NL), np.nan)
+    X, seeds, XL, GL = lane_inputs(prob)
     for step in (0, 3, 41):
         for j in range(NL):
             f_at = fga(XL, GL, prob.data, prob.idata, seeds, step, j)

@@ -174,6 +174,14 @@ def _small_problems():
 SMALL = _small_problems()
 
 
+def lane_inputs(prob):
+    """NL different points of ``prob`` (its starts, shifted apart) and seeds, per run (X,
+    seeds) and as lanes (XL; GL, the lanes' gradient, NaN until written)."""
+    X = np.array([prob.x0(s) for s in range(NL)]) + 0.01 * np.arange(NL)[:, None]
+    seeds = np.arange(NL, dtype=np.int64) * 977 + 5
+    return X, seeds, X.T.copy(), np.full((prob.dim, NL), np.nan)
+
+
 @pytest.mark.parametrize("name,prob", SMALL, ids=[n for n, _ in SMALL])
 def test_problem_lane_form_is_the_one_run_kernel_bit_for_bit(name, prob):
     base = name.split()[0]
@@ -185,10 +193,7 @@ def test_problem_lane_form_is_the_one_run_kernel_bit_for_bit(name, prob):
     fg_l = kc.cpu(lf)
     fg_1 = kc.cpu(prob.FG)
     d = prob.dim
-    X = np.array([prob.x0(s) for s in range(NL)]) + 0.01 * np.arange(NL)[:, None]
-    seeds = np.arange(NL, dtype=np.int64) * 977 + 5
-    XL = X.T.copy()
-    GL = np.full((d, NL), np.nan)
+    X, seeds, XL, GL = lane_inputs(prob)
     lw, lwi, F = _scratch(lf)
     for step in (0, 3, 41):
         fg_l(XL, GL, prob.data, prob.idata, seeds, step, lw, lwi, F, NL)

@@ -9,7 +9,9 @@
   step / time, as a fraction of a device-to-device copy measured in the same process;
 * JAX + optax on the GPU against the CUDA path (``peers/gpu_jax.py``), where JAX has a GPU;
 * ``exactness``: GPU runs against CPU runs (sgd, rmsprop, lion, adam; 300 steps on Rosenbrock
-  and a 1,000-d quadratic), bit for bit or by how much.
+  and a 1,000-d quadratic), bit for bit or by how much;
+* ``contraction``: ``x - a*b`` against NumPy, compiled with numba-cuda's defaults and without
+  contraction (``exact_arithmetic``).
 """
 from __future__ import annotations
 
@@ -18,6 +20,11 @@ import time
 import numpy as np
 
 import optbench as ob
+
+try:
+    from numba import cuda       # module level: the simulator swaps it in a kernel's globals
+except ImportError:  # pragma: no cover - no CUDA support in numba: gpu() says so first
+    cuda = None
 
 TITLE = "## GPU (issue: GPU execution)"
 
@@ -60,8 +67,38 @@ def exactness(names=EXACT_OPTIMIZERS, steps: int = 300) -> list[dict]:
     return out
 
 
+def _axpy(x, a, b, out):
+    i = cuda.grid(1)
+    if i < x.shape[0]:
+        out[i] = x[i] - a[i] * b[i]
+
+
+def contraction(n: int = 2 ** 20) -> dict:
+    """How many of n results of ``x - a*b`` (a CUDA kernel) differ from NumPy's, compiled with
+    numba-cuda's defaults and inside ``exact_arithmetic`` (no contraction, no LTO): the probe
+    that found numba-cuda linking with LTO (H200: 2,208 of 2²⁰ before the linker fix, with
+    NVVM -fma=0 or without; 0 after). The kernel is compiled afresh for each."""
+    import contextlib
+
+    from optbench.kernels.device import exact_arithmetic, kernel_options
+
+    rng = np.random.default_rng(0)
+    x, b = rng.standard_normal(n), rng.standard_normal(n)
+    a = rng.standard_normal(n) * 1e-3
+    ref = x - a * b
+    out = {}
+    for label, ctx, opts in (("default", contextlib.nullcontext, {}),
+                             ("exact", exact_arithmetic, kernel_options())):
+        k = cuda.jit(**opts)(_axpy)
+        res = cuda.device_array(n)
+        with ctx():
+            k[(n + 255) // 256, 256](cuda.to_device(x), cuda.to_device(a), cuda.to_device(b),
+                                     res)
+        out[label] = int(np.count_nonzero(res.copy_to_host() != ref))
+    return {"n": n, "mismatches": out}
+
+
 def _copy_bandwidth(nbytes: int) -> float:
-    from numba import cuda
     a = cuda.device_array(nbytes // 8, dtype=np.float64)
     b = cuda.device_array_like(a)
     b.copy_to_device(a)
@@ -104,6 +141,7 @@ def gpu(runs: int = 262_144, steps: int = 10_000, dim: int = 2 ** 26,
     res["copy_GBps"] = _copy_bandwidth(8 * dim) / 1e9
     res["bandwidth_fraction"] = res["quadratic_GBps"] / res["copy_GBps"]
     res["exact"] = exactness(steps=30 if quick else 300)
+    res["contraction"] = contraction(2 ** 14 if quick else 2 ** 20)
     return res
 
 
@@ -121,7 +159,17 @@ def to_markdown(res: dict) -> str:
         f"| same sweep on the CPU path | {res['cpu_sweep_steps_per_s']:.3g} steps/s | GPU/CPU = {res['gpu_over_cpu']:.0f}× |",
         f"| Adam, {res.get('dim', 2 ** 26):,}-dim quadratic, one run | {res['quadratic_GBps']:.0f} GB/s = "
         f"{100 * res['bandwidth_fraction']:.0f} % of copy ({res['copy_GBps']:.0f} GB/s) | ≥ 70 % |",
-        "", _exact_md(res.get("exact", [])), _jax_md(res.get("jax_rows", []))])
+        "", _exact_md(res.get("exact", [])), _contraction_md(res.get("contraction")),
+        _jax_md(res.get("jax_rows", []))])
+
+
+def _contraction_md(c: dict | None) -> str:
+    if not c:
+        return ""
+    m = c["mismatches"]
+    return (f"`x - a*b` on {c['n']:,} elements against NumPy (`contraction`): "
+            f"{m['default']:,} differ with numba-cuda's defaults, {m['exact']:,} inside "
+            "`exact_arithmetic`.\n")
 
 
 def _exact_md(rows: list) -> str:

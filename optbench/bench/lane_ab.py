@@ -5,15 +5,15 @@ Per problem: a sweep of 64 learning rates × ``seeds`` random starts (Adam, stop
 log-spaced trace), its arrays built as ``execute()`` builds them, run by two lane drivers
 compiled in this process: the one the runner uses (``runner/lanes.py``, with the fused pass of
 ``runner/lane_fused.py`` where the problem has one) and the same driver with the lane forms'
-passes instead. The two alternate, ``rounds`` times; the figure is each one's best, in ns of
-thread time per run-step (one thread: the drivers run serially), and the end points, traces
-(time stamps apart), hit steps, states and scalars must hold the same bits. A second figure,
-``recording``: the runner's driver on the same sweep recording the log-spaced trace and
-recording nothing, alternating: what the trace rows cost.
+passes instead (``fuse_max_dim=0``). The two alternate, ``rounds`` times; the figure is each
+one's best, in ns of thread time per run-step (one thread: the drivers run serially), and the
+end points, traces (time stamps apart), hit steps, states and scalars must hold the same bits. A
+second figure, ``recording``: the runner's driver on the same sweep recording the log-spaced
+trace and recording nothing, alternating: what the trace rows cost.
 
 The tables and the parallel loop are left out on purpose: this is the driver's step alone.
 Problems above the runner's limit (``FUSE_MAX_DIM``, d = 2) get a fused driver built here
-only, to show the measurement behind the limit.
+only (``fuse_max_dim`` raised to their dimension), to show the measurement behind the limit.
 """
 from __future__ import annotations
 
@@ -22,18 +22,16 @@ import time
 import numpy as np
 
 TITLE = "## Lane driver: fused first pass against lane forms"
-PROBLEMS = (("rosenbrock", 2), ("beale", 2), ("himmelblau", 2), ("ackley", 2),
-            ("six-hump-camel", 2), ("x-plus-sin", 1), ("wood", 4), ("rosenbrock", 8))
+PROBLEMS = ({"problem": "rosenbrock"}, {"problem": "beale"}, {"problem": "himmelblau"},
+            {"problem": "ackley"}, {"problem": "six-hump-camel"}, {"problem": "x-plus-sin"},
+            {"problem": "wood"}, {"problem": "rosenbrock", "dim": 8})
 
 
-def _sweep(problem: str, dim: int, seeds: int, steps: int, record: str = "log"):
+def _sweep(problem: dict, seeds: int, steps: int, record: str = "log"):
     from optbench.runner.suites import suite_specs
 
-    prob = {"problem": problem, "start": "random"}
-    if problem not in ("beale", "himmelblau", "six-hump-camel", "x-plus-sin", "wood"):
-        prob["dim"] = dim
     suite = {"name": "fused-ab", "steps": steps, "seeds": seeds, "stop": "budget",
-             "record": record, "problems": [prob],
+             "record": record, "problems": [{**problem, "start": "random"}],
              "optimizers": [{"optimizer": "adam",
                              "lr": [float(v) for v in np.logspace(-4, -1, 64)]}]}
     specs = suite_specs(suite)
@@ -63,27 +61,17 @@ def _same(a: tuple, b: tuple) -> bool:
     return all(np.array_equal(u, v, equal_nan=True) for u, v in zip(a, b))
 
 
-def ab(problem: str, dim: int, seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
+def ab(problem: dict, seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
     """The fused driver against the lane forms' on one problem (see the module docstring)."""
-    import optbench.runner.lane_fused as LF
-    import optbench.runner.lanes as LN
+    from optbench.runner.lane_fused import FUSE_MAX_DIM, fused_pass, no_fused_pass
+    from optbench.runner.lanes import lane_driver
 
-    sweep = _sweep(problem, dim, seeds, steps)
+    sweep = _sweep(problem, seeds, steps)
     prob, opt = sweep[1], sweep[2][0]
-    limit = LF.FUSE_MAX_DIM
-    forced = prob.dim > limit      # beyond the runner's limit: built here to show why
-    LF.FUSE_MAX_DIM = max(limit, prob.dim)
-    try:
-        fused = LN.lane_driver(prob, opt, parallel=False)
-        has = LF.fused_pass(prob) is not LF.no_fused_pass
-    finally:
-        LF.FUSE_MAX_DIM = limit
-    real = LN.fused_pass
-    LN.fused_pass = lambda p: LF.no_fused_pass   # the same driver with the lane forms' passes
-    try:
-        forms = LN.lane_driver(prob, opt, parallel=False)
-    finally:
-        LN.fused_pass = real
+    forced = prob.dim > FUSE_MAX_DIM      # beyond the runner's limit: built here to show why
+    fused = lane_driver(prob, opt, parallel=False, fuse_max_dim=max(FUSE_MAX_DIM, prob.dim))
+    has = fused_pass(prob, max(FUSE_MAX_DIM, prob.dim)) is not no_fused_pass
+    forms = lane_driver(prob, opt, parallel=False, fuse_max_dim=0)
     best = {"fused": np.inf, "forms": np.inf}
     outs: dict = {}
     for _ in range(rounds):
@@ -91,18 +79,19 @@ def ab(problem: str, dim: int, seeds: int = 16, steps: int = 10_000, rounds: int
             ns, out = _time(drv, sweep)
             best[name] = min(best[name], ns)
             outs[name] = out
-    return {"problem": problem, "dim": prob.dim, "runs": len(sweep[0]), "steps": steps,
-            "fused_used": has, "forced": forced and has, "fused_ns": best["fused"], "forms_ns": best["forms"],
+    return {"problem": problem["problem"], "dim": prob.dim, "runs": len(sweep[0]),
+            "steps": steps, "fused_used": has, "forced": forced and has,
+            "fused_ns": best["fused"], "forms_ns": best["forms"],
             "same_bits": _same(outs["fused"], outs["forms"])}
 
 
 def recording(seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
     """The runner's driver (Adam × 2-D Rosenbrock) recording the log-spaced trace against
     recording nothing, alternating: ns of thread time per run-step, best of ``rounds``."""
-    import optbench.runner.lanes as LN
+    from optbench.runner.lanes import lane_driver
 
-    sweeps = {rec: _sweep("rosenbrock", 2, seeds, steps, rec) for rec in ("log", "none")}
-    drv = LN.lane_driver(sweeps["log"][1], sweeps["log"][2][0], parallel=False)
+    sweeps = {rec: _sweep(PROBLEMS[0], seeds, steps, rec) for rec in ("log", "none")}
+    drv = lane_driver(sweeps["log"][1], sweeps["log"][2][0], parallel=False)
     best = {rec: np.inf for rec in sweeps}
     for _ in range(rounds):
         for rec, sw in sweeps.items():
@@ -113,7 +102,7 @@ def recording(seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
 def run(quick: bool = False) -> dict:
     seeds, steps, rounds = (2, 400, 2) if quick else (16, 10_000, 8)
     probs = PROBLEMS[:1] if quick else PROBLEMS
-    return {"rows": [ab(p, d, seeds, steps, rounds) for p, d in probs],
+    return {"rows": [ab(p, seeds, steps, rounds) for p in probs],
             "recording": recording(seeds, steps, rounds), "quick": quick}
 
 

@@ -153,6 +153,26 @@ def without_params(fn, drop: list[str]):
     return out
 
 
+_CONSTANTS: dict = {}
+
+
+def with_constants(fn, qualname: str | None = None, **values):
+    """A copy of kernel (or template) ``fn`` whose global names ``values`` hold these values:
+    compile-time constants of the specialisation compiled from it (memoised per values)."""
+    key = (fn, qualname, tuple(sorted(values.items())))
+    if key not in _CONSTANTS:
+        g = dict(fn.__globals__)
+        g.update(values)
+        new = pytypes.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+        new.__qualname__ = qualname or fn.__qualname__
+        new.__module__ = fn.__module__
+        for a in ("_optbench_kernel", "_optbench_needs"):
+            if hasattr(fn, a):
+                setattr(new, a, getattr(fn, a))
+        _CONSTANTS[key] = new
+    return _CONSTANTS[key]
+
+
 def kernel(fn):
     """Mark ``fn`` as a kernel that other kernels may call (bound per target when compiled)."""
     fn._optbench_kernel = True

@@ -16,16 +16,12 @@ test differs, and drawing noise does not vectorise).
 """
 from __future__ import annotations
 
-import types as pytypes
-
-import numpy as np
-
 from optbench.kernels import compile as kc
 from optbench.kernels.compile import placeholder, template
 from optbench.kernels.lane_at import at_form
 from optbench.kernels.lanes import LaneError
 
-from .lane_rows import V_BEST, V_DIV, V_F, V_FTHR, V_H, V_NEXT, V_NST, V_QUIET, V_S, W_SEED
+from .lane_rows import V_F, V_S, W_SEED, quiet_select
 
 FUSE_MAX_DIM = 2     # measured: faster at d = 1, 2; slower at 4 and 8 (the unrolled body)
 DIM = 1              # rebound per dimension (a compile-time constant of the specialisation)
@@ -47,13 +43,7 @@ def fused_quiet_pass(t, XL, GL, V, W, data, idata, k):
             s += GL[i, j] * GL[i, j]
         V[V_F, j] = f
         V[V_S, j] = s
-        q = (f > V[V_FTHR, j]) & (s > V[V_H, j]) & (f <= V[V_DIV, j]) & (s < np.inf) \
-            & (tf < V[V_NST, j]) & (tf != V[V_NEXT, j])
-        b = V[V_BEST, j]
-        nb = f if f < b else b
-        V[V_BEST, j] = nb if q else b
-        V[V_QUIET, j] = 1.0 if q else 0.0
-        nq += q
+        nq += quiet_select(f, s, tf, V, j)
     return nq
 
 
@@ -63,27 +53,9 @@ def no_fused_pass(t, XL, GL, V, W, data, idata, k):
     return -1
 
 
-_DIMS: dict = {}
-
-
-def _with_dim(d: int):
-    """``fused_quiet_pass`` with ``DIM`` bound to d as a global (a compile-time constant)."""
-    if d not in _DIMS:
-        fn = fused_quiet_pass
-        g = dict(fn.__globals__)
-        g["DIM"] = d
-        new = pytypes.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
-        new.__qualname__ = f"{fn.__qualname__}__d{d}"
-        new.__module__ = fn.__module__
-        for a in ("_optbench_kernel", "_optbench_needs"):
-            setattr(new, a, getattr(fn, a))
-        _DIMS[d] = new
-    return _DIMS[d]
-
-
-def fused_form(problem):
-    """The problem's FG at form at its dimension, or None (too large, or no at form)."""
-    if problem.dim > FUSE_MAX_DIM:
+def fused_form(problem, max_dim: int = FUSE_MAX_DIM):
+    """The problem's FG at form at its dimension, or None (above max_dim, or no at form)."""
+    if problem.dim > max_dim:
         return None
     try:
         return at_form(problem.FG, arrays=("x", "g"), scalars=("seed",), dim=problem.dim)
@@ -91,13 +63,16 @@ def fused_form(problem):
         return None
 
 
-def fused_pass(problem):
+def fused_pass(problem, max_dim: int = FUSE_MAX_DIM):
     """The compiled fused first pass for ``problem``, or ``no_fused_pass`` (a kernel, inlined
-    where it is bound) when it has none."""
-    fga = fused_form(problem)
+    where it is bound) when it has none (``max_dim``: the largest dimension to fuse; the
+    runner's is ``FUSE_MAX_DIM``, ``bench fused`` builds it above to show why)."""
+    fga = fused_form(problem, max_dim)
     if fga is None:
         return no_fused_pass
-    # inline='always' (numba-IR inlining into the lane driver): a call per step would repeat
-    # the vectorised loop's alias checks and setup for every 64 lanes
-    return kc.cpu_inline(_with_dim(problem.dim), bind={"FGA": fga},
+    d = problem.dim
+    # inline='always' (numba-IR inlining into the lane driver): called once per step it was
+    # slower than the lane forms' passes
+    return kc.cpu_inline(kc.with_constants(fused_quiet_pass, f"fused_quiet_pass__d{d}", DIM=d),
+                         bind={"FGA": fga},
                          name=f"fused_quiet_pass__{type(problem).__name__}__d{problem.dim}")

@@ -19,8 +19,8 @@ from optbench.kernels.compile import placeholder, template
 from optbench.kernels.slots import N_SCALARS
 from optbench.optimizers.schedules import SP_OBSERVES
 
-from .lane_rows import V_BEST, V_DIV, V_F, V_FTHR, V_H, V_NEXT, V_NST, V_QUIET, V_S, W_LIVE, \
-    W_STOPPED
+from .lane_rows import V_BEST, V_DIV, V_F, V_FTHR, V_H, V_NEXT, V_QUIET, V_S, W_LIVE, \
+    W_STOPPED, no_event
 from .loop import (B_JR, B_NEXTREC, B_NREC, F_BEST, F_DIV, F_FTHR, F_GTHR, _distance,
                    book_finish, is_record_step, quiet_step, trace_row)
 
@@ -46,15 +46,6 @@ def _thresholds(j, bk, bf, rec, V, W):
     V[V_NEXT, j] = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1.0
 
 
-@kc.kernel
-def _record_only(t, f, s, V, j, sp):
-    """Step t > 0 of a deterministic lane is a recording step with no target, stop,
-    divergence or schedule to observe (``bookkeep`` would only write the trace row): the
-    quiet test of ``lane_chunk`` but for the recording step."""
-    return (f > V[V_FTHR, j]) & (s > V[V_H, j]) & (f <= V[V_DIV, j]) & (s < np.inf) \
-        & (t < V[V_NST, j]) & (float(t) == V[V_NEXT, j]) & (sp[SP_OBSERVES] == 0.0)
-
-
 @template("VALUE", "METRICS", "BOOK_SLOW")
 def lane_slow(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC, data, idata, CTL,
               SP, nsteps, xstar, ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
@@ -76,7 +67,8 @@ def lane_slow(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC, d
         f = V[V_F, j]
         gn = math.sqrt(V[V_S, j])
         nst = nsteps[r]
-        if records_only and _record_only(t, f, V[V_S, j], V, j, SP[r]):
+        if records_only and no_event(f, V[V_S, j], float(t), V, j) \
+                and float(t) == V[V_NEXT, j] and SP[r, SP_OBSERVES] == 0.0:
             # a recording step and nothing else (all lanes of a sweep record at the same
             # steps): bookkeep's trace row and counters, without its call
             b = V[V_BEST, j]

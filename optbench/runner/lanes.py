@@ -58,9 +58,9 @@ from optbench.kernels.slots import N_SCALARS, SC_LR, SC_SEED, SC_STEP
 from optbench.optimizers.schedules import SP_WARMUP
 
 from . import loop as L
-from .lane_fused import fused_pass, no_fused_pass
-from .lane_rows import (N_V, N_W, V_BEST, V_COEF, V_CV, V_DIV, V_DWD, V_F, V_FTHR, V_H,
-                        V_LR, V_NEXT, V_NST, V_QUIET, V_S, V_WD, W_LIVE, W_SEED, W_STOPPED)
+from .lane_fused import FUSE_MAX_DIM, fused_pass, no_fused_pass
+from .lane_rows import (N_V, N_W, V_BEST, V_COEF, V_CV, V_DWD, V_F, V_LR, V_NEXT, V_NST,
+                        V_QUIET, V_S, V_WD, W_LIVE, W_SEED, W_STOPPED, quiet_select)
 from .lane_slow import _thresholds, lane_slow
 from .lockstep import book_slow, chunk_clocks
 from .loop import (C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_WD, F_BEST, N_BF, N_BK,
@@ -172,15 +172,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                 nq += q
         elif not fused:
             for j in range(k):
-                f = V[V_F, j]
-                s = V[V_S, j]
-                q = (f > V[V_FTHR, j]) & (s > V[V_H, j]) & (f <= V[V_DIV, j]) & (s < np.inf) \
-                    & (tf < V[V_NST, j]) & (tf != V[V_NEXT, j])
-                b = V[V_BEST, j]
-                nb = f if f < b else b
-                V[V_BEST, j] = nb if q else b
-                V[V_QUIET, j] = 1.0 if q else 0.0
-                nq += q
+                nq += quiet_select(V[V_F, j], V[V_S, j], tf, V, j)
         # 3. the others, one by one, through the one-run bookkeeping
         stopped = 0
         if nq < k:
@@ -299,8 +291,9 @@ def _uniform_kernels(optimizer):
     return prep, elem, tuple(0 if s in vary else 1 for s in range(N_SCALARS))
 
 
-def lane_driver(problem, optimizer, parallel: bool):
-    """The lane batch driver for this (problem, optimizer) pair (SPECIAL_SIG arguments)."""
+def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX_DIM):
+    """The lane batch driver for this (problem, optimizer) pair (SPECIAL_SIG arguments), with
+    the fused first pass where the problem's dimension is at most ``fuse_max_dim``."""
     fg, prep, elem = lane_kernels(problem, optimizer)
     prepu, elemu, scu = uniform_kernels(optimizer)
     rows = {k: max(1, *(f.lane_rows[k] for f in (fg, prep, elem, prepu, elemu))) for k in "fi"}
@@ -309,34 +302,16 @@ def lane_driver(problem, optimizer, parallel: bool):
                                    "METRICS": problem.METRICS or L.no_metrics,
                                    "BOOK_SLOW": kc.cpu(book_slow, name="lockstep_book_slow")},
                   name=f"lane_slow__{type(problem).__name__}", inline=True)
-    qpass = fused_pass(problem)
+    qpass = fused_pass(problem, fuse_max_dim)
     if qpass is not no_fused_pass:
         tag += f"__fused{problem.dim}"
     chunk = kc.cpu(lane_chunk, bind={"FGL": fg, "QPASS": qpass, "PREPL": prep, "ELEML": elem,
                                      "PREPU": prepu, "ELEMU": elemu, "SLOW": slow},
                    name=f"lane_chunk__{tag}", inline=True)
-    batch = _with_rows(_lane_batch, rows["f"], rows["i"], scu)
+    # the scratch sizes and the shared scalars: compile-time constants of the specialisation
+    batch = kc.with_constants(_lane_batch, LW_ROWS=rows["f"], LWI_ROWS=rows["i"],
+                              SC_UNIFORM=scu)
     uk = "".join(map(str, scu))
     return kc.cpu(batch, L.SPECIAL_SIG, bind={"CHUNK": chunk},
                   name=f"lane_batch__{tag}__{rows['f']}_{rows['i']}_{uk}__"
                        f"{'par' if parallel else 'ser'}", parallel=parallel, nrt=True)
-
-
-_ROWS: dict = {}
-
-
-def _with_rows(fn, rf, ri, scu):
-    """``fn`` with the scratch sizes LW_ROWS / LWI_ROWS and SC_UNIFORM bound as its globals
-    (compile-time constants of the specialisation)."""
-    import types as pytypes
-    key = (rf, ri, scu)
-    if key not in _ROWS:
-        g = dict(fn.__globals__)
-        g["LW_ROWS"], g["LWI_ROWS"], g["SC_UNIFORM"] = rf, ri, scu
-        new = pytypes.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
-        new.__qualname__ = fn.__qualname__
-        new.__module__ = fn.__module__
-        for a in ("_optbench_kernel", "_optbench_needs"):
-            setattr(new, a, getattr(fn, a))
-        _ROWS[key] = new
-    return _ROWS[key]
