@@ -6,11 +6,15 @@ A batch that raises becomes ``error`` rows: a failure is a status, never a lost 
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 
 import numpy as np
 import pandas as pd
+
+from optbench import optimizers as O
+from optbench.allocator import keep_freed_memory
 
 # The CUDA engines build on this package's run loops (loop, fused, batch, engines); the engine
 # list below is the one place the runner imports them (nothing under optbench.cuda imports
@@ -27,6 +31,9 @@ from .engines.cpu import (FUSED_MIN_DIM, SPECIAL_MIN_STEPS, SPECIAL_MIN_WORK,  #
 from .engines.phased import PhasedEngine
 from .engines.second_order import SecondOrderEngine
 from .spec import RunSpec
+
+# a batch's arrays reuse the previous batch's pages (optbench/allocator.py)
+keep_freed_memory()
 
 # Which engine runs a batch: the first that applies, in this order (each one's ``reason``
 # says when it applies; docs/architecture.md has the table).
@@ -52,29 +59,31 @@ def choose_engine(job: Job) -> Engine:
     raise ValueError(f"no engine runs this batch (device {job.device!r}, kind {job.kind!r})")
 
 
-_STATE_ROWS: dict = {}
+_FAMILY: dict = {}
 
 
-def _state_rows(spec: RunSpec) -> int:
-    """State rows the spec's optimizer keeps (``n_state()``; one build per distinct spec)."""
-    n = _STATE_ROWS.get(spec.optimizer)
-    if n is None:
-        if len(_STATE_ROWS) > 65536:
-            _STATE_ROWS.clear()
+def _family(optimizer: str) -> tuple:
+    """(family name, state rows ``n_state()``) of a spec's optimizer string: one parse and one
+    build per distinct string (a sweep's runs share few)."""
+    hit = _FAMILY.get(optimizer)
+    if hit is None:
+        if len(_FAMILY) > 65536:
+            _FAMILY.clear()
+        params = json.loads(optimizer)
         try:
-            n = spec.build_optimizer().n_state()
+            n = O.make(params).n_state()
         except Exception:  # noqa: BLE001 - its batch fails again and becomes error rows
             n = -1
-        _STATE_ROWS[spec.optimizer] = n
-    return n
+        hit = _FAMILY[optimizer] = (params["optimizer"], n)
+    return hit
 
 
 def group_key(spec: RunSpec) -> tuple:
     """Specs with equal keys run as one batch: one problem, one optimizer family with one
     state size (the family says how many rows, ``n_state()``), one budget, recording,
     target ladder, device and dtype."""
-    return (spec.problem, spec.optimizer_params["optimizer"], _state_rows(spec), spec.steps,
-            spec.record, spec.targets, spec.device, spec.dtype)
+    return (spec.problem, *_family(spec.optimizer), spec.steps, spec.record, spec.targets,
+            spec.device, spec.dtype)
 
 
 _group_key = group_key   # the name executors and older callers use
@@ -98,8 +107,9 @@ def execute(specs: list[RunSpec], *, parallel: bool | None = None, progress=None
         runs_parts.append(res.runs)
         trace_parts.append(res.traces)
         order += idx
-        for j, i in enumerate(idx):
-            xs[i] = res.xs[j]
+        if keep_x:
+            for j, i in enumerate(idx):
+                xs[i] = res.xs[j]
         if progress is not None:
             progress(len(batch), int(res.runs["status"].isin(("diverged", "error")).sum()))
     if not runs_parts:
