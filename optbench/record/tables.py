@@ -59,7 +59,24 @@ def _column(v, dtype: str, n: int):
         if scalar:
             raise ValueError("a list column needs one list per row")
         return pd.Series(list_cells(v, dtype[5:-1], n), dtype=object, index=pd.RangeIndex(n))
+    if dtype in ("string", "text") and n > 0 and (scalar or (
+            isinstance(v, list) and len(v) == n and v.count(v[0]) == n)):
+        # one value in every row (a batch's problem, device, environment id, …)
+        return pd.Series(_repeated(v if scalar else v[0], n, pandas_dtype(dtype)),
+                         index=pd.RangeIndex(n))
     return pd.Series([v] * n if scalar else v, dtype=pandas_dtype(dtype), index=pd.RangeIndex(n))
+
+
+def _repeated(value, n: int, dtype):
+    """``n`` copies of one string as a pandas array of ``dtype``: Arrow's take of the one
+    value where pandas stores strings in Arrow (a sweep's 4,096 rows: 0.2 ms as Python
+    strings)."""
+    if getattr(dtype, "storage", None) == "pyarrow" and isinstance(value, str):
+        import pyarrow as pa
+
+        one = pa.array([value], type=pa.large_string())
+        return pd.array(one.take(pa.array(np.zeros(n, np.int64))), dtype=dtype)
+    return pd.array([value] * n, dtype=dtype)
 
 
 def list_cells(v, item: str, n: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from optbench.record.env import environment_id
 from optbench.record.schema import COST_MODEL, column
 
 from .. import loop as L
-from .base import BatchTables
+from .base import BatchTables, EndPoints
 
 _STATUS = np.array(L.STATUS, dtype=object)
 
@@ -142,4 +142,4 @@ def first_order_tables(engine: str, b, compile_s: float, wall: float, rate: floa
     cols.update(extra)
     tcols, n = trace_columns(b, walls, rate)
     runs, traces = frames(engine, b, cols, tcols, n)
-    return BatchTables(runs, traces, [(b.x0s[r], b.a["X"][r].copy()) for r in range(len(b))])
+    return BatchTables(runs, traces, EndPoints(b.x0s, b.a["X"]))
