@@ -17,6 +17,7 @@ from optbench.record.schema import COST_MODEL, column
 
 from .. import loop as L
 from .base import BatchTables, EndPoints
+from .trace_gather import gather
 
 _STATUS = np.array(L.STATUS, dtype=object)
 
@@ -86,9 +87,10 @@ def trace_rows(b) -> tuple[np.ndarray, np.ndarray]:
 
 def trace_columns(b, walls: np.ndarray, rate: float) -> tuple[dict, int]:
     """Traces columns of batch ``b`` (all runs, run-major) and their row count. Time stamps
-    come from the cycle counter, or (``rate`` 0) spread over the run's steps."""
+    come from the cycle counter, or (``rate`` 0) spread over the run's steps. The core
+    columns in one compiled pass (``trace_gather.py``); the phased loop's and the problem's
+    metric columns by NumPy."""
     a = b.a
-    iout = a["IOUT"]
     mask, nrec = trace_rows(b)
     # every run with the same number of rows (a sweep's budget runs): a slice, not a mask
     m = int(nrec[0]) if len(nrec) and bool((nrec == nrec[0]).all()) else -1
@@ -99,25 +101,13 @@ def trace_columns(b, walls: np.ndarray, rate: float) -> tuple[dict, int]:
         c = buf[:, :, k]
         return np.ascontiguousarray(c[:, :m]).reshape(-1) if m >= 0 else c[mask]
 
-    TR = a["TRACE"]
-    step = column(TR, L.T_STEP)
-    if rate > 0:
-        tsec = (column(TR, L.T_TICKS) - np.repeat(iout[:, L.I_TICK0], nrec)) / rate
-    else:
-        nit = np.repeat(iout[:, L.I_NIT], nrec)
-        tsec = np.repeat(walls, nrec) * (step + 1) / (nit + 1)
-    ngev = column(TR, L.T_NGEV).astype(np.int64)
-    cols = {"run_id": T.repeat_ids([s.run_id for s in b.specs], nrec),
-            "step": step.astype(np.int64), "ngev": ngev,
-            "f": column(TR, L.T_F), "best_f": column(TR, L.T_BEST),
-            "grad_norm": column(TR, L.T_GNORM), "dist_to_opt": column(TR, L.T_DIST),
-            "time_s": np.asarray(tsec, dtype=np.float64),
-            "nfev": ngev, "grad_equiv": ngev.astype(np.float64)}
+    cols = {"run_id": T.repeat_ids([s.run_id for s in b.specs], nrec)}
+    cols.update(gather(a["TRACE"], a["IOUT"], nrec, walls, rate))
     if "PH" in a:     # the phased loop: HVPs so far and f at the averaged point
         hv = column(a["PH"], 0)
         cols["nhev"] = hv.astype(np.int64)
         cols["f_avg"] = column(a["PH"], 1)
-        cols["grad_equiv"] = ngev + hv
+        cols["grad_equiv"] = cols["ngev"] + hv
     for k, name in enumerate(b.metric_names):
         cols[name] = column(a["MET"], k)
     return cols, int(nrec.sum())
