@@ -245,5 +245,7 @@ def test_fused_ab_times_both_drivers_on_the_same_bits():
     assert row["fused_used"] and not row["forced"] and row["same_bits"]
     assert 0 < row["fused_ns"] < math.inf and 0 < row["forms_ns"] < math.inf
     assert 0 < res["recording"]["none_ns"] < math.inf
+    (l0,) = res["lane0"]
+    assert l0["same_bits"] and 0 < l0["lane0_ns"] < math.inf and 0 < l0["copied_ns"] < math.inf
     md = lane_ab.to_markdown(res)
-    assert md.startswith(lane_ab.TITLE) and "| rosenbrock | 2 |" in md
+    assert md.startswith(lane_ab.TITLE) and "| rosenbrock | 2 |" in md and "| adam |" in md

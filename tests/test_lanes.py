@@ -56,9 +56,11 @@ def _lane_optimizers(name):
     return out
 
 
-def _step_both(opts, one, prep_c, elem_c, G, lrs, t, runs, lanes, scratch, name):
+def _step_both(opts, one, prep_c, elem_c, G, lrs, t, runs, lanes, scratch, name,
+               on_lane0=()):
     """Step t: each run through the one-run update ``one``, the lanes through the lane-form
-    PREP / ELEM; then x, the state and the scalars must hold the same bits."""
+    PREP / ELEM; then x, the state and the scalars must hold the same bits (the scalar rows
+    ``on_lane0``, shared and kept on lane 0 by the form: on lane 0)."""
     X, ST, SC, HY = runs
     XL, STL, SCL, HYL = lanes
     GL = G.T.copy()
@@ -71,7 +73,11 @@ def _step_both(opts, one, prep_c, elem_c, G, lrs, t, runs, lanes, scratch, name)
         elem_c(XL, GL[i], STL, SCL, HYL, i, *scratch, NL)
     assert np.array_equal(XL, X.T), (name, t)
     assert np.array_equal(STL, ST.transpose(1, 2, 0)), (name, t)
-    assert np.array_equal(SCL, SC.T, equal_nan=True), (name, t)
+    rows = [s for s in range(SC.shape[1]) if s not in on_lane0]
+    assert np.array_equal(SCL[rows], SC.T[rows], equal_nan=True), (name, t)
+    for s in on_lane0:
+        assert np.array_equal(SC[:, s], np.full(len(opts), SCL[s, 0]), equal_nan=True), \
+            (name, t, s)
 
 
 @pytest.mark.parametrize("name", O.coordinate_wise())
@@ -120,17 +126,20 @@ def _option_variants():
 OPTION_VARIANTS = _option_variants()
 
 
+@pytest.mark.parametrize("lane0", [True, False], ids=["lane0", "broadcast"])
 @pytest.mark.parametrize("name,kw", OPTION_VARIANTS,
                          ids=[n + "".join(f" {k}={v}" for k, v in kw.items())
                               for n, kw in OPTION_VARIANTS])
-def test_uniform_lane_form_is_the_one_run_kernel_bit_for_bit(name, kw):
+def test_uniform_lane_form_is_the_one_run_kernel_bit_for_bit(name, kw, lane0):
     """Runs that differ in the lr only (a sweep): the uniform form computes what depends on
     the shared scalars once, on lane 0, and branches once for all lanes (its branches copied
-    out of the lane loops) — same bits, for every option."""
+    out of the lane loops) — same bits, for every option. The driver's form (``lane0``)
+    leaves the shared scalars it writes on lane 0; the other copies them to every lane."""
     from optbench.runner.lanes import uniform_kernels
 
     opts = [O.make(name, lr=1e-3 * (1.7 ** j), **kw) for j in range(NL)]
-    prep, elem, scu = uniform_kernels(opts[0])
+    prep, elem, scu = uniform_kernels(opts[0], lane0)
+    on_lane0 = [s for s in range(len(scu)) if scu[s]] if lane0 else []
     prep_c, elem_c = kc.cpu(prep), kc.cpu(elem)
     one = opts[0].cpu_update()
     d, rng = 3, np.random.default_rng(11)
@@ -144,9 +153,9 @@ def test_uniform_lane_form_is_the_one_run_kernel_bit_for_bit(name, kw):
     lw, lwi, ret = _scratch(prep, elem)
     for t in range(6):
         _step_both(opts, one, prep_c, elem_c, rng.normal(size=(NL, d)), [o.lr for o in opts],
-                   t, (X, ST, SC, HY), (XL, STL, SCL, HYL), (lw, lwi, ret), name)
+                   t, (X, ST, SC, HY), (XL, STL, SCL, HYL), (lw, lwi, ret), name, on_lane0)
         # what the form shares is equal in every lane, as the driver's check requires
-        shared = [s for s in range(SC.shape[1]) if scu[s]]
+        shared = [s for s in range(SC.shape[1]) if scu[s] and not lane0]
         assert all(np.array_equal(SCL[s], np.full(NL, SCL[s, 0]), equal_nan=True)
                    for s in shared), (name, t)
 
@@ -349,3 +358,15 @@ def test_each_lane_is_charged_its_share_of_the_steps_it_ran():
         t = tr.time_s.to_numpy()
         assert (np.diff(t) >= 0).all() and (t[tr.step.to_numpy() > 0] > 0).all()
         assert t[-1] == pytest.approx(float(runs.set_index("run_id").wall_s[rid]), rel=1e-12)
+
+
+def test_the_drivers_uniform_forms_leave_shared_scalars_on_lane_0():
+    """adam's PREP writes its bias-correction powers from shared values: the form the driver
+    uses leaves them on lane 0 (read there by ELEM's form and put back per run when a run
+    stops); the broadcasting form copies each to every lane."""
+    from optbench.runner.lanes import uniform_kernels
+
+    kept, _, _ = uniform_kernels(O.make("adam"), lane0=True)
+    copied, _, _ = uniform_kernels(O.make("adam"), lane0=False)
+    assert "range(1, _nl_)" not in kept.lane_source
+    assert copied.lane_source.count("range(1, _nl_)") == 3

@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     _quick_arg(p)
 
     p = sub.add_parser("fused", help="the lane driver's fused first pass against its lane "
-                       "forms, alternating in one process; the trace rows' cost")
+                       "forms, alternating in one process; the trace rows' cost; shared "
+                       "scalars on lane 0 against copied")
     _quick_arg(p)
     _write_arg(p)
 

@@ -9,7 +9,10 @@ passes instead (``fuse_max_dim=0``). The two alternate, ``rounds`` times; the fi
 one's best, in ns of thread time per run-step (one thread: the drivers run serially), and the
 end points, traces (time stamps apart), hit steps, states and scalars must hold the same bits. A
 second figure, ``recording``: the runner's driver on the same sweep recording the log-spaced
-trace and recording nothing, alternating: what the trace rows cost.
+trace and recording nothing, alternating: what the trace rows cost. A third, ``lane0``: per
+optimizer on 2-D Rosenbrock, the runner's driver (its uniform forms leave the shared scalars
+they write on lane 0) against the same driver whose forms copy them to every lane, same bits
+checked.
 
 The tables and the parallel loop are left out on purpose: this is the driver's step alone.
 Problems above the runner's limit (``FUSE_MAX_DIM``, d = 2) get a fused driver built here
@@ -27,12 +30,13 @@ PROBLEMS = ({"problem": "rosenbrock"}, {"problem": "beale"}, {"problem": "himmel
             {"problem": "wood"}, {"problem": "rosenbrock", "dim": 8})
 
 
-def _sweep(problem: dict, seeds: int, steps: int, record: str = "log"):
+def _sweep(problem: dict, seeds: int, steps: int, record: str = "log",
+           optimizer: str = "adam"):
     from optbench.runner.suites import suite_specs
 
     suite = {"name": "fused-ab", "steps": steps, "seeds": seeds, "stop": "budget",
              "record": record, "problems": [{**problem, "start": "random"}],
-             "optimizers": [{"optimizer": "adam",
+             "optimizers": [{"optimizer": optimizer,
                              "lr": [float(v) for v in np.logspace(-4, -1, 64)]}]}
     specs = suite_specs(suite)
     return specs, specs[0].build_problem(), [s.build_optimizer() for s in specs]
@@ -99,11 +103,36 @@ def recording(seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
     return {"log_ns": best["log"], "none_ns": best["none"]}
 
 
+LANE0_OPTIMIZERS = ("sgd", "rmsprop", "adam", "nadam")
+
+
+def lane0(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
+    """The runner's driver (shared scalars left on lane 0) against the same driver whose
+    uniform forms copy them to every lane, ``optimizer`` × 2-D Rosenbrock, alternating: ns
+    of thread time per run-step, best of ``rounds``, and whether the bits agree."""
+    from optbench.runner.lanes import lane_driver
+
+    sweep = _sweep(PROBLEMS[0], seeds, steps, optimizer=optimizer)
+    prob, opt = sweep[1], sweep[2][0]
+    drivers = {"lane0": lane_driver(prob, opt, parallel=False),
+               "copied": lane_driver(prob, opt, parallel=False, lane0=False)}
+    best = {k: np.inf for k in drivers}
+    outs: dict = {}
+    for _ in range(rounds):
+        for k, drv in drivers.items():
+            ns, outs[k] = _time(drv, sweep)
+            best[k] = min(best[k], ns)
+    return {"optimizer": optimizer, "lane0_ns": best["lane0"], "copied_ns": best["copied"],
+            "same_bits": _same(outs["lane0"], outs["copied"])}
+
+
 def run(quick: bool = False) -> dict:
     seeds, steps, rounds = (2, 400, 2) if quick else (16, 10_000, 8)
     probs = PROBLEMS[:1] if quick else PROBLEMS
+    opts = LANE0_OPTIMIZERS[2:3] if quick else LANE0_OPTIMIZERS
     return {"rows": [ab(p, seeds, steps, rounds) for p in probs],
-            "recording": recording(seeds, steps, rounds), "quick": quick}
+            "recording": recording(seeds, steps, rounds),
+            "lane0": [lane0(o, seeds, steps, rounds) for o in opts], "quick": quick}
 
 
 def _used(r: dict) -> str:
@@ -130,4 +159,12 @@ def to_markdown(res: dict) -> str:
     lines += ["", f"Trace rows (Adam × Rosenbrock, the runner's driver): recording the "
               f"log-spaced trace {rc['log_ns']:.2f} ns per run-step, recording nothing "
               f"{rc['none_ns']:.2f}."]
+    lines += ["", "Shared scalars on lane 0 (2-D Rosenbrock, the runner's driver against the "
+              "same driver whose uniform forms copy each shared scalar they write to every "
+              "lane; ns per run-step):", "",
+              "| optimizer | on lane 0 (ns) | copied (ns) | ratio | same bits |",
+              "|---|---|---|---|---|"]
+    for r in res.get("lane0", []):
+        lines.append(f"| {r['optimizer']} | {r['lane0_ns']:.2f} | {r['copied_ns']:.2f} | "
+                     f"{r['lane0_ns'] / r['copied_ns']:.2f} | {r['same_bits']} |")
     return "\n".join(lines) + "\n"

@@ -136,13 +136,14 @@ class LaneCodegen:
 
     def _broadcast(self, s):
         """After a shared statement that writes a per-run array (the uniform form): copy the
-        value written on lane 0 to every lane."""
+        value written on lane 0 to every lane (not for the arrays of ``lane0``, whose shared
+        rows the caller reads on lane 0 only)."""
         if not isinstance(s, (ast.Assign, ast.AugAssign)):
             return []
         out = []
         for t in (s.targets if isinstance(s, ast.Assign) else [s.target]):
             if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) \
-                    and t.value.id in self.arrays:
+                    and t.value.id in self.arrays and t.value.id not in self.lane0_arrays:
                 elts = list(t.slice.elts) if isinstance(t.slice, ast.Tuple) else [t.slice]
                 elts = elts[:-1] if elts and isinstance(elts[-1], ast.Constant) and \
                     elts[-1].value == 0 and len(elts) > 1 else elts

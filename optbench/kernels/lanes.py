@@ -54,7 +54,7 @@ _CACHE: dict = {}
 
 
 def lane_form(fn, arrays=(), scalars=(), *, ints=(), int_arrays=(), varying=None,
-              name: str | None = None):
+              lane0=(), name: str | None = None):
     """The lane form of kernel ``fn`` (see the module docstring); memoised. ``ints``: the
     parameters that are integers (the rest are float64), ``int_arrays``: int64 arrays.
 
@@ -63,22 +63,25 @@ def lane_form(fn, arrays=(), scalars=(), *, ints=(), int_arrays=(), varying=None
     writes from per-run values, found here and listed in the result's ``lane_varying``) holds
     the same value in every lane — a sweep whose runs differ in the learning rate only. What
     depends on those rows alone is computed once, on lane 0, and written to every lane; a
-    branch on them is taken once for all lanes. The caller checks the assumption per chunk."""
+    branch on them is taken once for all lanes. The caller checks the assumption per chunk.
+    ``lane0`` (with ``varying``): arrays whose shared rows, once written, are left on lane 0
+    (not copied to the other lanes): the caller reads them there only."""
     fn = getattr(fn, "py_func", fn)
     vkey = None if varying is None else tuple(sorted((k, frozenset(v))
                                                      for k, v in varying.items()))
     key = (fn, frozenset(arrays), frozenset(scalars), frozenset(ints), frozenset(int_arrays),
-           vkey, name)
+           vkey, frozenset(lane0), name)
     hit = _CACHE.get(key)
     if hit is None:
         hit = _CACHE[key] = _Rewrite(fn, set(arrays), set(scalars), set(ints),
-                                     set(int_arrays), name, varying).build()
+                                     set(int_arrays), name, varying, set(lane0)).build()
     return hit
 
 
 class _Rewrite(LaneCodegen):
-    def __init__(self, fn, arrays, scalars, ints, int_arrays, name, varying=None):
+    def __init__(self, fn, arrays, scalars, ints, int_arrays, name, varying=None, lane0=()):
         self.fn, self.arrays, self.scalars = fn, arrays, scalars
+        self.lane0_arrays = set(lane0) if varying is not None else set()
         self.ints, self.int_arrays = ints, int_arrays
         self.varying = None if varying is None else {k: set(v) for k, v in varying.items()}
         self.name = name or f"{fn.__name__}__lanes"

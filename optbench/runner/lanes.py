@@ -184,6 +184,14 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                            data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
                            HITG, TRACE, MET, OUT, IOUT)
             active -= stopped
+            if stopped > 0 and LANE0 and uni:
+                # a run that stopped: its shared scalars are lane 0's (the uniform forms
+                # keep them there), as they are before this step's update
+                for j in range(k):
+                    if W[W_STOPPED, j] != 0:
+                        for s in range(N_SCALARS):
+                            if scu[s] != 0:
+                                SC[r0 + j, s] = SCL[s, 0]
         # 4. learning rates, clipping factors, weight decay; the update
         if sched:
             for j in range(k):
@@ -193,7 +201,11 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
         else:
             for j in range(k):
                 SCL[SC_LR, j] = V[V_LR, j]
-                SCL[SC_STEP, j] = t + 1.0
+            if LANE0 and uni and scu[SC_STEP] != 0:
+                SCL[SC_STEP, 0] = t + 1.0   # shared: the uniform forms read it on lane 0
+            else:
+                for j in range(k):
+                    SCL[SC_STEP, j] = t + 1.0
         if modify:
             for i in range(d):
                 for j in range(k):
@@ -253,6 +265,7 @@ def _lane_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, x
 LW_ROWS = 1     # rebound per pair: the lane forms' scratch rows (float, int)
 LWI_ROWS = 1
 SC_UNIFORM = (0,) * N_SCALARS   # rebound per pair: 1 for the scalars the uniform form shares
+LANE0 = True    # rebound per driver: the uniform forms keep the shared scalars on lane 0 only
 
 FG_LANES = dict(arrays=("x", "g"), scalars=("seed",), ints=("seed", "step"),
                 int_arrays=("idata",))
@@ -268,34 +281,37 @@ def lane_kernels(problem, optimizer):
     return fg, prep, elem
 
 
-def uniform_kernels(optimizer):
+def uniform_kernels(optimizer, lane0: bool = True):
     """The uniform lane forms of PREP and ELEM, and the tuple SC_UNIFORM (1: a scalar both
     share across lanes; the lr, the seed and what PREP computes from them vary). An
     optimizer whose kernels have no uniform form gets its plain lane forms and no shared
     scalar (then the chunk's check is about the hyperparameters only, and both paths are the
     same code)."""
     try:
-        return _uniform_kernels(optimizer)
+        return _uniform_kernels(optimizer, ("sc",) if lane0 else ())
     except LaneError:
         prep = lane_form(optimizer.PREP, **PREP_LANES)
         elem = lane_form(optimizer.ELEM, **ELEM_LANES)
         return prep, elem, (0,) * N_SCALARS
 
 
-def _uniform_kernels(optimizer):
+def _uniform_kernels(optimizer, lane0=()):
     prep = lane_form(optimizer.PREP, **PREP_LANES,
-                     varying={"sc": {SC_LR, SC_SEED}, "hy": set()})
+                     varying={"sc": {SC_LR, SC_SEED}, "hy": set()}, lane0=lane0)
     vary = set(prep.lane_varying["sc"])
-    elem = lane_form(optimizer.ELEM, **ELEM_LANES, varying={"sc": vary, "hy": set()})
+    elem = lane_form(optimizer.ELEM, **ELEM_LANES, varying={"sc": vary, "hy": set()},
+                     lane0=lane0)
     vary |= set(elem.lane_varying["sc"])
     return prep, elem, tuple(0 if s in vary else 1 for s in range(N_SCALARS))
 
 
-def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX_DIM):
+def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX_DIM,
+                lane0: bool = True):
     """The lane batch driver for this (problem, optimizer) pair (SPECIAL_SIG arguments), with
-    the fused first pass where the problem's dimension is at most ``fuse_max_dim``."""
+    the fused first pass where the problem's dimension is at most ``fuse_max_dim``, and
+    (``lane0``) the uniform forms keeping the shared scalars on lane 0 only."""
     fg, prep, elem = lane_kernels(problem, optimizer)
-    prepu, elemu, scu = uniform_kernels(optimizer)
+    prepu, elemu, scu = uniform_kernels(optimizer, lane0)
     rows = {k: max(1, *(f.lane_rows[k] for f in (fg, prep, elem, prepu, elemu))) for k in "fi"}
     tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}"
     slow = kc.cpu(lane_slow, bind={"VALUE": problem.VALUE,
@@ -305,7 +321,10 @@ def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX
     qpass = fused_pass(problem, fuse_max_dim)
     if qpass is not no_fused_pass:
         tag += f"__fused{problem.dim}"
-    chunk = kc.cpu(lane_chunk, bind={"FGL": fg, "QPASS": qpass, "PREPL": prep, "ELEML": elem,
+    if lane0:
+        tag += "__lane0"
+    chunk = kc.cpu(kc.with_constants(lane_chunk, f"lane_chunk__l{int(lane0)}", LANE0=lane0),
+                   bind={"FGL": fg, "QPASS": qpass, "PREPL": prep, "ELEML": elem,
                                      "PREPU": prepu, "ELEMU": elemu, "SLOW": slow},
                    name=f"lane_chunk__{tag}", inline=True)
     # the scratch sizes and the shared scalars: compile-time constants of the specialisation
