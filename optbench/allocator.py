@@ -19,7 +19,6 @@ libraries are left alone.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 
 M_TRIM_THRESHOLD = -1      # glibc's mallopt parameters (malloc.h)
@@ -32,9 +31,10 @@ _DONE: list = []
 
 
 def _glibc():
-    """glibc as a ctypes library, or None (another C library, or none found)."""
+    """glibc as a ctypes library, or None (another C library). The process's own symbols
+    (``dlopen(NULL)``), not ``ctypes.util.find_library``, which runs ``ldconfig``."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)
     except OSError:
         return None
     if not hasattr(libc, "gnu_get_libc_version") or not hasattr(libc, "mallopt"):
