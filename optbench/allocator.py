@@ -5,9 +5,10 @@ tables' columns: a 4,096-run sweep's are 3–20 MB each) and frees them when its
 built. glibc's ``malloc`` gives large blocks back to the operating system when they are freed
 (an ``mmap`` per block above ``M_MMAP_THRESHOLD``, trimming the heap's top above
 ``M_TRIM_THRESHOLD``), so the next batch's arrays start as untouched pages: one page fault per
-4 KiB page on first write, 15–25 % of that sweep's wall time in a process that runs it
-repeatedly (measured: ``python -m optbench.bench peers --only sweep``'s sweep through
-``execute()``, 94–98 ms median with glibc's defaults, 80–83 ms with the settings below).
+4 KiB page on first write, 10–20 % of that sweep's wall time in a process that runs it
+repeatedly (``python -m optbench.bench parts``, ``allocator``: the sweep through
+``execute()`` in fresh processes, 85.5–94.6 ms median with glibc's defaults, 77.9–78.6 ms
+with the settings below).
 
 :func:`keep_freed_memory` (called when the runner is imported) raises both thresholds:
 blocks up to ``MMAP_BYTES`` come from the heap, and up to ``TRIM_BYTES`` of freed heap stay

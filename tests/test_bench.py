@@ -162,7 +162,8 @@ def test_quick_catalogue_writes_rows_for_each_member(tmp_path, capsys):
 def test_parts_measure_each_part():
     """The parts command's figures (small sizes): the uniform lane update of a coordinate-wise
     optimizer, each MLP tile product and the Wᵀ copy (at a width that has one), the minibatch
-    order, and the sweep's phases, each within the whole execute() that holds it."""
+    order, and the sweep's phases, each within the whole execute() that holds it; the trace
+    columns both ways, and the sweep in fresh processes with either allocator setting."""
     import math
 
     from optbench.bench import parts
@@ -177,6 +178,12 @@ def test_parts_measure_each_part():
     assert set(ph) == {"the driver's call (s)", "runs and traces tables (s)",
                        "batch arrays (s)"}
     assert all(0 < v <= whole for v in ph.values())
+    tr = parts.traces(quick=True, repeats=2)
+    assert set(tr) == {"compiled pass (ms)", "NumPy expressions (ms)"}
+    assert all(0 < v < math.inf for v in tr.values())
+    al = parts.allocator(quick=True, rounds=1, calls=2)
+    assert set(al) == {"glibc defaults (ms)", "optbench's settings (ms)"}
+    assert all(0 < v["best"] <= v["worst"] < math.inf for v in al.values())
 
 
 GPU_JAX = r"""

@@ -7,24 +7,7 @@ import numpy as np
 import pytest
 
 from optbench.runner import loop as L
-from optbench.runner.engines.trace_gather import gather
-
-
-def _numpy(TR, iout, nrec, walls, rate):
-    """The expressions of outputs.trace_columns before the compiled pass."""
-    mask = np.arange(TR.shape[1])[None, :] < nrec[:, None]
-    col = lambda k: TR[:, :, k][mask]            # noqa: E731
-    step = col(L.T_STEP)
-    if rate > 0:
-        tsec = (col(L.T_TICKS) - np.repeat(iout[:, L.I_TICK0], nrec)) / rate
-    else:
-        nit = np.repeat(iout[:, L.I_NIT], nrec)
-        tsec = np.repeat(walls, nrec) * (step + 1) / (nit + 1)
-    ngev = col(L.T_NGEV).astype(np.int64)
-    return {"step": step.astype(np.int64), "ngev": ngev, "nfev": ngev,
-            "f": col(L.T_F), "best_f": col(L.T_BEST), "grad_norm": col(L.T_GNORM),
-            "dist_to_opt": col(L.T_DIST), "time_s": np.asarray(tsec, np.float64),
-            "grad_equiv": ngev.astype(np.float64)}
+from optbench.runner.engines.trace_gather import gather, numpy_reference
 
 
 @pytest.mark.parametrize("rate", [2.7e9, 0.0])
@@ -41,7 +24,7 @@ def test_gather_is_the_numpy_expressions_bit_for_bit(rate):
     iout[:, L.I_NIT] = rng.integers(0, 10**6, R)
     nrec = rng.integers(0, rows + 1, R)
     walls = rng.uniform(1e-4, 1.0, R)
-    got, want = gather(TR, iout, nrec, walls, rate), _numpy(TR, iout, nrec, walls, rate)
+    got, want = gather(TR, iout, nrec, walls, rate), numpy_reference(TR, iout, nrec, walls, rate)
     assert set(got) == set(want)
     for k in want:
         assert got[k].dtype == want[k].dtype, k

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("parts", help="the parts behind the sweep and MLP figures: the lane "
                        "update alone, the MLP tile products, the minibatch order, the sweep's "
-                       "phases")
+                       "phases, its trace columns, the allocator's settings")
     _quick_arg(p)
 
     p = sub.add_parser("fused", help="the lane driver's fused first pass against its lane "

@@ -11,7 +11,13 @@ per kernel, to compare two trees or to see where a whole-run figure's time goes.
 * ``perm``: ns per minibatch index (``problems/minibatch.perm_index``: key and Feistel walk);
 * ``phases``: where one ``execute()`` of the 4,096-run Adam sweep of ``peers --only sweep``
   spends its time, by cProfile (cumulative seconds of the driver's call — the lane driver —,
-  of building the tables and of building the batch's arrays, and the whole call).
+  of building the tables and of building the batch's arrays, and the whole call);
+* ``traces``: ms to build that sweep's trace columns, the compiled pass
+  (``runner/engines/trace_gather.py``) against the NumPy expressions it replaced,
+  alternating, best of repeats;
+* ``allocator``: the sweep through ``execute()`` in fresh processes, alternating glibc's
+  defaults (``OPTBENCH_MALLOC=system``) and optbench's settings (``optbench/allocator.py``):
+  each process's median ms of timed calls after two warm ones, best and worst process.
 """
 from __future__ import annotations
 
@@ -138,11 +144,8 @@ def phases(quick: bool) -> dict:
     import pstats
 
     from optbench.runner.execute import execute
-    from optbench.runner.suites import suite_specs
 
-    from .peers.sweep import _suite
-
-    specs = suite_specs(_suite(8, 8, 1000) if quick else _suite(64, 64, 10_000))
+    specs = _sweep_specs(quick)
     execute(specs)
     prof = cProfile.Profile()
     prof.enable()
@@ -160,6 +163,71 @@ def phases(quick: bool) -> dict:
     return out
 
 
+def _sweep_specs(quick: bool):
+    from optbench.runner.suites import suite_specs
+
+    from .peers.sweep import _suite
+
+    return suite_specs(_suite(8, 8, 1000) if quick else _suite(64, 64, 10_000))
+
+
+def traces(quick: bool, repeats: int = 15) -> dict:
+    """ms per build of the sweep's trace columns: compiled pass against NumPy (same values)."""
+    from optbench.kernels.clock import tick_rate
+    from optbench.runner.engines.base import Job
+    from optbench.runner.engines.outputs import run_walls, trace_rows
+    from optbench.runner.engines.trace_gather import gather, numpy_reference
+    from optbench.runner.execute import choose_engine
+
+    specs = _sweep_specs(quick)
+    job = Job(specs, specs[0].build_problem(), [s.build_optimizer() for s in specs])
+    engine = choose_engine(job)
+    engine.compile(job)
+    wall = engine.run(job)
+    a, rate = job.batch.a, tick_rate()
+    nrec = trace_rows(job.batch)[1]
+    walls = run_walls(a["IOUT"], rate, wall)
+    ways = {"compiled pass (ms)": gather, "NumPy expressions (ms)": numpy_reference}
+    best = {k: np.inf for k in ways}
+    for _ in range(repeats):
+        for k, fn in ways.items():
+            t0 = time.perf_counter()
+            fn(a["TRACE"], a["IOUT"], nrec, walls, rate)
+            best[k] = min(best[k], 1e3 * (time.perf_counter() - t0))
+    return best
+
+
+_ALLOC_CHILD = """
+import statistics, sys, time
+from optbench.bench.parts import _sweep_specs
+from optbench.runner.execute import execute
+specs = _sweep_specs(sys.argv[1] == "1")
+execute(specs); execute(specs)
+ts = []
+for _ in range(int(sys.argv[2])):
+    t0 = time.perf_counter(); execute(specs); ts.append(time.perf_counter() - t0)
+print(1e3 * statistics.median(ts))
+"""
+
+
+def allocator(quick: bool, rounds: int = 3, calls: int = 10) -> dict:
+    """The sweep through execute() in fresh processes, glibc's defaults against optbench's
+    allocator settings, alternating: each process's median ms; best and worst process."""
+    import os
+    import subprocess
+    import sys
+
+    out: dict = {"glibc defaults (ms)": [], "optbench's settings (ms)": []}
+    for _ in range(rounds):
+        for label, env in (("glibc defaults (ms)", {"OPTBENCH_MALLOC": "system"}),
+                           ("optbench's settings (ms)", {"OPTBENCH_MALLOC": ""})):
+            r = subprocess.run([sys.executable, "-c", _ALLOC_CHILD, "1" if quick else "0",
+                                str(calls)], env={**os.environ, **env}, capture_output=True,
+                               text=True, check=True)
+            out[label].append(float(r.stdout.strip().splitlines()[-1]))
+    return {k: {"best": min(v), "worst": max(v)} for k, v in out.items()}
+
+
 def parts(quick: bool = False) -> dict:
     steps = 500 if quick else 10_000
     return {
@@ -170,6 +238,9 @@ def parts(quick: bool = False) -> dict:
         "perm (ns per minibatch index)":
             {n: perm(n, 50 if quick else 1000) for n in (256, 200, 2048)},
         "phases (one execute() of the 4,096-run sweep)": phases(quick),
+        "traces (the sweep's trace columns)": traces(quick),
+        "allocator (the sweep through execute(), median per process)":
+            allocator(quick, rounds=1 if quick else 3),
     }
 
 

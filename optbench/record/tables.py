@@ -62,21 +62,9 @@ def _column(v, dtype: str, n: int):
     if dtype in ("string", "text") and n > 0 and (scalar or (
             isinstance(v, list) and len(v) == n and v.count(v[0]) == n)):
         # one value in every row (a batch's problem, device, environment id, …)
-        return pd.Series(_repeated(v if scalar else v[0], n, pandas_dtype(dtype)),
-                         index=pd.RangeIndex(n))
+        return pd.Series(_repeat_strings([v if scalar else v[0]], np.array([n]),
+                                         pandas_dtype(dtype)), index=pd.RangeIndex(n))
     return pd.Series([v] * n if scalar else v, dtype=pandas_dtype(dtype), index=pd.RangeIndex(n))
-
-
-def _repeated(value, n: int, dtype):
-    """``n`` copies of one string as a pandas array of ``dtype``: Arrow's take of the one
-    value where pandas stores strings in Arrow (a sweep's 4,096 rows: 0.2 ms as Python
-    strings)."""
-    if getattr(dtype, "storage", None) == "pyarrow" and isinstance(value, str):
-        import pyarrow as pa
-
-        one = pa.array([value], type=pa.large_string())
-        return pd.array(one.take(pa.array(np.zeros(n, np.int64))), dtype=dtype)
-    return pd.array([value] * n, dtype=dtype)
 
 
 def list_cells(v, item: str, n: int) -> np.ndarray:
@@ -199,18 +187,23 @@ def table_target_index(ladder) -> list:
 
 
 def repeat_ids(ids: list, counts: np.ndarray):
-    """``np.repeat(ids, counts)`` as a string column, built in Arrow when pandas stores
-    strings in Arrow (the default of pandas 3): Arrow's ``take`` of the distinct ids, no Python
-    object per row (a sweep's 348,160 trace rows: 1.2 ms, against 8.6 ms for building the
-    strings' bytes in NumPy and 50 ms for Python strings)."""
-    dtype = pd.Series(["x"]).dtype
-    if getattr(dtype, "storage", None) == "pyarrow":
+    """``np.repeat(ids, counts)`` as a string column (the running pandas' ``str`` dtype)."""
+    return _repeat_strings(ids, counts, pd.Series(["x"]).dtype)
+
+
+def _repeat_strings(values: list, counts: np.ndarray, dtype):
+    """``values[i]`` repeated ``counts[i]`` times as a pandas array of string ``dtype``: where
+    pandas stores strings in Arrow (the default of pandas 3), Arrow's ``take`` of the distinct
+    values, no Python object per row (a sweep's 348,160 trace rows: 1.2 ms, against 8.6 ms
+    for building the strings' bytes in NumPy and 50 ms for Python strings)."""
+    counts = np.asarray(counts, np.int64)
+    if getattr(dtype, "storage", None) == "pyarrow" and all(isinstance(v, str) for v in values):
         import pyarrow as pa
 
-        rows = np.repeat(np.arange(len(ids), dtype=np.int64), np.asarray(counts, np.int64))
-        return pd.array(pa.array(ids, type=pa.large_string()).take(pa.array(rows)),
+        rows = np.repeat(np.arange(len(values), dtype=np.int64), counts)
+        return pd.array(pa.array(values, type=pa.large_string()).take(pa.array(rows)),
                         dtype=dtype)
-    return np.repeat(np.array(ids, dtype=object), counts)
+    return pd.array(np.repeat(np.array(values, dtype=object), counts), dtype=dtype)
 
 
 def hyper_columns(runs: pd.DataFrame) -> pd.DataFrame:

@@ -6,14 +6,12 @@ A batch that raises becomes ``error`` rows: a failure is a status, never a lost 
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 
 import numpy as np
 import pandas as pd
 
-from optbench import optimizers as O
 from optbench.allocator import keep_freed_memory
 
 # The CUDA engines build on this package's run loops (loop, fused, batch, engines); the engine
@@ -62,19 +60,18 @@ def choose_engine(job: Job) -> Engine:
 _FAMILY: dict = {}
 
 
-def _family(optimizer: str) -> tuple:
-    """(family name, state rows ``n_state()``) of a spec's optimizer string: one parse and one
-    build per distinct string (a sweep's runs share few)."""
-    hit = _FAMILY.get(optimizer)
+def _family(spec: RunSpec) -> tuple:
+    """(family name, state rows ``n_state()``) of the spec's optimizer: one build per
+    distinct optimizer string (a sweep's runs share few)."""
+    hit = _FAMILY.get(spec.optimizer)
     if hit is None:
         if len(_FAMILY) > 65536:
             _FAMILY.clear()
-        params = json.loads(optimizer)
         try:
-            n = O.make(params).n_state()
+            n = spec.build_optimizer().n_state()
         except Exception:  # noqa: BLE001 - its batch fails again and becomes error rows
             n = -1
-        hit = _FAMILY[optimizer] = (params["optimizer"], n)
+        hit = _FAMILY[spec.optimizer] = (spec.optimizer_params["optimizer"], n)
     return hit
 
 
@@ -82,7 +79,7 @@ def group_key(spec: RunSpec) -> tuple:
     """Specs with equal keys run as one batch: one problem, one optimizer family with one
     state size (the family says how many rows, ``n_state()``), one budget, recording,
     target ladder, device and dtype."""
-    return (spec.problem, *_family(spec.optimizer), spec.steps, spec.record, spec.targets,
+    return (spec.problem, *_family(spec), spec.steps, spec.record, spec.targets,
             spec.device, spec.dtype)
 
 

@@ -47,11 +47,13 @@ def _thresholds(j, bk, bf, rec, V, W):
 
 
 @template("VALUE", "METRICS", "BOOK_SLOW")
-def lane_slow(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC, data, idata, CTL,
-              SP, nsteps, xstar, ftargets, gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT):
+def lane_slow(t, r0, k, stoch, XL, STL, SCL, shr, V, W, BK, BF, clk, xr, X, ST, SC, data,
+              idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF, HITG, TRACE, MET,
+              OUT, IOUT):
     """Step 3 of the lane step: the lanes not surely quiet, one by one, through the one-run
-    bookkeeping; a lane that stops is written back to its run's arrays and masked. Returns
-    how many stopped. Compiled apart (called rarely): the hot step stays small."""
+    bookkeeping; a lane that stops is written back to its run's arrays and masked (its
+    scalars the rows ``shr`` marks from lane 0: the uniform forms keep them there only).
+    Returns how many stopped. Compiled apart (called rarely): the hot step stays small."""
     d = XL.shape[0]
     ns = STL.shape[0]
     stopped = 0
@@ -102,7 +104,7 @@ def lane_slow(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC, d
                     for i in range(d):
                         ST[r, s, i] = STL[s, i, j]
                 for s in range(N_SCALARS):
-                    SC[r, s] = SCL[s, j]
+                    SC[r, s] = SCL[s, 0] if shr[s] != 0 else SCL[s, j]
                 W[W_LIVE, j] = 0
                 W[W_STOPPED, j] = 1
                 stopped += 1

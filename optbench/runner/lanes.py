@@ -83,7 +83,7 @@ CHUNK = placeholder("CHUNK")
 @template("FGL", "QPASS", "PREPL", "ELEML", "PREPU", "ELEMU", "SLOW")
 def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
                gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, XL, GL, STL, SCL, HYL,
-               V, W, lw, lwi, BK, BF, clk, xr, scu):
+               V, W, lw, lwi, BK, BF, clk, xr, scu, shr):
     """Runs r0 … r1−1 of the batch as lanes (the module docstring has the step). XL … xr are
     the caller's scratch (lanes wide). Compiled without NRT: views cost no reference count."""
     k = r1 - r0
@@ -139,6 +139,10 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
         for h in range(nh):
             if not HYL[h, j] == HYL[h, 0]:
                 uni = False
+    # the scalars a uniform chunk keeps on lane 0 only (its runs' copies are stale): a run
+    # that stops is written back with lane 0's (runner/lane_slow.py)
+    for s in range(N_SCALARS):
+        shr[s] = 1 if LANE0 and uni and scu[s] != 0 else 0
     active = k
     t = 0
     pend = 0
@@ -180,18 +184,10 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                 for j in range(k):
                     clk[j] += pend if W[W_LIVE, j] != 0 else 0
                 pend = 0
-            stopped = SLOW(t, r0, k, stoch, XL, STL, SCL, V, W, BK, BF, clk, xr, X, ST, SC,
-                           data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
+            stopped = SLOW(t, r0, k, stoch, XL, STL, SCL, shr, V, W, BK, BF, clk, xr, X, ST,
+                           SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
                            HITG, TRACE, MET, OUT, IOUT)
             active -= stopped
-            if stopped > 0 and LANE0 and uni:
-                # a run that stopped: its shared scalars are lane 0's (the uniform forms
-                # keep them there), as they are before this step's update
-                for j in range(k):
-                    if W[W_STOPPED, j] != 0:
-                        for s in range(N_SCALARS):
-                            if scu[s] != 0:
-                                SC[r0 + j, s] = SCL[s, 0]
         # 4. learning rates, clipping factors, weight decay; the update
         if sched:
             for j in range(k):
@@ -259,7 +255,7 @@ def _lane_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, x
               np.empty((N_W, LANES), np.int64), np.zeros((LW_ROWS, LANES)),
               np.zeros((LWI_ROWS, LANES), np.int64), np.empty((LANES, N_BK), np.int64),
               np.empty((LANES, N_BF)), np.empty(LANES, np.int64), np.empty(d),
-              np.array(SC_UNIFORM, np.int64))
+              np.array(SC_UNIFORM, np.int64), np.zeros(N_SCALARS, np.int64))
 
 
 LW_ROWS = 1     # rebound per pair: the lane forms' scratch rows (float, int)

@@ -62,3 +62,20 @@ def gather(TR: np.ndarray, iout: np.ndarray, nrec: np.ndarray, walls: np.ndarray
     out = {name: ints[i] for i, name in enumerate(INTS)}
     out.update({name: floats[i] for i, name in enumerate(FLOATS)})
     return out
+
+
+def numpy_reference(TR, iout, nrec, walls, rate) -> dict:
+    """The same columns by the NumPy expressions the compiled pass replaced (one strided
+    gather per column, then the conversions): the reference of its tests and of
+    ``python -m optbench.bench parts``' ``traces`` figure."""
+    mask = np.arange(TR.shape[1])[None, :] < nrec[:, None]
+    step = TR[:, :, L.T_STEP][mask]
+    if rate > 0:
+        tsec = (TR[:, :, L.T_TICKS][mask] - np.repeat(iout[:, L.I_TICK0], nrec)) / rate
+    else:
+        tsec = np.repeat(walls, nrec) * (step + 1) / (np.repeat(iout[:, L.I_NIT], nrec) + 1)
+    ngev = TR[:, :, L.T_NGEV][mask].astype(np.int64)
+    return {"step": step.astype(np.int64), "ngev": ngev, "nfev": ngev.copy(),
+            "f": TR[:, :, L.T_F][mask], "best_f": TR[:, :, L.T_BEST][mask],
+            "grad_norm": TR[:, :, L.T_GNORM][mask], "dist_to_opt": TR[:, :, L.T_DIST][mask],
+            "time_s": np.asarray(tsec, np.float64), "grad_equiv": ngev.astype(np.float64)}
