@@ -84,21 +84,81 @@ def perm_key(seed, epoch):
 
 
 @kernel
-def perm_apply(n, kh, kl, j):
-    """Image of ``j mod n`` under the keyed permutation of 0 … n-1 (see module doc)."""
-    if n <= 1:
-        return 0
+def perm_round_key(kh, kl, r):
+    """Round key r of the Feistel network of key (kh, kl)."""
+    return fmix32(((kl + r * 0x9E3779B9) & 0xFFFFFFFF) ^ kh)
+
+
+@kernel
+def perm_round_keys(kh, kl):
+    """The FEISTEL_ROUNDS (= 6) round keys of key (kh, kl), a tuple: computed once for the
+    many positions of :func:`perm_block`."""
+    return (perm_round_key(kh, kl, 0), perm_round_key(kh, kl, 1), perm_round_key(kh, kl, 2),
+            perm_round_key(kh, kl, 3), perm_round_key(kh, kl, 4), perm_round_key(kh, kl, 5))
+
+
+@kernel
+def perm_bits(n):
+    """Half the bits of the Feistel domain of a permutation of 0 … n−1 (n ≥ 2): the smallest
+    hb with 4**hb ≥ n."""
     hb = 1
     while (1 << (2 * hb)) < n:
         hb += 1
+    return hb
+
+
+@kernel
+def feistel(hb, rk, x):
+    """One pass of the balanced Feistel network (FEISTEL_ROUNDS rounds, keys ``rk``) over the
+    2·hb-bit value x."""
+    mask = (1 << hb) - 1
+    left = x >> hb
+    right = x & mask
+    for r in range(FEISTEL_ROUNDS):
+        t = left ^ (fmix32(right ^ rk[r]) & mask)
+        left = right
+        right = t
+    return (left << hb) | right
+
+
+@kernel
+def perm_block(out, oo, n, hb, rk, p0, m):
+    """out[oo + s] = image of position p0 + s (s < m, every position < n, n ≥ 2) as a float,
+    the map of :func:`perm_apply` (round keys ``rk`` of :func:`perm_round_keys`, hb =
+    :func:`perm_bits`): the Feistel network cycle-walked until it lands below n, for m
+    positions at once — every pass one loop over the block without a branch (the compiler
+    vectorises it), repeated while any of them is still ≥ n."""
+    v = out[oo:oo + m]
+    for s in range(m):
+        v[s] = feistel(hb, rk, p0 + s)
+    top = float(n)
+    while True:
+        left = 0
+        for s in range(m):
+            left += 1 if v[s] >= top else 0
+        if left == 0:
+            return
+        for s in range(m):
+            x = int(v[s])
+            y = feistel(hb, rk, x)
+            v[s] = y if x >= n else x
+
+
+@kernel
+def perm_apply(n, kh, kl, j):
+    """Image of ``j mod n`` under the keyed permutation of 0 … n-1 (see module doc). One
+    position, the round keys computed as it goes (integers only: the lane forms rewrite it);
+    :func:`perm_block` computes many positions with the keys computed once, the same map."""
+    if n <= 1:
+        return 0
+    hb = perm_bits(n)
     mask = (1 << hb) - 1
     x = j % n                   # guards termination: positions are taken modulo n
     while True:
         left = x >> hb
         right = x & mask
         for r in range(FEISTEL_ROUNDS):
-            rk = fmix32(((kl + r * 0x9E3779B9) & 0xFFFFFFFF) ^ kh)
-            t = left ^ (fmix32(right ^ rk) & mask)
+            t = left ^ (fmix32(right ^ perm_round_key(kh, kl, r)) & mask)
             left = right
             right = t
         x = (left << hb) | right

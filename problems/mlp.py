@@ -36,8 +36,7 @@ loss and gradient of the B samples of step ``step`` of the run with seed ``seed`
 order of :func:`optbench.problems.minibatch.perm_index` (reshuffled each epoch, drop-last:
 ``n_train // B`` steps per epoch, :attr:`Mlp.steps_per_epoch`); the L2 term is added in full.
 VALUE, HVP and the metrics always use the full training set. Samples go through the network
-four at a time, so a batch that is not a multiple of 4 pads its last tile with zero-weight
-copies (``batch=1`` costs about as much as ``batch=4``).
+32 at a time (a tile); a shorter last tile computes only its own samples.
 
 **Metrics** (extra trace columns, recording steps only): ``train_accuracy``, ``val_loss``,
 ``val_accuracy`` (NaN for regression / without validation data) and ``grad_norm_layer1`` …
@@ -248,7 +247,7 @@ class Mlp(Problem):
         self.stochastic = p["batch"] > 0
         self.split = (Xtr, Ytr, Xva, Yva)
         nl = len(sizes) - 1
-        mw = max(sizes[1:])
+        mw = max(sizes)                 # work tiles hold any layer's vector, input included
         head = [p["l2"], p["leaky_slope"]]
         blocks = [Xtr.ravel(), Ytr.ravel(), Xva.ravel(), Yva.ravel()]
         off = N.DHDR
@@ -265,20 +264,16 @@ class Mlp(Problem):
             rzo, rho = off, off + (0 if last else ts * nout)
             off = rho + ts * nout
             res = 1 if (p["residual"] and 0 < l < nl - 1) else 0
-            recs += [nin, nout, xo, xo + nin * nout, zo, ho, rzo, rho, res, -1]
+            recs += [nin, nout, xo, xo + nin * nout, zo, ho, rzo, rho, res]
             xo += nin * nout + nout
-        xt, yt, wt = off, off + ts * sizes[0], off + ts * (sizes[0] + sizes[-1])
-        buf = wt + ts
-        gbuf = buf + 7 * ts * mw            # six work tiles and the softmax tile
+        xt, yt = off, off + ts * sizes[0]
+        buf = yt + ts * sizes[-1]
+        gbuf = buf + N.N_BUF * ts * mw      # the work tiles and the softmax tile
         total = gbuf + d
-        for l, (nin, nout) in enumerate(zip(sizes[:-1], sizes[1:])):
-            if nout >= N.AXPY_MIN_OUT:          # Wᵀ of the wide layers (mlp_net: forward)
-                recs[l * N.LK + 9] = total
-                total += nin * nout
         cls = 1 if p["dataset"] in MD.CLASSIFICATION else 0
         idata = [nl, N.ACTIVATIONS.index(p["activation"]), N.LOSSES.index(p["loss"]), ntr,
                  Xva.shape[0], sizes[0], sizes[-1], p["batch"], *offs, buf, mw, cls, gbuf, d,
-                 xt, yt, wt]
+                 xt, yt]
         assert len(idata) == N.HDR
         data = np.zeros(total)
         data[:N.DHDR] = head

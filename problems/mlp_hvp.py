@@ -26,15 +26,15 @@ import math
 
 from optbench.kernels.compile import kernel
 
-from .mlp_net import (B_DL, B_GA, B_GB, B_P, B_RDL, B_RGA, B_RGB, D_L2, D_SLOPE, HDR, I_ACT, I_BUF,
-                      I_CLS, I_DIM, I_GBUF, I_LOSS, I_M, I_NL, I_NTR, I_NVAL, I_WT, I_XT,
-                      I_XTR, I_XVAL, I_YT, I_YTR, I_YVAL, LK, TS, act_d1, act_d2, backward, forward,
-                      l2_term, load_tile, out_loss, transpose_weights)
-from .mlp_tiles import tile_mtv, tile_mv, tile_outer
+from .mlp_gemm import gemm
+from .mlp_net import (B_DL, B_GA, B_GB, B_P, B_RDL, B_RGA, B_RGB, B_T, D_L2, D_SLOPE, HDR, I_ACT,
+                      I_BUF, I_CLS, I_DIM, I_GBUF, I_LOSS, I_M, I_NL, I_NTR, I_NVAL, I_XT, I_XTR,
+                      I_XVAL, I_YT, I_YTR, I_YVAL, LK, TS, act_d1, act_d2, backward, bias_sum,
+                      forward, l2_term, load_tile, out_loss, sample_major)
 
 
 @kernel
-def r_forward(x, v, data, idata):
+def r_forward(x, v, data, idata, nt):
     """Rz and Rh of every layer (after ``forward`` of the same tile)."""
     nl = idata[I_NL]
     kind = idata[I_ACT]
@@ -48,50 +48,52 @@ def r_forward(x, v, data, idata):
         bo = idata[r + 3]
         zo = idata[r + 4]
         rzo = idata[r + 6]
-        for s in range(TS):
-            for i in range(nout):
-                data[rzo + s * nout + i] = v[bo + i]
-        tile_mv(data, rzo, v, wo, data, src, nout, nin)
+        for i in range(nout):
+            for s in range(nt):
+                data[rzo + i * TS + s] = v[bo + i]
+        gemm(data, rzo, TS, v, wo, nin, 1, data, src, TS, nin, nout, nt, 1)          # V h
         if l > 0:
-            tile_mv(data, rzo, x, wo, data, idata[r - LK + 7], nout, nin)
+            gemm(data, rzo, TS, x, wo, nin, 1, data, idata[r - LK + 7], TS, nin, nout, nt, 1)
         if l < nl - 1:
             res = idata[r + 8] != 0
             rsrc = idata[r - LK + 7]
             rho = idata[r + 7]
-            for q in range(TS * nout):
-                a = act_d1(data[zo + q], kind, slope) * data[rzo + q]
-                if res:
-                    a += data[rsrc + q]
-                data[rho + q] = a
+            for i in range(nout):
+                for q in range(i * TS, i * TS + nt):
+                    a = act_d1(data[zo + q], kind, slope) * data[rzo + q]
+                    if res:
+                        a += data[rsrc + q]
+                    data[rho + q] = a
         src = idata[r + 5]
 
 
 @kernel
-def r_out(data, idata):
-    """Rδ tile = w_s·∇²_o ℓ_s · Ro_s (after ``out_loss(…, True)`` and ``r_forward``)."""
+def r_out(data, idata, nt):
+    """Rδ tile = ∇²_o ℓ_s · Ro_s (after ``out_loss(…, True)`` and ``r_forward``)."""
     r = HDR + (idata[I_NL] - 1) * LK
     no = idata[r + 1]
     ro = idata[r + 6]
     tm = TS * idata[I_M]
     rdl = idata[I_BUF] + B_RDL * tm
     po = idata[I_BUF] + B_P * tm
-    for s in range(TS):
-        wgt = data[idata[I_WT] + s]
+    yt = idata[I_YT]
+    for s in range(nt):
         if idata[I_LOSS] == 0:
             for k in range(no):
-                data[rdl + s * no + k] = wgt * data[ro + s * no + k]
+                data[rdl + k * TS + s] = data[ro + k * TS + s]
             continue
         sy = 0.0
         pr = 0.0
         for k in range(no):
-            sy += data[idata[I_YT] + s * no + k]
-            pr += data[po + s * no + k] * data[ro + s * no + k]
+            sy += data[yt + k * TS + s]
+            pr += data[po + k * TS + s] * data[ro + k * TS + s]
         for k in range(no):
-            data[rdl + s * no + k] = wgt * sy * data[po + s * no + k] * (data[ro + s * no + k] - pr)
+            q = k * TS + s
+            data[rdl + q] = sy * data[po + q] * (data[ro + q] - pr)
 
 
 @kernel
-def r_backward(x, v, out, data, idata):
+def r_backward(x, v, out, data, idata, nt):
     """Add the tile's H·v to out (after ``out_loss(…, True)`` and ``r_out``)."""
     nl = idata[I_NL]
     kind = idata[I_ACT]
@@ -104,34 +106,35 @@ def r_backward(x, v, out, data, idata):
     rga = buf + B_RGA * tm
     rgb = buf + B_RGB * tm
     rdl = buf + B_RDL * tm
+    bt = buf + B_T * tm
     for l in range(nl - 1, -1, -1):
         r = HDR + l * LK
         nin = idata[r]
         nout = idata[r + 1]
         wo = idata[r + 2]
-        bo = idata[r + 3]
         src = idata[I_XT] if l == 0 else idata[r - LK + 5]
-        for i in range(nout):
-            for s in range(TS):
-                out[bo + i] += data[rdl + s * nout + i]
-        tile_outer(out, wo, data, rdl, data, src, nout, nin)                # Rδ hᵀ
+        bias_sum(out, idata[r + 3], data, rdl, nout, nt)
+        sample_major(data, bt, src, nin, nt)
+        gemm(out, wo, nin, data, rdl, TS, 1, data, bt, nin, nt, nout, nin, 1)       # Rδ hᵀ
         if l > 0:
             res = idata[r + 8] != 0
-            for q in range(TS * nin):
-                data[gb + q] = data[ga + q] if res else 0.0
-                data[rgb + q] = data[rga + q] if res else 0.0
-            tile_outer(out, wo, data, dl, data, idata[r - LK + 7], nout, nin)   # δ Rhᵀ
-            tile_mtv(data, gb, x, wo, data, dl, nout, nin)                      # Wᵀδ
-            tile_mtv(data, rgb, x, wo, data, rdl, nout, nin)                    # WᵀRδ
-            tile_mtv(data, rgb, v, wo, data, dl, nout, nin)                     # Vᵀδ
+            sample_major(data, bt, idata[r - LK + 7], nin, nt)
+            gemm(out, wo, nin, data, dl, TS, 1, data, bt, nin, nt, nout, nin, 1)    # δ Rhᵀ
+            gemm(data, gb, TS, x, wo, 1, nin, data, dl, TS, nout, nin, nt, 0)       # Wᵀδ
+            gemm(data, rgb, TS, x, wo, 1, nin, data, rdl, TS, nout, nin, nt, 0)     # WᵀRδ
+            gemm(data, rgb, TS, v, wo, 1, nin, data, dl, TS, nout, nin, nt, 1)      # + Vᵀδ
             zp = idata[r - LK + 4]
             rzp = idata[r - LK + 6]
-            for q in range(TS * nin):
-                z = data[zp + q]
-                a1 = act_d1(z, kind, slope)
-                data[dl + q] = data[gb + q] * a1
-                data[rdl + q] = data[rgb + q] * a1 + data[gb + q] * act_d2(z, kind, slope) \
-                    * data[rzp + q]
+            for i in range(nin):
+                for q in range(i * TS, i * TS + nt):
+                    if res:
+                        data[gb + q] += data[ga + q]
+                        data[rgb + q] += data[rga + q]
+                    z = data[zp + q]
+                    a1 = act_d1(z, kind, slope)
+                    data[dl + q] = data[gb + q] * a1
+                    data[rdl + q] = data[rgb + q] * a1 + data[gb + q] \
+                        * act_d2(z, kind, slope) * data[rzp + q]
             t = ga
             ga = gb
             gb = t
@@ -142,17 +145,16 @@ def r_backward(x, v, out, data, idata):
 
 def mlp_hvp(x, v, out, data, idata):
     d = idata[I_DIM]
-    transpose_weights(x, data, idata)
     for i in range(d):
         out[i] = 0.0
     n = idata[I_NTR]
     for t0 in range(0, n, TS):
-        load_tile(data, idata, idata[I_XTR], idata[I_YTR], n, t0, n, 0, 0, 0, False)
-        forward(x, data, idata)
-        out_loss(data, idata, True)
-        r_forward(x, v, data, idata)
-        r_out(data, idata)
-        r_backward(x, v, out, data, idata)
+        nt = load_tile(data, idata, idata[I_XTR], idata[I_YTR], n, t0, n, 0, 0, 0, False)
+        forward(x, data, idata, nt)
+        out_loss(data, idata, nt, True)
+        r_forward(x, v, data, idata, nt)
+        r_out(data, idata, nt)
+        r_backward(x, v, out, data, idata, nt)
     lam = data[D_L2]
     for i in range(d):
         out[i] /= n
@@ -165,23 +167,23 @@ def mlp_hvp(x, v, out, data, idata):
 
 
 @kernel
-def n_correct(data, idata):
-    """Σ_s w_s·[argmax o_s = argmax y_s] over the tile (first maximum)."""
+def n_correct(data, idata, nt):
+    """Σ_s [argmax o_s = argmax y_s] over the tile's nt samples (first maximum)."""
     r = HDR + (idata[I_NL] - 1) * LK
     no = idata[r + 1]
     c = 0.0
-    for s in range(TS):
-        oo = idata[r + 4] + s * no
-        yo = idata[I_YT] + s * no
+    for s in range(nt):
+        oo = idata[r + 4] + s
+        yo = idata[I_YT] + s
         ko = 0
         ky = 0
         for k in range(1, no):
-            if data[oo + k] > data[oo + ko]:
+            if data[oo + k * TS] > data[oo + ko * TS]:
                 ko = k
-            if data[yo + k] > data[yo + ky]:
+            if data[yo + k * TS] > data[yo + ky * TS]:
                 ky = k
         if ko == ky:
-            c += data[idata[I_WT] + s]
+            c += 1.0
     return c
 
 
@@ -192,18 +194,17 @@ def mlp_metrics(x, data, idata, out):
     d = idata[I_DIM]
     gbo = idata[I_GBUF]
     cls = idata[I_CLS] != 0
-    transpose_weights(x, data, idata)
     for i in range(d):
         data[gbo + i] = 0.0
     n = idata[I_NTR]
     acc = 0.0
     for t0 in range(0, n, TS):
-        load_tile(data, idata, idata[I_XTR], idata[I_YTR], n, t0, n, 0, 0, 0, False)
-        forward(x, data, idata)
-        out_loss(data, idata, True)
-        backward(x, data, gbo, data, idata)
+        nt = load_tile(data, idata, idata[I_XTR], idata[I_YTR], n, t0, n, 0, 0, 0, False)
+        forward(x, data, idata, nt)
+        out_loss(data, idata, nt, True)
+        backward(x, data, gbo, data, idata, nt)
         if cls:
-            acc += n_correct(data, idata)
+            acc += n_correct(data, idata, nt)
     for i in range(d):
         data[gbo + i] /= n
     l2_term(x, data, gbo, data, idata, True)
@@ -211,11 +212,11 @@ def mlp_metrics(x, data, idata, out):
     vl = 0.0
     vacc = 0.0
     for t0 in range(0, nv, TS):
-        load_tile(data, idata, idata[I_XVAL], idata[I_YVAL], nv, t0, nv, 0, 0, 0, False)
-        forward(x, data, idata)
-        vl += out_loss(data, idata, False)
+        nt = load_tile(data, idata, idata[I_XVAL], idata[I_YVAL], nv, t0, nv, 0, 0, 0, False)
+        forward(x, data, idata, nt)
+        vl += out_loss(data, idata, nt, False)
         if cls:
-            vacc += n_correct(data, idata)
+            vacc += n_correct(data, idata, nt)
     nan = math.nan
     out[0] = acc / n if cls else nan
     out[1] = vl / nv if nv > 0 else nan

@@ -17,28 +17,31 @@ o`; for l = L+1 … 1: :math:`\partial W_l \mathrel{+}= \delta_l h_{l-1}^\top`,
 [\text{res}_l]\,g_l` (gradient w.r.t. :math:`h_{l-1}`), :math:`\delta_{l-1} = g_{l-1} \odot
 \sigma'(z_{l-1})`. Hessian-vector product and metrics: :mod:`optbench.problems.mlp_hvp`.
 
-**Tiles.** Samples go through the network ``TS = 4`` at a time (a tile; a short last tile is
-padded with zero-weight copies of its last sample): every weight row is loaded once per tile,
-and the scratch stays O(Σ widths). Within a tile, vectors are sample-major (sample s of a
-layer's z at ``zoff + s*nout + i``). The scratch lives **inside data**, so two runs must not
-share one data array concurrently (``Mlp.parallel_safe = False``).
+**Tiles.** Samples go through the network ``TS = 32`` at a time (a tile; a short last tile
+is padded with zero-weight copies of its last sample), and the scratch stays O(TS·Σ widths).
+Within a tile, vectors are **feature-major**: feature i of sample s of a layer's z at
+``zoff + i*TS + s``, so a tile's 32 samples of one feature are contiguous and every product
+is one dense product :func:`~optbench.problems.mlp_gemm.gemm` (in vector registers on the
+CPU): z = W h, ∂W += δ hᵀ (from a sample-major copy of h made in the backward pass), Wᵀδ. The
+scratch lives **inside data**, so two runs must not share one data array concurrently
+(``Mlp.parallel_safe = False``).
 
 **Layout.** ``x``: for each weight layer l = 1 … NL, :math:`W_l` row-major (out × in,
 ``W[i, k] = x[woff + i*nin + k]``, torch's ``nn.Linear.weight`` layout) then :math:`b_l`.
 ``data``: ``[λ, leaky slope, X_train, Y_train, X_val, Y_val, scratch]`` (rows of X, Y
 contiguous); scratch: per layer z, h, Rz, Rh (TS·nout each); the input, target and weight
-tiles; six work tiles of TS·M (M = max(widths, out)) and the softmax tile; a length-d gradient
-buffer for the metrics; a transposed copy of each wide layer's W. ``idata``: the header below,
-then ``LK`` ints per weight layer ``[nin, nout, woff, boff, zoff, hoff, rzoff, rhoff, res,
-wtoff]`` (offsets into x and data; ``wtoff`` −1 for a layer without a transposed copy).
+tiles; seven work tiles of TS·M (M = the widest layer, input included) and the softmax tile;
+a length-d gradient buffer for the metrics. ``idata``: the header below, then ``LK`` ints per
+weight layer ``[nin, nout, woff, boff, zoff, hoff, rzoff, rhoff, res]`` (offsets into x and
+data).
 
-**Forward order.** Each z entry is the bias plus the sum over k = 0, 1, … of
-:math:`W_{ik} h_k`, accumulated from 0.0 in that order; the bias is added last (addition
-commutes: the same number as bias-first, up to the sign of an exact zero). A layer with at
-least ``AXPY_MIN_OUT`` outputs computes it from :math:`W^\top` (``wtoff``: copied from x by
-:func:`transpose_weights` at the start of every FG, VALUE, HVP and METRICS call), with the
-outputs innermost — a loop the compiler vectorises; a narrower layer takes the dot-product
-form (:func:`tile_mv`). Both give the same bits.
+**Summation order** (every product: :mod:`optbench.problems.mlp_gemm`). Each z entry is the
+sum over k = 0, 1, … of :math:`W_{ik} h_k`, accumulated from 0.0 in that order, then the bias
+(added last). Each entry of ∂W (and ∂b) adds the tile's sum over its samples s = 0, 1, …
+(from 0.0, in that order) to the running gradient, tile after tile; Wᵀδ sums over the outputs
+i = 0, 1, … the same way, then adds the residual branch's gradient. Every product is rounded
+before it is added (no fused multiply-add): the CPU's vector form and the plain loops
+(:func:`~optbench.problems.mlp_gemm.gemm_loops`) give the same bits.
 
 Cost: about 2d multiply-adds per sample forward (value), 6d forward + backward (gradient);
 memory O(d + Σ widths) beyond the data set.
@@ -49,22 +52,22 @@ import math
 
 from optbench.kernels.compile import kernel
 
-from .minibatch import batch_epoch, batch_start, perm_apply, perm_key
-from .mlp_tiles import tile_axpy, tile_mtv, tile_mv, tile_outer
+from .minibatch import batch_epoch, batch_start, perm_bits, perm_block, perm_key, perm_round_keys
+from .mlp_gemm import gemm
 
-TS = 4  # samples per tile
+TS = 32  # samples per tile
 # idata header
 I_NL, I_ACT, I_LOSS, I_NTR, I_NVAL, I_IN, I_OUT, I_BATCH = range(8)
 I_XTR, I_YTR, I_XVAL, I_YVAL, I_BUF, I_M, I_CLS, I_GBUF, I_DIM = range(8, 17)
-I_XT, I_YT, I_WT = range(17, 20)
-HDR = 20
-LK = 10  # ints per layer record
-AXPY_MIN_OUT = 32  # layers at least this wide compute z from a transposed copy of W (below)
+I_XT, I_YT = range(17, 19)
+HDR = 19
+LK = 9  # ints per layer record
 # data header
 D_L2, D_SLOPE = 0, 1
 DHDR = 2
-# work tiles: buffer c starts at data[idata[I_BUF] + c·TS·M]
-B_GA, B_GB, B_DL, B_RGA, B_RGB, B_RDL, B_P = range(7)
+# work tiles: buffer c starts at data[idata[I_BUF] + c·TS·M]; B_T holds a sample-major copy
+B_GA, B_GB, B_DL, B_RGA, B_RGB, B_RDL, B_P, B_T = range(8)
+N_BUF = 8
 ACTIVATIONS = ("relu", "leaky-relu", "sigmoid", "tanh")
 LOSSES = ("mse", "cross-entropy")
 
@@ -111,44 +114,52 @@ def act_d2(z, kind, slope):
 
 
 @kernel
-def transpose_weights(x, data, idata):
-    """Copy each wide layer's W (out × in, in x) to its Wᵀ (in × out, in data at wtoff)."""
-    for l in range(idata[I_NL]):
-        r = HDR + l * LK
-        wto = idata[r + 9]
-        if wto < 0:
-            continue
-        nin = idata[r]
-        nout = idata[r + 1]
-        wo = idata[r + 2]
-        for k in range(nin):
-            for i in range(nout):
-                data[wto + k * nout + i] = x[wo + i * nin + k]
+def sample_major(data, to, src, n, nt):
+    """data[to + s·n + i] = data[src + i·TS + s] (s < nt): a tile's n-feature vector,
+    sample-major (the rows of the B operand of ∂W += δ hᵀ)."""
+    for s in range(nt):                         # strided loads, contiguous stores: the
+        v = data[src + s:src + s + (n - 1) * TS + 1]    # faster order of the two
+        o = data[to + s * n:to + s * n + n]
+        for i in range(n):
+            o[i] = v[i * TS]
+
+
+@kernel
+def bias_sum(g, go, data, dl, n, nt):
+    """g[go + i] += Σ_{s<nt} data[dl + i·TS + s] (the tile's sum from 0.0, s = 0, 1, …)."""
+    for i in range(n):
+        v = data[dl + i * TS:dl + i * TS + nt]
+        t = 0.0
+        for s in range(nt):
+            t += v[s]
+        g[go + i] += t
 
 
 @kernel
 def load_tile(data, idata, xb, yb, m, t0, n, kh, kl, start, shuffled):
-    """Copy samples t0 … t0+3 (of m; positions start + t of the keyed permutation of n when
-    shuffled) into the input and target tiles; weight 0 pads a short last tile."""
+    """Copy samples t0 … t0+nt−1 (of m, nt = min(TS, m − t0); positions start + t of the keyed
+    permutation of n when shuffled) into the input and target tiles (feature-major); returns
+    nt. A short tile leaves its last TS − nt columns unused."""
     nin = idata[I_IN]
     no = idata[I_OUT]
-    for s in range(TS):
-        t = t0 + s
-        wgt = 1.0
-        if t >= m:
-            t = m - 1
-            wgt = 0.0
-        j = perm_apply(n, kh, kl, start + t) if shuffled else t
-        data[idata[I_WT] + s] = wgt
+    xt = idata[I_XT]
+    yt = idata[I_YT]
+    nt = min(TS, m - t0)
+    rows = idata[I_BUF] + B_T * TS * idata[I_M]       # the samples' rows, as floats
+    if shuffled and n > 1:
+        perm_block(data, rows, n, perm_bits(n), perm_round_keys(kh, kl), start + t0, nt)
+    for s in range(nt):
+        j = int(data[rows + s]) if shuffled and n > 1 else t0 + s
         for k in range(nin):
-            data[idata[I_XT] + s * nin + k] = data[xb + j * nin + k]
+            data[xt + k * TS + s] = data[xb + j * nin + k]
         for k in range(no):
-            data[idata[I_YT] + s * no + k] = data[yb + j * no + k]
+            data[yt + k * TS + s] = data[yb + j * no + k]
+    return nt
 
 
 @kernel
-def forward(x, data, idata):
-    """z and h of every layer for the tile in the input tile."""
+def forward(x, data, idata, nt):
+    """z and h of every layer for the nt samples in the input tile."""
     nl = idata[I_NL]
     kind = idata[I_ACT]
     slope = data[D_SLOPE]
@@ -160,100 +171,144 @@ def forward(x, data, idata):
         bo = idata[r + 3]
         zo = idata[r + 4]
         ho = idata[r + 5]
-        wto = idata[r + 9]
-        for q in range(TS * nout):
-            data[zo + q] = 0.0
-        if wto >= 0:
-            tile_axpy(data, zo, data, wto, data, src, nout, nin)
-        else:
-            tile_mv(data, zo, x, idata[r + 2], data, src, nout, nin)
-        for s in range(TS):
-            for i in range(nout):
-                data[zo + s * nout + i] += x[bo + i]
+        gemm(data, zo, TS, x, idata[r + 2], nin, 1, data, src, TS, nin, nout, nt, 0)
+        for i in range(nout):
+            b = x[bo + i]
+            zv = data[zo + i * TS:zo + i * TS + nt]   # a view: its index needs no sign check
+            for s in range(nt):
+                zv[s] += b
         if l < nl - 1:
             res = idata[r + 8] != 0
-            for q in range(TS * nout):
-                a = act_f(data[zo + q], kind, slope)
-                if res:
-                    a += data[src + q]
-                data[ho + q] = a
+            if nt == TS:                            # a full tile: one loop over the layer
+                act_pass(data, zo, ho, src, nout * TS, kind, slope, res)
+            else:
+                for i in range(nout):
+                    q = i * TS
+                    act_pass(data, zo + q, ho + q, src + q, nt, kind, slope, res)
         src = ho
 
 
 @kernel
-def out_loss(data, idata, need_d):
-    """Σ_s w_s·ℓ_s over the tile (after ``forward``); with need_d, writes w_s·∂ℓ_s/∂o to the δ
-    tile and (cross-entropy) the softmax to the p tile."""
+def out_loss(data, idata, nt, need_d):
+    """Σ_s ℓ_s over the tile's nt samples (after ``forward``); with need_d, writes ∂ℓ_s/∂o to
+    the δ tile and (cross-entropy) the softmax to the p tile."""
     r = HDR + (idata[I_NL] - 1) * LK
     no = idata[r + 1]
     zo = idata[r + 4]
     dl = idata[I_BUF] + B_DL * TS * idata[I_M]
     po = idata[I_BUF] + B_P * TS * idata[I_M]
+    yt = idata[I_YT]
     ce = idata[I_LOSS] == 1
     f = 0.0
-    for s in range(TS):
-        oo = zo + s * no
-        yo = idata[I_YT] + s * no
-        wgt = data[idata[I_WT] + s]
+    for s in range(nt):
         if not ce:
             e2 = 0.0
             for k in range(no):
-                e = data[oo + k] - data[yo + k]
+                e = data[zo + k * TS + s] - data[yt + k * TS + s]
                 e2 += e * e
                 if need_d:
-                    data[dl + s * no + k] = wgt * e
-            f += wgt * 0.5 * e2
+                    data[dl + k * TS + s] = e
+            f += 0.5 * e2
             continue
-        m = data[oo]
+        m = data[zo + s]
         for k in range(1, no):
-            m = max(m, data[oo + k])
+            m = max(m, data[zo + k * TS + s])
         se = 0.0
         for k in range(no):
-            se += math.exp(data[oo + k] - m)
+            e = math.exp(data[zo + k * TS + s] - m)
+            if need_d:
+                data[po + k * TS + s] = e
+            se += e
         lse = m + math.log(se)
         sy = 0.0
         yz = 0.0
         for k in range(no):
-            sy += data[yo + k]
-            yz += data[yo + k] * data[oo + k]
-        f += wgt * (sy * lse - yz)
+            sy += data[yt + k * TS + s]
+            yz += data[yt + k * TS + s] * data[zo + k * TS + s]
+        f += sy * lse - yz
         if need_d:
             for k in range(no):
-                p = math.exp(data[oo + k] - lse)
-                data[po + s * no + k] = p
-                data[dl + s * no + k] = wgt * (sy * p - data[yo + k])
+                p = data[po + k * TS + s] / se
+                data[po + k * TS + s] = p
+                data[dl + k * TS + s] = sy * p - data[yt + k * TS + s]
     return f
 
 
 @kernel
-def backward(x, g, go, data, idata):
-    """Add the tile's gradient (δ tile holds w_s·∂ℓ_s/∂o) to g[go:go+d]."""
-    nl = idata[I_NL]
+def act_pass(data, zo, ho, so, n, kind, slope, res):
+    """h = σ(z) (+ the layer's input h_in when res) over n contiguous entries."""
+    zv = data[zo:zo + n]
+    hv = data[ho:ho + n]
+    if kind == 0 and not res:                   # ReLU: a loop the compiler vectorises
+        for q in range(n):
+            hv[q] = act_f(zv[q], 0, slope)
+        return
+    sv = data[so:so + n]
+    for q in range(n):
+        a = act_f(zv[q], kind, slope)
+        if res:
+            a += sv[q]
+        hv[q] = a
+
+
+@kernel
+def delta_pass(data, gb, ga, dl, zp, n, kind, slope, res):
+    """Over n contiguous entries: gb += ga when res, then δ = gb ⊙ σ'(z) into dl."""
+    gv = data[gb:gb + n]
+    dv = data[dl:dl + n]
+    zv = data[zp:zp + n]
+    if kind == 0 and not res:                   # ReLU: a loop the compiler vectorises
+        for q in range(n):
+            dv[q] = gv[q] * act_d1(zv[q], 0, slope)
+        return
+    av = data[ga:ga + n]
+    for q in range(n):
+        a = gv[q]
+        if res:
+            a += av[q]
+            gv[q] = a
+        dv[q] = a * act_d1(zv[q], kind, slope)
+
+
+@kernel
+def delta_below(data, idata, l, gb, ga, dl, nt):
+    """Below weight layer l (> 0), after gb = Wᵀδ: gb += ga (a residual layer: the gradient
+    w.r.t. its input), then δ = gb ⊙ σ'(z) of the layer below, into dl."""
+    r = HDR + l * LK
+    nin = idata[r]
     kind = idata[I_ACT]
     slope = data[D_SLOPE]
+    res = idata[r + 8] != 0
+    zp = idata[r - LK + 4]
+    if nt == TS:                                # a full tile: one loop over the layer
+        delta_pass(data, gb, ga, dl, zp, nin * TS, kind, slope, res)
+        return
+    for i in range(nin):
+        q = i * TS
+        delta_pass(data, gb + q, ga + q, dl + q, zp + q, nt, kind, slope, res)
+
+
+@kernel
+def backward(x, g, go, data, idata, nt):
+    """Add the gradient of the tile's nt samples (δ tile holds ∂ℓ_s/∂o) to g[go:go+d]."""
+    nl = idata[I_NL]
     tm = TS * idata[I_M]
     ga = idata[I_BUF] + B_GA * tm
     gb = idata[I_BUF] + B_GB * tm
     dl = idata[I_BUF] + B_DL * tm
+    bt = idata[I_BUF] + B_T * tm
     for l in range(nl - 1, -1, -1):
         r = HDR + l * LK
         nin = idata[r]
         nout = idata[r + 1]
         wo = idata[r + 2]
-        bo = idata[r + 3]
         src = idata[I_XT] if l == 0 else idata[r - LK + 5]
-        for i in range(nout):
-            g[go + bo + i] += ((data[dl + i] + data[dl + nout + i]) + data[dl + 2 * nout + i]) \
-                + data[dl + 3 * nout + i]
-        tile_outer(g, go + wo, data, dl, data, src, nout, nin)
+        bias_sum(g, go + idata[r + 3], data, dl, nout, nt)
+        sample_major(data, bt, src, nin, nt)
+        gemm(g, go + wo, nin, data, dl, TS, 1, data, bt, nin, nt, nout, nin, 1)    # δ hᵀ
         if l > 0:
-            res = idata[r + 8] != 0
-            for q in range(TS * nin):
-                data[gb + q] = data[ga + q] if res else 0.0
-            tile_mtv(data, gb, x, wo, data, dl, nout, nin)
-            zp = idata[r - LK + 4]
-            for q in range(TS * nin):
-                data[dl + q] = data[gb + q] * act_d1(data[zp + q], kind, slope)
+            gemm(data, gb, TS, x, wo, 1, nin, data, dl, TS, nout, nin, nt, 0)      # Wᵀδ
+            delta_below(data, idata, l, gb, ga, dl, nt)
             t = ga
             ga = gb
             gb = t
@@ -279,7 +334,6 @@ def l2_term(x, g, go, data, idata, add):
 
 def mlp_fg(x, g, data, idata, seed, step):
     d = idata[I_DIM]
-    transpose_weights(x, data, idata)
     for i in range(d):
         g[i] = 0.0
     n = idata[I_NTR]
@@ -294,10 +348,10 @@ def mlp_fg(x, g, data, idata, seed, step):
         start = batch_start(n, bs, step)
     f = 0.0
     for t0 in range(0, m, TS):
-        load_tile(data, idata, idata[I_XTR], idata[I_YTR], m, t0, n, kh, kl, start, bs > 0)
-        forward(x, data, idata)
-        f += out_loss(data, idata, True)
-        backward(x, g, 0, data, idata)
+        nt = load_tile(data, idata, idata[I_XTR], idata[I_YTR], m, t0, n, kh, kl, start, bs > 0)
+        forward(x, data, idata, nt)
+        f += out_loss(data, idata, nt, True)
+        backward(x, g, 0, data, idata, nt)
     inv = 1.0 / m
     for i in range(d):
         g[i] *= inv
@@ -305,11 +359,10 @@ def mlp_fg(x, g, data, idata, seed, step):
 
 
 def mlp_value(x, data, idata):
-    transpose_weights(x, data, idata)
     n = idata[I_NTR]
     f = 0.0
     for t0 in range(0, n, TS):
-        load_tile(data, idata, idata[I_XTR], idata[I_YTR], n, t0, n, 0, 0, 0, False)
-        forward(x, data, idata)
-        f += out_loss(data, idata, False)
+        nt = load_tile(data, idata, idata[I_XTR], idata[I_YTR], n, t0, n, 0, 0, 0, False)
+        forward(x, data, idata, nt)
+        f += out_loss(data, idata, nt, False)
     return f / n + l2_term(x, x, 0, data, idata, False)

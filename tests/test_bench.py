@@ -161,18 +161,20 @@ def test_quick_catalogue_writes_rows_for_each_member(tmp_path, capsys):
 
 def test_parts_measure_each_part():
     """The parts command's figures (small sizes): the uniform lane update of a coordinate-wise
-    optimizer, each MLP tile product and the Wᵀ copy (at a width that has one), the minibatch
-    order, and the sweep's phases, each within the whole execute() that holds it; the trace
-    columns both ways, and the sweep in fresh processes with either allocator setting."""
+    optimizer, each MLP product both ways, the minibatch order both ways, and the sweep's
+    phases, each within the whole execute() that holds it; the trace columns both ways, and
+    the sweep in fresh processes with either allocator setting."""
     import math
 
     from optbench.bench import parts
 
     assert 0 < parts.update("adam", 50) < math.inf
-    tiles = parts.tiles(64, 2e5)
-    assert len(tiles) == len(parts.TILE_KERNELS) + 1
-    assert all(0 < v < math.inf for v in tiles.values())
-    assert 0 < parts.perm(200, 5) < math.inf
+    pr = parts.products(24, 2e5)
+    assert len(pr) == 2 * len(parts.PRODUCTS)
+    assert all(0 < v < math.inf for v in pr.values())
+    pm = parts.perm(200, 5)
+    assert set(pm) == {"one at a time", "32 at once"}
+    assert all(0 < v < math.inf for v in pm.values())
     ph = parts.phases(quick=True)
     whole = ph.pop("whole execute() (s)")
     assert set(ph) == {"the driver's call (s)", "runs and traces tables (s)",

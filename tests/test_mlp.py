@@ -73,43 +73,45 @@ def test_gradient_unequal_widths_and_wide_rows():
     assert rel(p.grad(x), fd_grad(p, x)) < 1e-6
 
 
-@pytest.mark.parametrize("kw", [dict(width=64, activation="relu"),
-                                dict(widths="33,40", activation="tanh", batch=6),
-                                dict(width=48, depth=3, residual=True, l2=1e-3)])
-def test_transposed_forward_is_the_dot_product_forward_bit_for_bit(kw):
-    """Layers at least AXPY_MIN_OUT wide compute z from a transposed copy of W, outputs
-    innermost; forcing every layer onto the dot-product form gives the same bits (value,
-    gradient, HVP, metrics): the documented summation order is the same."""
+@pytest.mark.parametrize("kw", [dict(widths="33,40", activation="tanh"),
+                                dict(width=64, activation="relu", batch=32, n=70),
+                                dict(width=17, depth=3, residual=True, l2=1e-3, batch=7),
+                                dict(widths="9,6,3", activation="leaky-relu", batch=5)])
+def test_vector_products_give_the_plain_loops_bits(kw, monkeypatch):
+    """The kernels' products run in vector registers on the CPU (mlp_gemm.gemm); compiled
+    with the plain loops that define the summation order instead (gemm_loops, what CUDA
+    compiles), every kernel gives the same bits: value, gradient, HVP and metrics, on widths
+    that use every block shape and remainder, full tiles, short tiles and residual layers."""
+    from numba import njit
+
+    from optbench.kernels import signatures as S
+    from optbench.problems import mlp_gemm as G
+    from optbench.problems import mlp_hvp as H
     from optbench.problems import mlp_net as N
 
-    p = ob.problem("mlp", n=40, **kw)
-    base = N.HDR + np.arange(len(p.sizes) - 1) * N.LK + 9
-    assert (p.idata[base] >= 0).any() and min(p.sizes[1:-1]) >= N.AXPY_MIN_OUT
-    dot = p.idata.copy()
-    dot[base] = -1
-    fg, val, hvp = p.cpu_kernels()
-    met = kc.cpu(p.METRICS)
+    p = ob.problem("mlp", **{"n": 40, **kw})
     x, y = point(p), point(p, seed=4)
     v = np.random.default_rng(2).normal(size=p.dim)
 
-    def each(idata):
-        """Every kernel at x, each called right after a gradient at y (so a kernel that
-        did not copy its own Wᵀ would compute with y's weights)."""
-        def stale():
-            fg(y, np.zeros(p.dim), p.data, idata, 1, 1)
+    def each(fg, val, hvp, met):
         g, h, m = np.zeros(p.dim), np.zeros(p.dim), np.zeros(len(p.metric_names()))
-        stale()
-        f = fg(x, g, p.data, idata, 7, 3)
-        stale()
-        fv = val(x, p.data, idata)
-        stale()
-        hvp(x, v, h, p.data, idata)
-        stale()
-        met(x, p.data, idata, m)
-        return f, fv, g, h, m
+        f = fg(x, g, p.data, p.idata, 7, 3)
+        g2 = np.zeros(p.dim)
+        f2 = fg(y, g2, p.data, p.idata, 7, 4)
+        hvp(x, v, h, p.data, p.idata)
+        met(x, p.data, p.idata, m)
+        return f, g, f2, g2, val(x, p.data, p.idata), h, m
 
-    for a, b in zip(each(p.idata), each(dot)):
-        assert np.array_equal(a, b, equal_nan=True)
+    vector = each(*p.cpu_kernels(), kc.cpu(p.METRICS))
+    monkeypatch.setattr(kc, "_CPU", {})          # recompile every helper with the loops
+    loops = njit(error_model="numpy")(G.gemm_loops)
+    monkeypatch.setattr(N, "gemm", loops)
+    monkeypatch.setattr(H, "gemm", loops)
+    plain = each(*(kc.cpu(k, sig, inline=True, name=f"{k.__name__}__loops_test")
+                   for k, sig in ((p.FG, S.FG_SIG), (p.VALUE, S.VALUE_SIG), (p.HVP, S.HVP_SIG))),
+                 kc.cpu(p.METRICS, name="mlp_metrics__loops_test"))
+    for a, b in zip(vector, plain):
+        assert np.array_equal(np.asarray(a).view(np.int64), np.asarray(b).view(np.int64))
 
 
 @pytest.mark.parametrize("act", ACTS)
@@ -304,15 +306,19 @@ def test_teacher_student_reaches_zero_loss_with_adam():
 
 # ------------------------------------------------------------------ minibatches -----------
 
-def test_minibatch_gradient_is_the_gradient_of_its_samples():
+@pytest.mark.parametrize("batch", [1, 7, 33])
+def test_minibatch_gradient_is_the_gradient_of_its_samples(batch):
+    """Minibatches shorter than a tile of 32 samples (1, 7) and longer (33: a full tile and a
+    tile of one) against torch.autograd on exactly those samples."""
     torch = pytest.importorskip("torch")
-    p = small("tanh", False, "cross-entropy", n=40, batch=7, val_frac=0.0)
-    assert p.stochastic and p.steps_per_epoch == 40 // 7
+    p = small("tanh", False, "cross-entropy", n=40, batch=batch, val_frac=0.0)
+    nb = 40 // batch
+    assert p.stochastic and p.steps_per_epoch == nb
     x = point(p)
     perm = kc.cpu(mb.perm_index)
     for seed, step in [(0, 0), (5, 3), (5, 9), (123, 40)]:
-        ep, pos = step // 5, (step % 5) * 7
-        idx = [int(perm(40, seed, ep, pos + t)) for t in range(7)]
+        ep, pos = step // nb, (step % nb) * batch
+        idx = [int(perm(40, seed, ep, pos + t)) for t in range(batch)]
         f, g = p.value_and_grad(x, seed=seed, step=step)
         q = small("tanh", False, "cross-entropy", n=40, val_frac=0.0)   # same data, full batch
         q.split = (q.split[0][idx], q.split[1][idx], q.split[2], q.split[3])

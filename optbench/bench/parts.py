@@ -4,11 +4,12 @@ per kernel, to compare two trees or to see where a whole-run figure's time goes.
 * ``update``: a lane sweep's uniform update alone — the optimizer's uniform ``PREP`` and
   ``ELEM`` lane forms (``kernels/lanes.py``) on 64 lanes of a 2-D point, runs differing in lr
   only — ns per run-step, best of repeats;
-* ``tiles``: the MLP's tile products (``problems/mlp_tiles.py``: 4 samples × a w × w layer),
-  GFLOP/s (2 flops per multiply-add): the forward as dot products (``tile_mv``) and from Wᵀ
-  (``tile_axpy``), ∂W += δhᵀ (``tile_outer``), Wᵀδ (``tile_mtv``); and µs per copy of the
-  weights to Wᵀ (``transpose_weights``) for the benchmark's MLP of that width;
-* ``perm``: ns per minibatch index (``problems/minibatch.perm_index``: key and Feistel walk);
+* ``products``: the MLP's dense products (``problems/mlp_gemm.py``) at a w × w layer and a
+  tile of 32 samples, GFLOP/s (2 flops per multiply-add): z = W h, ∂W += δ hᵀ and Wᵀδ, each
+  by ``gemm`` (vector registers) and by ``gemm_loops`` (the plain loops that define its
+  order, what CUDA compiles);
+* ``perm``: ns per minibatch index (``problems/minibatch.perm_index``: key and Feistel walk),
+  one index at a time and 32 at once (``perm_block``, as the MLP's tiles load them);
 * ``phases``: where one ``execute()`` of the 4,096-run Adam sweep of ``peers --only sweep``
   spends its time, by cProfile (cumulative seconds of the driver's call — the lane driver —,
   of building the tables and of building the batch's arrays, and the whole call);
@@ -27,9 +28,9 @@ import numpy as np
 
 from optbench.kernels import compile as kc
 from optbench.kernels.compile import placeholder, template
-from optbench.problems.minibatch import perm_apply, perm_key
-from optbench.problems.mlp_net import transpose_weights
-from optbench.problems.mlp_tiles import tile_axpy, tile_mtv, tile_mv, tile_outer
+from optbench.problems.minibatch import (perm_apply, perm_bits, perm_block, perm_key,
+                                         perm_round_keys)
+from optbench.problems.mlp_gemm import gemm, gemm_loops
 
 TITLE = "## Parts of the sweep and MLP figures"
 LANES = 64
@@ -79,62 +80,59 @@ def update(name: str, steps: int) -> float:
     return 1e9 * _best(loop, steps, *args) / (steps * LANES)
 
 
-def _tile_loop(which, n, out, w, h, nout, nin):
+TS = 32   # samples per tile of the mlp kernels
+# (label, (M, K, N) of a w × w layer, A's (row, k) strides): the MLP's three products
+PRODUCTS = (("z = W h", lambda w: (w, w, TS), lambda w: (w, 1)),
+            ("∂W += δ hᵀ", lambda w: (w, TS, w), lambda w: (TS, 1)),
+            ("Wᵀδ", lambda w: (w, w, TS), lambda w: (1, w)))
+
+
+def _product_loop(n, C, A, B, ars, aks, K, M, N, vector):
     for _ in range(n):
-        if which == 0:
-            tile_mv(out, 0, w, 0, h, 0, nout, nin)
-        elif which == 1:
-            tile_axpy(out, 0, w, 0, h, 0, nout, nin)
-        elif which == 2:
-            tile_outer(w, 0, out, 0, h, 0, nout, nin)
+        if vector:
+            gemm(C, 0, N, A, 0, ars, aks, B, 0, N, K, M, N, 1)
         else:
-            tile_mtv(h, 0, w, 0, out, 0, nout, nin)
+            gemm_loops(C, 0, N, A, 0, ars, aks, B, 0, N, K, M, N, 1)
 
 
-def _transpose_loop(n, x, data, idata):
-    for _ in range(n):
-        transpose_weights(x, data, idata)
-
-
-TILE_KERNELS = ("tile_mv (forward, dot products)", "tile_axpy (forward from Wᵀ)",
-                "tile_outer (∂W += δhᵀ)", "tile_mtv (Wᵀδ)")
-
-
-def tiles(width: int, flops: float) -> dict:
-    """GFLOP/s of each tile product at a w × w layer, and µs per Wᵀ copy of the MLP."""
-    import optbench as ob
-
-    loop = kc.cpu(_tile_loop, name="parts_tiles")
+def products(width: int, flops: float) -> dict:
+    """GFLOP/s of each of the MLP's products at a w × w layer (32 samples), vector and loops."""
+    loop = kc.cpu(_product_loop, name="parts_products")
     rng = np.random.default_rng(0)
-    n = max(1, int(flops // (8 * width * width)))
     out = {}
-    for which, label in enumerate(TILE_KERNELS):
-        w = rng.standard_normal(width * width)
-        a, b = rng.standard_normal(4 * width), rng.standard_normal(4 * width)
-        t = _best(loop, which, n, a, w, b, width, width)
-        out[label] = 8 * width * width * n / t / 1e9
-    p = ob.problem("mlp", width=width, depth=2, n=2048, batch=32, dataset="spirals")
-    tr = kc.cpu(_transpose_loop, name="parts_transpose")
-    x = p.x0(0)
-    reps = 1000
-    out["transpose_weights (µs per copy)"] = 1e6 * _best(tr, reps, x, p.data, p.idata) / reps
+    for label, shape, strides in PRODUCTS:
+        M, K, N = shape(width)
+        ars, aks = strides(width)
+        n = max(1, int(flops // (2 * M * K * N)))
+        A, B = rng.standard_normal(M * K), rng.standard_normal(K * N)
+        for vector, how in ((1, "gemm"), (0, "gemm_loops")):
+            t = _best(loop, n, np.zeros(M * N), A, B, ars, aks, K, M, N, vector)
+            out[f"{label}, {how}"] = 2 * M * K * N * n / t / 1e9
     return out
 
 
-def perm(n: int, steps: int) -> float:
-    """ns per index of the minibatch order (a permutation key per step, 16 indices each)."""
+def perm(n: int, steps: int) -> dict:
+    """ns per index of the minibatch order (a permutation key per step, 32 indices each): one
+    index at a time (``perm_apply``) and the step's 32 at once (``perm_block``)."""
     loop = kc.cpu(_perm_loop, name="parts_perm")
     seeds = np.arange(64, dtype=np.int64)
-    return 1e9 * _best(loop, n, seeds, steps, 16) / (64 * steps * 16)
+    out = np.zeros(32)
+    return {how: 1e9 * _best(loop, n, seeds, steps, 32, block, out) / (64 * steps * 32)
+            for block, how in ((0, "one at a time"), (1, "32 at once"))}
 
 
-def _perm_loop(n, seeds, steps, bs):
-    acc = 0
+def _perm_loop(n, seeds, steps, bs, block, out):
+    acc = 0.0
+    hb = perm_bits(n)
     for s in range(seeds.shape[0]):
         for k in range(steps):
             kh, kl = perm_key(seeds[s], k)
-            for t in range(bs):
-                acc += perm_apply(n, kh, kl, t)
+            if block:
+                perm_block(out, 0, n, hb, perm_round_keys(kh, kl), 0, bs)
+                acc += out[bs - 1]
+            else:
+                for t in range(bs):
+                    acc += perm_apply(n, kh, kl, t)
     return acc
 
 
@@ -233,8 +231,8 @@ def parts(quick: bool = False) -> dict:
     return {
         "update (ns per run-step, uniform lane forms, 64 lanes, d = 2)":
             {name: update(name, steps) for name in ("sgd", "momentum", "rmsprop", "adam")},
-        "tiles (GFLOP/s; transpose µs)":
-            {w: tiles(w, 2e6 if quick else 2e7) for w in ((16, 64) if quick else (16, 64, 128))},
+        "products (GFLOP/s, the MLP's dense products, 32 samples)":
+            {w: products(w, 2e6 if quick else 2e7) for w in ((16, 64) if quick else (16, 64, 128))},
         "perm (ns per minibatch index)":
             {n: perm(n, 50 if quick else 1000) for n in (256, 200, 2048)},
         "phases (one execute() of the 4,096-run sweep)": phases(quick),

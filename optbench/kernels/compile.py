@@ -205,6 +205,8 @@ def _rebind(fn, target_compile, bind: dict | None, name: str | None, cuda: bool 
         if hasattr(obj, "py_func"):                 # a CPU dispatcher (of a kernel, or not)
             if cuda and getattr(obj.py_func, "_optbench_kernel", False):
                 g[n] = target_compile(obj.py_func, sub(obj.py_func))
+            elif cuda and id(obj) in _CUDA_SUBSTITUTES:
+                g[n] = target_compile(_CUDA_SUBSTITUTES[id(obj)], None)
         elif getattr(obj, "_optbench_kernel", False):
             g[n] = target_compile(obj, sub(obj))
         elif cuda and id(obj) in _CUDA_SUBSTITUTES:

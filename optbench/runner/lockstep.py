@@ -29,8 +29,8 @@ from optbench.kernels.compile import kernel, placeholder, template
 
 from . import loop as L
 from .loop import (B_NREC, C_STOCH, I_TICK0, I_TICK1, N_BF, N_BK, T_TICKS,  # noqa: F401
-                   book_finish, book_start, bookkeep, is_record_step, modify_step, quiet_step,
-                   step_scalars)
+                   book_finish, book_start, bookkeep, grad_sumsq, is_record_step, modify_step,
+                   quiet_step, step_scalars)
 
 LOCKSTEP_K = 16          # runs per chunk
 LOCKSTEP_MAX_DIM = 64    # beyond this a step is long enough to keep a core busy on its own
@@ -96,10 +96,7 @@ def lockstep_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps
             bf = BF[j]
             ctl = CTL[r]
             f = FG(x, g, data, idata, seeds[r], t)
-            s = 0.0
-            for i in range(d):
-                s += g[i] * g[i]
-            gn = math.sqrt(s)
+            gn = math.sqrt(grad_sumsq(g, d))
             quiet = False
             if ctl[C_STOCH] != 0.0:
                 quiet = not is_record_step(bk, rec, t) and t < nsteps[r] and math.isfinite(f) \

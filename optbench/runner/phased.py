@@ -29,8 +29,8 @@ from optbench.kernels.compile import kernel
 
 from . import loop as L
 from .loop import (B_NREC, C_CLIPN, C_CLIPV, C_MAX, C_STOCH, C_WD, I_NFEV, I_NGEV, I_NHEV,
-                   I_TICK0, T_NGEV, book_finish, book_start, bookkeep, is_record_step,
-                   modified_grad, modify_step, quiet_step, step_scalars)
+                   I_TICK0, T_NGEV, book_finish, book_start, bookkeep, grad_sumsq,
+                   is_record_step, modified_grad, modify_step, quiet_step, step_scalars)
 
 PH_NHEV, PH_FAVG = 0, 1
 N_PH = 2
@@ -75,10 +75,7 @@ def phased_core(fg, value, hvp, step, avg, metrics, has_avg, x, g, st, sc, hy, d
     while True:
         f = fg(x, g, data, idata, seed, t)
         ngev += 1
-        s = 0.0
-        for i in range(d):
-            s += g[i] * g[i]
-        gn = math.sqrt(s)
+        gn = math.sqrt(grad_sumsq(g, d))
         quiet = False
         if stoch:
             quiet = not is_record_step(bk, rec, t) and t < nsteps and math.isfinite(f) \

@@ -133,10 +133,7 @@ def so_core(fg, value, hvp, hess, x, g, st, hm, iw, sv, hy, data, idata, seed, c
     t = np.int64(0)       # not the literal 0: one compilation of the callees, not two
     gn = 0.0
     while True:
-        s = 0.0
-        for i in range(d):
-            s += g[i] * g[i]
-        gn = math.sqrt(s)
+        gn = math.sqrt(L.grad_sumsq(g, d))
         if not L.quiet_step(t, f, gn, nsteps, bk, bf):
             nrec, jf, jg = bk[L.B_NREC], bk[L.B_JF], bk[L.B_JG]
             stop = L.bookkeep(t, f, gn, np.nan, x, ctl, nsteps, xstar, ftg, gtg, rec, hitf, hitg,
