@@ -12,9 +12,9 @@ fused multiply-add); the finished sum is then added to C (``keep = 1``) or store
 :func:`gemm_loops` states that as plain loops; it is the definition, and what CUDA and the
 CUDA simulator compile. :func:`gemm` is the CPU version: blocks of 4 rows × 32 columns held in
 16 eight-double vector registers across the whole sum (:mod:`optbench.kernels.simd`), then
-4 × 8, 1 × 32 and 1 × 8 blocks, and scalar columns last (four rows at a time, so four sums run
-side by side). Every entry gets the bits :func:`gemm_loops` gives it (tested on every block
-shape and remainder).
+4 × 16, 4 × 8, 1 × 32 and 1 × 8 blocks, and scalar columns last (four rows at a time, so four
+sums run side by side). Every entry gets the bits :func:`gemm_loops` gives it (tested on every
+block shape and remainder).
 """
 from __future__ import annotations
 
@@ -81,6 +81,28 @@ def _put4(C, c, a0, a1, a2, a3, keep):
     _put(C, c + 8, a1, keep)
     _put(C, c + 16, a2, keep)
     _put(C, c + 24, a3, keep)
+
+
+@njit(**_OPTS)
+def _b4x16(C, co, ldc, A, ao, ars, aks, B, bo, ldb, K, keep):
+    a00 = vzero(); a01 = vzero(); a10 = vzero(); a11 = vzero()  # noqa: E702
+    a20 = vzero(); a21 = vzero(); a30 = vzero(); a31 = vzero()  # noqa: E702
+    for k in range(K):
+        p = ao + k * aks
+        q = bo + k * ldb
+        b0 = vload(B, q)
+        b1 = vload(B, q + 8)
+        x = A[p]
+        a00 = vmuladd(a00, x, b0); a01 = vmuladd(a01, x, b1)  # noqa: E702
+        x = A[p + ars]
+        a10 = vmuladd(a10, x, b0); a11 = vmuladd(a11, x, b1)  # noqa: E702
+        x = A[p + 2 * ars]
+        a20 = vmuladd(a20, x, b0); a21 = vmuladd(a21, x, b1)  # noqa: E702
+        x = A[p + 3 * ars]
+        a30 = vmuladd(a30, x, b0); a31 = vmuladd(a31, x, b1)  # noqa: E702
+    for r, (u, v) in enumerate(((a00, a01), (a10, a11), (a20, a21), (a30, a31))):
+        _put(C, co + r * ldc, u, keep)
+        _put(C, co + r * ldc + 8, v, keep)
 
 
 @njit(**_OPTS)
@@ -158,11 +180,14 @@ def gemm(C, co, ldc, A, ao, ars, aks, B, bo, ldb, K, M, N, keep):
     """:func:`gemm_loops` on the CPU, in vector registers (the same bits)."""
     m4 = M - M % 4
     n32 = N - N % 32
+    n16 = N - N % 16
     n8 = N - N % 8
     for r in range(0, m4, 4):
         for c in range(0, n32, 32):
             _b4x32(C, co + r * ldc + c, ldc, A, ao + r * ars, ars, aks, B, bo + c, ldb, K, keep)
-        for c in range(n32, n8, 8):
+        for c in range(n32, n16, 16):
+            _b4x16(C, co + r * ldc + c, ldc, A, ao + r * ars, ars, aks, B, bo + c, ldb, K, keep)
+        for c in range(n16, n8, 8):
             _b4x8(C, co + r * ldc + c, ldc, A, ao + r * ars, ars, aks, B, bo + c, ldb, K, keep)
     for r in range(m4, M):
         for c in range(0, n32, 32):

@@ -27,10 +27,10 @@ import math
 from optbench.kernels.compile import kernel
 
 from .mlp_gemm import gemm
-from .mlp_net import (B_DL, B_GA, B_GB, B_P, B_RDL, B_RGA, B_RGB, B_T, D_L2, D_SLOPE, HDR, I_ACT,
-                      I_BUF, I_CLS, I_DIM, I_GBUF, I_LOSS, I_M, I_NL, I_NTR, I_NVAL, I_XT, I_XTR,
-                      I_XVAL, I_YT, I_YTR, I_YVAL, LK, TS, act_d1, act_d2, backward, bias_sum,
-                      forward, l2_term, load_tile, out_loss, sample_major)
+from .mlp_net import (B_C, B_DL, B_GA, B_GB, B_P, B_RDL, B_RGA, B_RGB, B_T, D_L2, D_SLOPE, HDR,
+                      I_ACT, I_BUF, I_CLS, I_DIM, I_GBUF, I_LOSS, I_M, I_NL, I_NTR, I_NVAL, I_XT,
+                      I_XTR, I_XVAL, I_YT, I_YTR, I_YVAL, LK, TS, act_d1, act_d2, backward,
+                      bias_sum, forward, l2_term, load_tile, out_loss, outer_acc)
 
 
 @kernel
@@ -107,6 +107,7 @@ def r_backward(x, v, out, data, idata, nt):
     rgb = buf + B_RGB * tm
     rdl = buf + B_RDL * tm
     bt = buf + B_T * tm
+    bc = buf + B_C * tm
     for l in range(nl - 1, -1, -1):
         r = HDR + l * LK
         nin = idata[r]
@@ -114,12 +115,10 @@ def r_backward(x, v, out, data, idata, nt):
         wo = idata[r + 2]
         src = idata[I_XT] if l == 0 else idata[r - LK + 5]
         bias_sum(out, idata[r + 3], data, rdl, nout, nt)
-        sample_major(data, bt, src, nin, nt)
-        gemm(out, wo, nin, data, rdl, TS, 1, data, bt, nin, nt, nout, nin, 1)       # Rδ hᵀ
+        outer_acc(out, wo, data, rdl, src, nin, nout, nt, bt, bc)                   # Rδ hᵀ
         if l > 0:
             res = idata[r + 8] != 0
-            sample_major(data, bt, idata[r - LK + 7], nin, nt)
-            gemm(out, wo, nin, data, dl, TS, 1, data, bt, nin, nt, nout, nin, 1)    # δ Rhᵀ
+            outer_acc(out, wo, data, dl, idata[r - LK + 7], nin, nout, nt, bt, bc)  # δ Rhᵀ
             gemm(data, gb, TS, x, wo, 1, nin, data, dl, TS, nout, nin, nt, 0)       # Wᵀδ
             gemm(data, rgb, TS, x, wo, 1, nin, data, rdl, TS, nout, nin, nt, 0)     # WᵀRδ
             gemm(data, rgb, TS, v, wo, 1, nin, data, dl, TS, nout, nin, nt, 1)      # + Vᵀδ

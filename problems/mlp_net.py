@@ -17,23 +17,24 @@ o`; for l = L+1 … 1: :math:`\partial W_l \mathrel{+}= \delta_l h_{l-1}^\top`,
 [\text{res}_l]\,g_l` (gradient w.r.t. :math:`h_{l-1}`), :math:`\delta_{l-1} = g_{l-1} \odot
 \sigma'(z_{l-1})`. Hessian-vector product and metrics: :mod:`optbench.problems.mlp_hvp`.
 
-**Tiles.** Samples go through the network ``TS = 32`` at a time (a tile; a short last tile
-is padded with zero-weight copies of its last sample), and the scratch stays O(TS·Σ widths).
-Within a tile, vectors are **feature-major**: feature i of sample s of a layer's z at
-``zoff + i*TS + s``, so a tile's 32 samples of one feature are contiguous and every product
-is one dense product :func:`~optbench.problems.mlp_gemm.gemm` (in vector registers on the
-CPU): z = W h, ∂W += δ hᵀ (from a sample-major copy of h made in the backward pass), Wᵀδ. The
-scratch lives **inside data**, so two runs must not share one data array concurrently
-(``Mlp.parallel_safe = False``).
+**Tiles.** Samples go through the network ``TS = 32`` at a time (a tile; a shorter minibatch
+or last tile computes only its nt samples), and the scratch stays O(TS·Σ widths). Within a
+tile, vectors are **feature-major**: feature i of sample s of a layer's z at ``zoff + i*TS +
+s``, so a tile's samples of one feature are contiguous and every product is one dense product
+:func:`~optbench.problems.mlp_gemm.gemm` (in vector registers on the CPU): z = W h, ∂W += δ hᵀ
+(:func:`outer_acc`: from a sample-major copy of h, or for a layer of fewer than 8 inputs of δ,
+made in the backward pass), Wᵀδ. The minibatch's rows are found 32 at a time
+(:func:`~optbench.problems.minibatch.perm_block`). The scratch lives **inside data**, so two
+runs must not share one data array concurrently (``Mlp.parallel_safe = False``).
 
 **Layout.** ``x``: for each weight layer l = 1 … NL, :math:`W_l` row-major (out × in,
 ``W[i, k] = x[woff + i*nin + k]``, torch's ``nn.Linear.weight`` layout) then :math:`b_l`.
 ``data``: ``[λ, leaky slope, X_train, Y_train, X_val, Y_val, scratch]`` (rows of X, Y
-contiguous); scratch: per layer z, h, Rz, Rh (TS·nout each); the input, target and weight
-tiles; seven work tiles of TS·M (M = the widest layer, input included) and the softmax tile;
-a length-d gradient buffer for the metrics. ``idata``: the header below, then ``LK`` ints per
-weight layer ``[nin, nout, woff, boff, zoff, hoff, rzoff, rhoff, res]`` (offsets into x and
-data).
+contiguous); scratch: per layer z, h, Rz, Rh (TS·nout each); the input and target tiles;
+``N_BUF`` work tiles of TS·M (M = the widest layer, input included: gradients, δ, their R
+forms, the softmax, the sample-major copy, a narrow layer's transposed ∂W); a length-d
+gradient buffer for the metrics. ``idata``: the header below, then ``LK`` ints per weight
+layer ``[nin, nout, woff, boff, zoff, hoff, rzoff, rhoff, res]`` (offsets into x and data).
 
 **Summation order** (every product: :mod:`optbench.problems.mlp_gemm`). Each z entry is the
 sum over k = 0, 1, … of :math:`W_{ik} h_k`, accumulated from 0.0 in that order, then the bias
@@ -65,9 +66,10 @@ LK = 9  # ints per layer record
 # data header
 D_L2, D_SLOPE = 0, 1
 DHDR = 2
-# work tiles: buffer c starts at data[idata[I_BUF] + c·TS·M]; B_T holds a sample-major copy
-B_GA, B_GB, B_DL, B_RGA, B_RGB, B_RDL, B_P, B_T = range(8)
-N_BUF = 8
+# work tiles: buffer c starts at data[idata[I_BUF] + c·TS·M]; B_T holds a sample-major copy,
+# B_C the transposed ∂W of a narrow layer (outer_acc)
+B_GA, B_GB, B_DL, B_RGA, B_RGB, B_RDL, B_P, B_T, B_C = range(9)
+N_BUF = 9
 ACTIVATIONS = ("relu", "leaky-relu", "sigmoid", "tanh")
 LOSSES = ("mse", "cross-entropy")
 
@@ -122,6 +124,24 @@ def sample_major(data, to, src, n, nt):
         o = data[to + s * n:to + s * n + n]
         for i in range(n):
             o[i] = v[i * TS]
+
+
+@kernel
+def outer_acc(g, go, data, dl, src, nin, nout, nt, bt, bc):
+    """g[go + i·nin + k] += Σ_{s<nt} data[dl + i·TS + s]·data[src + k·TS + s] (∂W += δ hᵀ of a
+    tile; each sum from 0.0 in the order s = 0, 1, …, then added). The product needs its
+    columns' operand sample-major: h (copied to bt) when the layer has 8 or more inputs; for a
+    narrower one δ instead, and the transposed product (rows of outputs, which vectorise)
+    goes through bc and is added in place."""
+    if nin >= 8:
+        sample_major(data, bt, src, nin, nt)
+        gemm(g, go, nin, data, dl, TS, 1, data, bt, nin, nt, nout, nin, 1)
+        return
+    sample_major(data, bt, dl, nout, nt)
+    gemm(data, bc, nout, data, src, TS, 1, data, bt, nout, nt, nin, nout, 0)
+    for k in range(nin):
+        for i in range(nout):
+            g[go + i * nin + k] += data[bc + k * nout + i]
 
 
 @kernel
@@ -215,7 +235,8 @@ def out_loss(data, idata, nt, need_d):
             m = max(m, data[zo + k * TS + s])
         se = 0.0
         for k in range(no):
-            e = math.exp(data[zo + k * TS + s] - m)
+            u = data[zo + k * TS + s] - m
+            e = 1.0 if u == 0.0 else math.exp(u)    # exp(0) = 1 exactly: one call saved
             if need_d:
                 data[po + k * TS + s] = e
             se += e
@@ -297,6 +318,7 @@ def backward(x, g, go, data, idata, nt):
     gb = idata[I_BUF] + B_GB * tm
     dl = idata[I_BUF] + B_DL * tm
     bt = idata[I_BUF] + B_T * tm
+    bc = idata[I_BUF] + B_C * tm
     for l in range(nl - 1, -1, -1):
         r = HDR + l * LK
         nin = idata[r]
@@ -304,8 +326,7 @@ def backward(x, g, go, data, idata, nt):
         wo = idata[r + 2]
         src = idata[I_XT] if l == 0 else idata[r - LK + 5]
         bias_sum(g, go + idata[r + 3], data, dl, nout, nt)
-        sample_major(data, bt, src, nin, nt)
-        gemm(g, go + wo, nin, data, dl, TS, 1, data, bt, nin, nt, nout, nin, 1)    # δ hᵀ
+        outer_acc(g, go + wo, data, dl, src, nin, nout, nt, bt, bc)                 # δ hᵀ
         if l > 0:
             gemm(data, gb, TS, x, wo, 1, nin, data, dl, TS, nout, nin, nt, 0)      # Wᵀδ
             delta_below(data, idata, l, gb, ga, dl, nt)
