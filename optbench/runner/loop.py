@@ -52,7 +52,7 @@ N_BK, N_BF = 6, 5
 NORM_SPLIT_D = 256   # from this dimension on, ‖g‖² is summed in eight partial sums (below)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 @kernel
 def grad_sumsq_loops(g, d):
     """‖g‖² of g[0:d], the one order every engine uses: in the order i = 0, 1, … below
@@ -90,7 +90,7 @@ def grad_sumsq_loops(g, d):
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
 
 
-@njit(cache=True, error_model="numpy", _nrt=False)
+@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
 def grad_sumsq(g, d):
     """:func:`grad_sumsq_loops` on the CPU, the eight partial sums in one vector register (the
     same bits; CUDA compiles the loops)."""
