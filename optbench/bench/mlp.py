@@ -21,7 +21,8 @@ the epoch at the same weights up to rounding: checked and reported (``max |Δx|`
 "of which gradients": the 64 minibatch FG calls of an epoch alone (the rest of an optbench
 epoch is the run loop: the optimizer update, norms, bookkeeping).
 Each figure is the best of several repeats after a warm-up (the minimum: on a shared machine
-the other figures measure the neighbours, not the code).
+the other figures measure the neighbours, not the code), each peer's after the same half-second
+pause, so that the previous peer's spinning worker threads are idle (:func:`_settle`).
 """
 from __future__ import annotations
 
@@ -199,17 +200,30 @@ def optbench_epoch(p, epochs, repeats):
     return (t2 - t1) / epochs, t1, run_optbench(p, epochs)[1]
 
 
+SETTLE_S = 0.5   # idle time before each peer's measurement (see _settle)
+
+
+def _settle():
+    """Let the previous peer's worker threads (PyTorch's and XLA's pools spin a while after
+    their last task) go idle before the next measurement: on a 2-core machine a spinning
+    thread takes the core a single-threaded peer would otherwise have to itself. Every peer
+    gets the same pause."""
+    time.sleep(SETTLE_S)
+
+
 def bench_width(width, repeats=5, epochs=None):
     p = problem(width)
     if epochs is None:
         epochs = default_epochs(p)
     x0 = p.x0(0)
     idx = batches(epochs)
+    _settle()
     per_epoch, t1, xo = optbench_epoch(p, epochs, repeats)
     row = {"width": width, "params": p.dim, "epochs": epochs,
            "optbench_ms": 1e3 * per_epoch, "optbench_total_ms": 1e3 * t1 / epochs,
            "fg_only_ms": 1e3 * _best(lambda: fg_epoch(p, x0), repeats)}
     few = max(1, repeats // 2)
+    _settle()
     npy = [run_numpy(p, x0, idx) for _ in range(few)]
     row["numpy_ms"] = 1e3 * min(o[0] for o in npy)
     row["numpy_max_dx"] = float(np.abs(npy[0][1] - xo).max())
@@ -219,6 +233,7 @@ def bench_width(width, repeats=5, epochs=None):
     except ImportError:
         pass
     else:
+        _settle()
         jx = run_jax(p, x0, idx, repeats=repeats)
         row.update(jax_ms=1e3 * jx[0], jax_max_dx=float(np.abs(jx[1] - xo).max()),
                    jax_compile_s=jx[2], jax_threads=jx[3])
@@ -226,6 +241,7 @@ def bench_width(width, repeats=5, epochs=None):
         import torch  # noqa: F401
     except ImportError:
         return row
+    _settle()
     run_torch(p, x0, idx[:STEPS])
     tt = [run_torch(p, x0, idx) for _ in range(repeats)]
     row["torch_ms"] = 1e3 * min(o[0] for o in tt)
