@@ -114,11 +114,11 @@ def r_backward(x, v, out, data, idata, nt):
         nout = idata[r + 1]
         wo = idata[r + 2]
         src = idata[I_XT] if l == 0 else idata[r - LK + 5]
-        bias_sum(out, idata[r + 3], data, rdl, nout, nt)
-        outer_acc(out, wo, data, rdl, src, nin, nout, nt, bt, bc)                   # Rδ hᵀ
+        bias_sum(out, idata[r + 3], data, rdl, nout, nt, 1)
+        outer_acc(out, wo, data, rdl, src, nin, nout, nt, bt, bc, 1)                # Rδ hᵀ
         if l > 0:
             res = idata[r + 8] != 0
-            outer_acc(out, wo, data, dl, idata[r - LK + 7], nin, nout, nt, bt, bc)  # δ Rhᵀ
+            outer_acc(out, wo, data, dl, idata[r - LK + 7], nin, nout, nt, bt, bc, 1)   # δRhᵀ
             gemm(data, gb, TS, x, wo, 1, nin, data, dl, TS, nout, nin, nt, 0)       # Wᵀδ
             gemm(data, rgb, TS, x, wo, 1, nin, data, rdl, TS, nout, nin, nt, 0)     # WᵀRδ
             gemm(data, rgb, TS, v, wo, 1, nin, data, dl, TS, nout, nin, nt, 1)      # + Vᵀδ
@@ -201,7 +201,7 @@ def mlp_metrics(x, data, idata, out):
         nt = load_tile(data, idata, idata[I_XTR], idata[I_YTR], n, t0, n, 0, 0, 0, False)
         forward(x, data, idata, nt)
         out_loss(data, idata, nt, True)
-        backward(x, data, gbo, data, idata, nt)
+        backward(x, data, gbo, data, idata, nt, 1)
         if cls:
             acc += n_correct(data, idata, nt)
     for i in range(d):

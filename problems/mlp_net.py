@@ -127,32 +127,35 @@ def sample_major(data, to, src, n, nt):
 
 
 @kernel
-def outer_acc(g, go, data, dl, src, nin, nout, nt, bt, bc):
+def outer_acc(g, go, data, dl, src, nin, nout, nt, bt, bc, keep):
     """g[go + i·nin + k] += Σ_{s<nt} data[dl + i·TS + s]·data[src + k·TS + s] (∂W += δ hᵀ of a
-    tile; each sum from 0.0 in the order s = 0, 1, …, then added). The product needs its
+    tile; each sum from 0.0 in the order s = 0, 1, …, then added; stored when keep is 0: the
+    first tile needs no zeroed gradient). The product needs its
     columns' operand sample-major: h (copied to bt) when the layer has 8 or more inputs; for a
     narrower one δ instead, and the transposed product (rows of outputs, which vectorise)
     goes through bc and is added in place."""
     if nin >= 8:
         sample_major(data, bt, src, nin, nt)
-        gemm(g, go, nin, data, dl, TS, 1, data, bt, nin, nt, nout, nin, 1)
+        gemm(g, go, nin, data, dl, TS, 1, data, bt, nin, nt, nout, nin, keep)
         return
     sample_major(data, bt, dl, nout, nt)
     gemm(data, bc, nout, data, src, TS, 1, data, bt, nout, nt, nin, nout, 0)
     for k in range(nin):
         for i in range(nout):
-            g[go + i * nin + k] += data[bc + k * nout + i]
+            q = go + i * nin + k
+            g[q] = g[q] + data[bc + k * nout + i] if keep else data[bc + k * nout + i]
 
 
 @kernel
-def bias_sum(g, go, data, dl, n, nt):
-    """g[go + i] += Σ_{s<nt} data[dl + i·TS + s] (the tile's sum from 0.0, s = 0, 1, …)."""
+def bias_sum(g, go, data, dl, n, nt, keep):
+    """g[go + i] += Σ_{s<nt} data[dl + i·TS + s] (the tile's sum from 0.0, s = 0, 1, …; stored
+    when keep is 0)."""
     for i in range(n):
         v = data[dl + i * TS:dl + i * TS + nt]
         t = 0.0
         for s in range(nt):
             t += v[s]
-        g[go + i] += t
+        g[go + i] = g[go + i] + t if keep else t
 
 
 @kernel
@@ -310,8 +313,9 @@ def delta_below(data, idata, l, gb, ga, dl, nt):
 
 
 @kernel
-def backward(x, g, go, data, idata, nt):
-    """Add the gradient of the tile's nt samples (δ tile holds ∂ℓ_s/∂o) to g[go:go+d]."""
+def backward(x, g, go, data, idata, nt, keep):
+    """Add the gradient of the tile's nt samples (δ tile holds ∂ℓ_s/∂o) to g[go:go+d] (store it
+    there when keep is 0: every entry is written, so the first tile needs no zeroed g)."""
     nl = idata[I_NL]
     tm = TS * idata[I_M]
     ga = idata[I_BUF] + B_GA * tm
@@ -325,8 +329,8 @@ def backward(x, g, go, data, idata, nt):
         nout = idata[r + 1]
         wo = idata[r + 2]
         src = idata[I_XT] if l == 0 else idata[r - LK + 5]
-        bias_sum(g, go + idata[r + 3], data, dl, nout, nt)
-        outer_acc(g, go + wo, data, dl, src, nin, nout, nt, bt, bc)                 # δ hᵀ
+        bias_sum(g, go + idata[r + 3], data, dl, nout, nt, keep)
+        outer_acc(g, go + wo, data, dl, src, nin, nout, nt, bt, bc, keep)           # δ hᵀ
         if l > 0:
             gemm(data, gb, TS, x, wo, 1, nin, data, dl, TS, nout, nin, nt, 0)      # Wᵀδ
             delta_below(data, idata, l, gb, ga, dl, nt)
@@ -355,8 +359,6 @@ def l2_term(x, g, go, data, idata, add):
 
 def mlp_fg(x, g, data, idata, seed, step):
     d = idata[I_DIM]
-    for i in range(d):
-        g[i] = 0.0
     n = idata[I_NTR]
     bs = idata[I_BATCH]
     m = n
@@ -372,7 +374,7 @@ def mlp_fg(x, g, data, idata, seed, step):
         nt = load_tile(data, idata, idata[I_XTR], idata[I_YTR], m, t0, n, kh, kl, start, bs > 0)
         forward(x, data, idata, nt)
         f += out_loss(data, idata, nt, True)
-        backward(x, g, 0, data, idata, nt)
+        backward(x, g, 0, data, idata, nt, 1 if t0 > 0 else 0)
     inv = 1.0 / m
     for i in range(d):
         g[i] *= inv
