@@ -21,10 +21,11 @@ from numba import njit, prange, types
 from optbench.kernels import compile as kc
 from optbench.kernels import signatures as S
 from optbench.kernels.clock import _readcyclecounter
-from optbench.kernels.compile import cuda_substitute, kernel
-from optbench.kernels.simd import vlane, vload, vsqadd, vzero
+from optbench.kernels.compile import kernel
 from optbench.kernels.slots import SC_LR, SC_STEP
 from optbench.optimizers.schedules import SP_OBSERVES, SP_WARMUP, lr_at, plateau_observe
+
+from .grad_norm import NORM_SPLIT_D, grad_sumsq, grad_sumsq_loops  # noqa: F401 (re-exported)
 
 # ctl: per-run control values
 C_WD, C_DWD, C_CLIPN, C_CLIPV, C_FREF, C_DIV, C_GTOL, C_STOCH, C_STOP, C_LR, C_MAX = range(11)
@@ -47,67 +48,6 @@ _plateau_observe = njit(cache=True, _nrt=False)(plateau_observe)
 B_JF, B_JG, B_JR, B_NREC, B_STATUS, B_NEXTREC = range(6)
 F_BEST, F_F0, F_DIV, F_FTHR, F_GTHR = range(5)
 N_BK, N_BF = 6, 5
-
-
-NORM_SPLIT_D = 256   # from this dimension on, ‖g‖² is summed in eight partial sums (below)
-
-
-@njit(cache=True, inline="always", _nrt=False)
-@kernel
-def grad_sumsq_loops(g, d):
-    """‖g‖² of g[0:d], the one order every engine uses: in the order i = 0, 1, … below
-    NORM_SPLIT_D coordinates; from NORM_SPLIT_D on, eight interleaved partial sums (lane j
-    adds g_i² for i ≡ j mod 8 in order, i < d − d mod 8; the last d mod 8 squares then go to
-    lane 0), combined in the fixed tree ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)):
-    the order of one block of the fused engine. A serial sum of d squares costs d
-    floating-point add latencies; eight sums are one vector register (:func:`grad_sumsq`)."""
-    v = g[0:d]
-    if d < NORM_SPLIT_D:
-        s = 0.0
-        for i in range(d):
-            s += v[i] * v[i]
-        return s
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    s4 = 0.0
-    s5 = 0.0
-    s6 = 0.0
-    s7 = 0.0
-    m = d - d % 8
-    for k in range(0, m, 8):
-        s0 += v[k] * v[k]
-        s1 += v[k + 1] * v[k + 1]
-        s2 += v[k + 2] * v[k + 2]
-        s3 += v[k + 3] * v[k + 3]
-        s4 += v[k + 4] * v[k + 4]
-        s5 += v[k + 5] * v[k + 5]
-        s6 += v[k + 6] * v[k + 6]
-        s7 += v[k + 7] * v[k + 7]
-    for k in range(m, d):
-        s0 += v[k] * v[k]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-@njit(cache=True, inline="always", error_model="numpy", _nrt=False)
-def grad_sumsq(g, d):
-    """:func:`grad_sumsq_loops` on the CPU, the eight partial sums in one vector register (the
-    same bits; CUDA compiles the loops)."""
-    if d < NORM_SPLIT_D:
-        return grad_sumsq_loops(g, d)
-    m = d - d % 8
-    acc = vzero()
-    for k in range(0, m, 8):
-        acc = vsqadd(acc, vload(g, k))
-    s0 = vlane(acc, 0)
-    for k in range(m, d):
-        s0 += g[k] * g[k]
-    return ((s0 + vlane(acc, 1)) + (vlane(acc, 2) + vlane(acc, 3))) \
-        + ((vlane(acc, 4) + vlane(acc, 5)) + (vlane(acc, 6) + vlane(acc, 7)))
-
-
-cuda_substitute(grad_sumsq, grad_sumsq_loops.py_func)
 
 
 @njit(cache=True, _nrt=False)
