@@ -108,6 +108,12 @@ def perm_bits(n):
 
 
 @kernel
+def feistel_round(left, right, key, mask):
+    """The new right half of one Feistel round: ``left ^ (fmix32(right ^ key) & mask)``."""
+    return left ^ (fmix32(right ^ key) & mask)
+
+
+@kernel
 def feistel(hb, rk, x):
     """One pass of the balanced Feistel network (FEISTEL_ROUNDS rounds, keys ``rk``) over the
     2·hb-bit value x."""
@@ -115,7 +121,7 @@ def feistel(hb, rk, x):
     left = x >> hb
     right = x & mask
     for r in range(FEISTEL_ROUNDS):
-        t = left ^ (fmix32(right ^ rk[r]) & mask)
+        t = feistel_round(left, right, rk[r], mask)
         left = right
         right = t
     return (left << hb) | right
@@ -158,7 +164,7 @@ def perm_apply(n, kh, kl, j):
         left = x >> hb
         right = x & mask
         for r in range(FEISTEL_ROUNDS):
-            t = left ^ (fmix32(right ^ perm_round_key(kh, kl, r)) & mask)
+            t = feistel_round(left, right, perm_round_key(kh, kl, r), mask)
             left = right
             right = t
         x = (left << hb) | right

@@ -161,7 +161,8 @@ def test_quick_catalogue_writes_rows_for_each_member(tmp_path, capsys):
 
 def test_parts_measure_each_part():
     """The parts command's figures (small sizes): the uniform lane update of a coordinate-wise
-    optimizer, each MLP product both ways, the minibatch order both ways, and the sweep's
+    optimizer, each MLP product both ways, the gradient norm three ways, the minibatch order
+    both ways, and the sweep's
     phases, each within the whole execute() that holds it; the trace columns both ways, and
     the sweep in fresh processes with either allocator setting."""
     import math
@@ -172,6 +173,8 @@ def test_parts_measure_each_part():
     pr = parts.products(24, 2e5)
     assert len(pr) == 2 * len(parts.PRODUCTS)
     assert all(0 < v < math.inf for v in pr.values())
+    nm = parts.norm(d=300, calls=3)
+    assert set(nm) == set(parts.NORMS) and all(0 < v < math.inf for v in nm.values())
     pm = parts.perm(200, 5)
     assert set(pm) == {"one at a time", "32 at once"}
     assert all(0 < v < math.inf for v in pm.values())

@@ -112,3 +112,15 @@ def test_simd_refuses_arrays_it_cannot_load():
     a = np.arange(16.0)
     first(a)
     assert a[:8].tolist() == [v * v for v in range(8)] and a[8:].tolist() == list(range(8, 16))
+
+
+def test_gradient_norm_is_the_fused_engines_block_order():
+    """From NORM_SPLIT_D on, the run loops' ‖g‖² is the fused engine's block sum of the squares
+    (fused.ordered_sum), bit for bit, so the two engines agree on ‖g‖ for a block's length."""
+    from optbench.runner.fused import ordered_sum
+
+    block = kc.cpu(ordered_sum)
+    rng = np.random.default_rng(5)
+    for d in (NORM_SPLIT_D, NORM_SPLIT_D + 5, 1000, 8192):
+        g = rng.standard_normal(d) * 10.0 ** rng.integers(-8, 8, d)
+        assert bits(grad_sumsq(g, d)) == bits(block(g * g, d)), d

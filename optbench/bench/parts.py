@@ -8,6 +8,9 @@ per kernel, to compare two trees or to see where a whole-run figure's time goes.
   tile of 32 samples, GFLOP/s (2 flops per multiply-add): z = W h, ∂W += δ hᵀ and Wᵀδ, each
   by ``gemm`` (vector registers) and by ``gemm_loops`` (the plain loops that define its
   order, what CUDA compiles);
+* ``norm``: µs per ‖g‖² of the run loops at d = 17,154 (the width-128 MLP;
+  ``runner/grad_norm.py``): in a vector register (``grad_sumsq``), as its plain loops
+  (``grad_sumsq_loops``, eight scalar partial sums) and as one serial sum (the order before);
 * ``perm``: ns per minibatch index (``problems/minibatch.perm_index``: key and Feistel walk),
   one index at a time and 32 at once (``perm_block``, as the MLP's tiles load them);
 * ``phases``: where one ``execute()`` of the 4,096-run Adam sweep of ``peers --only sweep``
@@ -27,10 +30,11 @@ import time
 import numpy as np
 
 from optbench.kernels import compile as kc
-from optbench.kernels.compile import placeholder, template
+from optbench.kernels.compile import kernel, placeholder, template
 from optbench.problems.minibatch import (perm_apply, perm_bits, perm_block, perm_key,
                                          perm_round_keys)
 from optbench.problems.mlp_gemm import gemm, gemm_loops
+from optbench.runner.grad_norm import grad_sumsq, grad_sumsq_loops
 
 TITLE = "## Parts of the sweep and MLP figures"
 LANES = 64
@@ -109,6 +113,38 @@ def products(width: int, flops: float) -> dict:
             t = _best(loop, n, np.zeros(M * N), A, B, ars, aks, K, M, N, vector)
             out[f"{label}, {how}"] = 2 * M * K * N * n / t / 1e9
     return out
+
+
+@kernel
+def _serial_sumsq(g, d):
+    """Σ g_i² in the order i = 0, 1, … (the run loops' order at every d before grad_sumsq)."""
+    s = 0.0
+    for i in range(d):
+        s += g[i] * g[i]
+    return s
+
+
+def _norm_loop(n, g, d, which):
+    acc = 0.0
+    for _ in range(n):
+        if which == 0:
+            acc += grad_sumsq(g, d)
+        elif which == 1:
+            acc += grad_sumsq_loops(g, d)
+        else:
+            acc += _serial_sumsq(g, d)
+    return acc
+
+
+NORMS = ("vector register (grad_sumsq)", "plain loops (grad_sumsq_loops)", "one serial sum")
+
+
+def norm(d: int = 17_154, calls: int = 2000) -> dict:
+    """µs per ‖g‖² at dimension d, each of the three ways (best of repeats)."""
+    loop = kc.cpu(_norm_loop, name="parts_norm")
+    g = np.random.default_rng(0).standard_normal(d)
+    return {how: 1e6 * _best(loop, calls, g, d, which) / calls
+            for which, how in enumerate(NORMS)}
 
 
 def perm(n: int, steps: int) -> dict:
@@ -233,6 +269,7 @@ def parts(quick: bool = False) -> dict:
             {name: update(name, steps) for name in ("sgd", "momentum", "rmsprop", "adam")},
         "products (GFLOP/s, the MLP's dense products, 32 samples)":
             {w: products(w, 2e6 if quick else 2e7) for w in ((16, 64) if quick else (16, 64, 128))},
+        "norm (µs per ‖g‖², d = 17,154)": norm(calls=200 if quick else 2000),
         "perm (ns per minibatch index)":
             {n: perm(n, 50 if quick else 1000) for n in (256, 200, 2048)},
         "phases (one execute() of the 4,096-run sweep)": phases(quick),

@@ -29,6 +29,7 @@ from optbench.kernels.slots import SC_LR
 from optbench.optimizers.base import ELEM, PREP
 
 from . import loop as L
+from .grad_norm import tree8
 from .loop import (book_finish, book_start, bookkeep, is_record_step,  # noqa: F401 (kernels)
                    modified_grad, step_scalars)
 
@@ -92,7 +93,7 @@ def ordered_sum(buf, n):
         s7 += buf[k + 7]
     for k in range(m, n):
         s0 += buf[k]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    return tree8(s0, s1, s2, s3, s4, s5, s6, s7)
 
 
 def fused_pass(x, st, sc, hy, data, idata, stepv, xstar, want_dist, part):

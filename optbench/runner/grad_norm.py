@@ -18,12 +18,20 @@ NORM_SPLIT_D = 256   # from this dimension on, ‖g‖² is summed in eight part
 
 @njit(cache=True, inline="always", _nrt=False)
 @kernel
+def tree8(s0, s1, s2, s3, s4, s5, s6, s7):
+    """Eight partial sums combined in the fixed tree ((s0 + s1) + (s2 + s3)) + ((s4 + s5) +
+    (s6 + s7)) (also the fused engine's block sums, ``fused.ordered_sum``)."""
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(cache=True, inline="always", _nrt=False)
+@kernel
 def grad_sumsq_loops(g, d):
     """‖g‖² of g[0:d], the one order every engine uses: in the order i = 0, 1, … below
     NORM_SPLIT_D coordinates; from NORM_SPLIT_D on, eight interleaved partial sums (lane j
     adds g_i² for i ≡ j mod 8 in order, i < d − d mod 8; the last d mod 8 squares then go to
-    lane 0), combined in the fixed tree ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)):
-    the order of one block of the fused engine. A serial sum of d squares costs d
+    lane 0), combined by :func:`tree8`: the order of one block of the fused engine
+    (``fused.ordered_sum`` of the squares, tested). A serial sum of d squares costs d
     floating-point add latencies; eight sums are one vector register (:func:`grad_sumsq`)."""
     v = g[0:d]
     if d < NORM_SPLIT_D:
@@ -51,7 +59,7 @@ def grad_sumsq_loops(g, d):
         s7 += v[k + 7] * v[k + 7]
     for k in range(m, d):
         s0 += v[k] * v[k]
-    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    return tree8(s0, s1, s2, s3, s4, s5, s6, s7)
 
 
 @njit(cache=True, inline="always", error_model="numpy", _nrt=False)
@@ -67,8 +75,8 @@ def grad_sumsq(g, d):
     s0 = vlane(acc, 0)
     for k in range(m, d):
         s0 += g[k] * g[k]
-    return ((s0 + vlane(acc, 1)) + (vlane(acc, 2) + vlane(acc, 3))) \
-        + ((vlane(acc, 4) + vlane(acc, 5)) + (vlane(acc, 6) + vlane(acc, 7)))
+    return tree8(s0, vlane(acc, 1), vlane(acc, 2), vlane(acc, 3), vlane(acc, 4),
+                 vlane(acc, 5), vlane(acc, 6), vlane(acc, 7))
 
 
 cuda_substitute(grad_sumsq, grad_sumsq_loops.py_func)

@@ -22,9 +22,6 @@ import time
 
 from .common import Row, table  # noqa: F401  (table: re-exported)
 
-SETTLE_S = 1.0   # pause before each comparison: PyTorch's and XLA's thread pools spin a
-                 # while after their last task, and a spinning thread takes a core
-
 NAMES = ("adam_small", "adam_large", "sweep", "second_order", "mlp", "compile", "gpu")
 TITLE = "## Performance against peers (issue: performance against peers)"
 
@@ -74,7 +71,6 @@ def run(names=NAMES, quick: bool = False, log=print) -> list[Row]:
         raise OptbenchInputError(f"unknown comparison {unknown[0]!r}; valid: {', '.join(NAMES)}")
     rows: list[Row] = []
     for n in names:
-        time.sleep(0.0 if quick else SETTLE_S)   # the previous comparison's threads go idle
         t0 = time.perf_counter()
         got = plan[n]()
         log(f"[{n}] {len(got)} rows in {time.perf_counter() - t0:.1f} s")
