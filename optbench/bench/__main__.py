@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fused", help="the lane driver's fused first pass against its lane "
                        "forms, alternating in one process; the trace rows' cost; shared "
-                       "scalars on lane 0 against copied")
+                       "scalars on lane 0 against copied; the whole step against the passes")
     _quick_arg(p)
     _write_arg(p)
 

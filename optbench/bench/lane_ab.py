@@ -1,5 +1,5 @@
-"""The lane driver's fused first pass against its lane forms (``python -m optbench.bench
-fused``), in one process.
+"""The lane driver's whole step, fused first pass and lane forms against each other
+(``python -m optbench.bench fused``), in one process.
 
 Per problem: a sweep of 64 learning rates × ``seeds`` random starts (Adam, stop "budget", the
 log-spaced trace), its arrays built as ``execute()`` builds them, run by two lane drivers
@@ -10,9 +10,12 @@ one's best, in ns of thread time per run-step (one thread: the drivers run seria
 end points, traces (time stamps apart), hit steps, states and scalars must hold the same bits. A
 second figure, ``recording``: the runner's driver on the same sweep recording the log-spaced
 trace and recording nothing, alternating: what the trace rows cost. A third, ``lane0``: per
-optimizer on 2-D Rosenbrock, the runner's driver (its uniform forms leave the shared scalars
-they write on lane 0) against the same driver whose forms copy them to every lane, same bits
-checked.
+optimizer on 2-D Rosenbrock, the driver whose uniform forms leave the shared scalars they write
+on lane 0 against the same driver whose forms copy them to every lane, same bits checked. A
+fourth, ``whole``: per optimizer on 2-D Rosenbrock, the runner's driver (the whole step in one
+loop over the lanes, ``runner/lane_step.py``) against the same driver with the passes
+(``whole_step=False``), same bits checked. The first and third compare drivers without the
+whole step, which would otherwise run in both arms.
 
 The tables and the parallel loop are left out on purpose: this is the driver's step alone.
 Problems above the runner's limit (``FUSE_MAX_DIM``, d = 2) get a fused driver built here
@@ -73,9 +76,10 @@ def ab(problem: dict, seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> 
     sweep = _sweep(problem, seeds, steps)
     prob, opt = sweep[1], sweep[2][0]
     forced = prob.dim > FUSE_MAX_DIM      # beyond the runner's limit: built here to show why
-    fused = lane_driver(prob, opt, parallel=False, fuse_max_dim=max(FUSE_MAX_DIM, prob.dim))
+    fused = lane_driver(prob, opt, parallel=False, fuse_max_dim=max(FUSE_MAX_DIM, prob.dim),
+                        whole_step=False)
     has = fused_pass(prob, max(FUSE_MAX_DIM, prob.dim)) is not no_fused_pass
-    forms = lane_driver(prob, opt, parallel=False, fuse_max_dim=0)
+    forms = lane_driver(prob, opt, parallel=False, fuse_max_dim=0, whole_step=False)
     best = {"fused": np.inf, "forms": np.inf}
     outs: dict = {}
     for _ in range(rounds):
@@ -114,7 +118,7 @@ def lane0(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8)
 
     sweep = _sweep(PROBLEMS[0], seeds, steps, optimizer=optimizer)
     prob, opt = sweep[1], sweep[2][0]
-    drivers = {"lane0": lane_driver(prob, opt, parallel=False),
+    drivers = {"lane0": lane_driver(prob, opt, parallel=False, whole_step=False),
                "copied": lane_driver(prob, opt, parallel=False, lane0=False)}
     best = {k: np.inf for k in drivers}
     outs: dict = {}
@@ -126,13 +130,40 @@ def lane0(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8)
             "same_bits": _same(outs["lane0"], outs["copied"])}
 
 
+WHOLE_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam", "amsgrad", "lion", "adan")
+
+
+def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
+    """The runner's driver (the whole step, where the pair has it) against the same driver
+    with the passes, ``optimizer`` × 2-D Rosenbrock, alternating: ns of thread time per
+    run-step, best of ``rounds``, and whether the bits agree."""
+    from optbench.runner.lane_step import step_forms
+    from optbench.runner.lanes import lane_driver, uniform_kernels
+
+    sweep = _sweep(PROBLEMS[0], seeds, steps, optimizer=optimizer)
+    prob, opt = sweep[1], sweep[2][0]
+    drivers = {"whole": lane_driver(prob, opt, parallel=False),
+               "passes": lane_driver(prob, opt, parallel=False, whole_step=False)}
+    best = {k: np.inf for k in drivers}
+    outs: dict = {}
+    for _ in range(rounds):
+        for k, drv in drivers.items():
+            ns, outs[k] = _time(drv, sweep)
+            best[k] = min(best[k], ns)
+    return {"optimizer": optimizer, "whole_ns": best["whole"], "passes_ns": best["passes"],
+            "used": step_forms(prob, opt, uniform_kernels(opt)[2]) is not None,
+            "same_bits": _same(outs["whole"], outs["passes"])}
+
+
 def run(quick: bool = False) -> dict:
     seeds, steps, rounds = (2, 400, 2) if quick else (16, 10_000, 8)
     probs = PROBLEMS[:1] if quick else PROBLEMS
     opts = LANE0_OPTIMIZERS[2:3] if quick else LANE0_OPTIMIZERS
+    wopts = WHOLE_OPTIMIZERS[4:5] if quick else WHOLE_OPTIMIZERS
     return {"rows": [ab(p, seeds, steps, rounds) for p in probs],
             "recording": recording(seeds, steps, rounds),
-            "lane0": [lane0(o, seeds, steps, rounds) for o in opts], "quick": quick}
+            "lane0": [lane0(o, seeds, steps, rounds) for o in opts],
+            "whole": [whole(o, seeds, steps, rounds) for o in wopts], "quick": quick}
 
 
 def _used(r: dict) -> str:
@@ -167,4 +198,14 @@ def to_markdown(res: dict) -> str:
     for r in res.get("lane0", []):
         lines.append(f"| {r['optimizer']} | {r['lane0_ns']:.2f} | {r['copied_ns']:.2f} | "
                      f"{r['lane0_ns'] / r['copied_ns']:.2f} | {r['same_bits']} |")
+    lines += ["", "The whole step (2-D Rosenbrock, the runner's driver, one loop over the lanes "
+              "per step, `runner/lane_step.py`, against the same driver with its passes; the "
+              "51-target ladder, targets of the budget's runs recorded after the update; ns "
+              "per run-step):", "",
+              "| optimizer | whole step (ns) | passes (ns) | ratio | whole step used | "
+              "same bits |", "|---|---|---|---|---|---|"]
+    for r in res.get("whole", []):
+        lines.append(f"| {r['optimizer']} | {r['whole_ns']:.2f} | {r['passes_ns']:.2f} | "
+                     f"{r['whole_ns'] / r['passes_ns']:.2f} | {r['used']} | "
+                     f"{r['same_bits']} |")
     return "\n".join(lines) + "\n"

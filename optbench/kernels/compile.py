@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numba
 from numba import njit
+from numba.core.compiler import Compiler
 
 _CPU: dict = {}
 _CUDA: dict = {}
@@ -298,13 +299,16 @@ NO_NRT = {"_nrt": False}
 
 
 def cpu(fn, sig=None, *, bind: dict | None = None, name: str | None = None, parallel=False,
-        inline: bool = False, nrt: bool = False):
+        inline: bool = False, nrt: bool = False, noalias: bool = False):
     """``numba.njit`` version of kernel ``fn`` (explicit ``sig`` compiles eagerly and caches).
 
     ``inline=True`` compiles the helpers it binds with ``inline='always'`` (numba-IR inlining),
     which hot loops need: a call per coordinate otherwise blocks vectorisation. ``nrt=True``
-    is for drivers that allocate (kernels never do)."""
-    key = (fn, sig, _bind_key(bind), name, parallel, inline, nrt)
+    is for drivers that allocate (kernels never do). ``noalias=True`` promises the compiler
+    that no two array arguments share memory (LLVM's ``noalias``), so a loop that stores to
+    some and reads others vectorises without run-time overlap checks; the caller must keep
+    the promise, and the function must be called, not inlined at numba-IR level."""
+    key = (fn, sig, _bind_key(bind), name, parallel, inline, nrt, noalias)
     hit = _CPU.get(key)
     if hit is not None:
         return hit
@@ -319,10 +323,19 @@ def cpu(fn, sig=None, *, bind: dict | None = None, name: str | None = None, para
             return cpu(h, bind=sub, name=_sub_name(h, sub, parent))
     new = _rebind(fn, tc, bind, name)
     opts = dict(cache=True, fastmath=False, error_model="numpy", parallel=parallel,
-                **({} if nrt else NO_NRT))
+                **({} if nrt else NO_NRT), **({"pipeline_class": _NoAlias} if noalias else {}))
     disp = njit(sig, **opts)(new) if sig is not None else njit(**opts)(new)
     _CPU[key] = _mark(disp, fn, bind)
     return disp
+
+
+class _NoAlias(Compiler):
+    """numba's compiler with its (unexposed) ``noalias`` flag set: array arguments get LLVM's
+    ``noalias`` attribute."""
+
+    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
+        flags.noalias = True
+        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
 
 
 def cpu_inline(fn, *, bind: dict | None = None, name: str | None = None):

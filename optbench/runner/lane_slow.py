@@ -22,7 +22,8 @@ from optbench.optimizers.schedules import SP_OBSERVES
 from .lane_rows import V_BEST, V_DIV, V_F, V_FTHR, V_H, V_NEXT, V_QUIET, V_S, W_LIVE, \
     W_STOPPED, no_event
 from .loop import (B_JR, B_NEXTREC, B_NREC, F_BEST, F_DIV, F_FTHR, F_GTHR, _distance,
-                   book_finish, is_record_step, quiet_step, trace_row)
+                   book_finish, book_targets, book_thresholds, is_record_step, quiet_step,
+                   trace_row)
 
 VALUE = placeholder("VALUE")
 METRICS = placeholder("METRICS")
@@ -58,6 +59,7 @@ def lane_slow(t, r0, k, stoch, XL, STL, SCL, shr, V, W, BK, BF, clk, xr, X, ST, 
     ns = STL.shape[0]
     stopped = 0
     records_only = not stoch and MET.shape[2] == 0 and t > 0
+    vf = V.reshape(V.shape[0] * V.shape[1])
     for j in range(k):
         if V[V_QUIET, j] != 0.0 or W[W_LIVE, j] == 0:
             continue
@@ -69,7 +71,7 @@ def lane_slow(t, r0, k, stoch, XL, STL, SCL, shr, V, W, BK, BF, clk, xr, X, ST, 
         f = V[V_F, j]
         gn = math.sqrt(V[V_S, j])
         nst = nsteps[r]
-        if records_only and no_event(f, V[V_S, j], float(t), V, j) \
+        if records_only and no_event(f, V[V_S, j], float(t), vf, j) \
                 and float(t) == V[V_NEXT, j] and SP[r, SP_OBSERVES] == 0.0:
             # a recording step and nothing else (all lanes of a sweep record at the same
             # steps): bookkeep's trace row and counters, without its call
@@ -111,3 +113,19 @@ def lane_slow(t, r0, k, stoch, XL, STL, SCL, shr, V, W, BK, BF, clk, xr, X, ST, 
             _thresholds(j, bk, bf, rec, V, W)
         V[V_BEST, j] = bf[F_BEST]
     return stopped
+
+
+@kc.kernel
+def lane_deferred(t, j, V, W, bk, bf, ctl, ftargets, gtargets, rec, hitf, hitg):
+    """The targets lane j reached in step t, its update already done (``quiet_select``'s
+    V_QUIET 2.0: a run of the budget, not at a recording step, finite and below its divergence
+    level). For such a step the one-run bookkeeping (``loop.bookkeep``) neither stops nor
+    records a trace row: it is ``book_targets`` and ``book_thresholds``, which read f and
+    ‖∇f‖ only — not the point or the optimizer's state — so after the update they give the bits
+    they give before it."""
+    bf[F_BEST] = V[V_BEST, j]
+    book_targets(t, V[V_F, j], math.sqrt(V[V_S, j]), ctl, ftargets, gtargets, hitf, hitg, bk,
+                 bf)
+    book_thresholds(ctl, ftargets, gtargets, rec, bk, bf)
+    V[V_BEST, j] = bf[F_BEST]
+    _thresholds(j, bk, bf, rec, V, W)

@@ -23,7 +23,10 @@ the vectorised step, from per-lane values:
 For a deterministic problem of dimension 1 or 2 whose ``FG`` loops over coordinates only,
 steps 1 and 2 are one loop over the lanes instead (``runner/lane_fused.py``: ``FG``'s one-run
 body per lane, its *at form*, inlined with the norm and the test; the values stay in
-registers).
+registers). When such a chunk is also a sweep (below) without schedules, clipping or weight
+decay, and the pair's kernels have flat forms, the whole step is one loop over the lanes
+(``runner/lane_step.py``): steps 1, 2 and 4 together, the lanes that need step 3 first
+updated after it.
 
 When a chunk's runs differ only in the learning rate and the seed (a sweep; checked once per
 chunk), the update runs the optimizer's *uniform* lane forms: what depends on the shared
@@ -59,14 +62,15 @@ from optbench.optimizers.schedules import SP_WARMUP
 
 from . import loop as L
 from .lane_fused import FUSE_MAX_DIM, fused_pass, no_fused_pass
-from .lane_rows import (N_V, N_W, V_BEST, V_COEF, V_CV, V_DWD, V_F, V_LR, V_NEXT, V_NST,
-                        V_QUIET, V_S, V_WD, W_LIVE, W_SEED, W_STOPPED, quiet_select)
+from .lane_rows import (LANES, N_V, N_W, V_BEST, V_COEF, V_CV, V_DWD, V_F, V_LR, V_NEXT,
+                        V_NST, V_QUIET, V_S, V_WD, V_DEFER, W_LIVE, W_SEED,
+                        W_STOPPED, quiet_select)
 from .lane_slow import _thresholds, lane_slow
+from .lane_step import lane_steps_kernel, no_lane_steps
 from .lockstep import book_slow, chunk_clocks
-from .loop import (C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_WD, F_BEST, N_BF, N_BK,
-                   book_start, modified_grad, step_scalars)
+from .loop import (C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_STOP, C_WD, F_BEST, N_BF,
+                   N_BK, book_start, modified_grad, step_scalars)
 
-LANES = 64           # runs per chunk (the vector loop's trip count)
 LANE_MAX_DIM = 64    # beyond this a step is long enough to vectorise over coordinates
 
 
@@ -77,13 +81,14 @@ ELEML = placeholder("ELEML")
 PREPU = placeholder("PREPU")        # their uniform lane forms (runs differ in lr only)
 ELEMU = placeholder("ELEMU")
 SLOW = placeholder("SLOW")          # lane_slow bound for the pair
+FAST = placeholder("FAST")          # the whole-step loop (lane_step.py), or a stub
 CHUNK = placeholder("CHUNK")
 
 
-@template("FGL", "QPASS", "PREPL", "ELEML", "PREPU", "ELEMU", "SLOW")
+@template("FGL", "QPASS", "PREPL", "ELEML", "PREPU", "ELEMU", "SLOW", "FAST")
 def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
                gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, XL, GL, STL, SCL, HYL,
-               V, W, lw, lwi, BK, BF, clk, xr, scu, shr):
+               V, W, lw, lwi, BK, BF, clk, xr, scu, shr, scn, hy0, cnt):
     """Runs r0 … r1−1 of the batch as lanes (the module docstring has the step). XL … xr are
     the caller's scratch (lanes wide). Compiled without NRT: views cost no reference count."""
     k = r1 - r0
@@ -115,6 +120,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
         V[V_WD, j] = ctl[C_WD]
         V[V_DWD, j] = ctl[C_DWD]
         V[V_COEF, j] = 1.0
+        V[V_DEFER, j] = 0.0
         if skinds[r] != 0 or SP[r, SP_WARMUP] != 0.0 or ctl[C_CLIPN] > 0.0 \
                 or ctl[C_MAX] != 0.0:
             sched = True
@@ -143,6 +149,39 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
     # that stops is written back with lane 0's (runner/lane_slow.py)
     for s in range(N_SCALARS):
         shr[s] = 1 if LANE0 and uni and scu[s] != 0 else 0
+    # the whole step in one loop (lane_step.py): a uniform, deterministic chunk without
+    # schedules, clipping or weight decay, the step number shared
+    fast = HAS_STEP and LANE0 and uni and not stoch and not sched and not modify and not dwd \
+        and scu[SC_STEP] != 0
+    xf = XL.reshape(d * LANES)
+    gf = GL.reshape(d * LANES)
+    stf = STL.reshape(ns * d * LANES)
+    scf = SCL.reshape(N_SCALARS * LANES)
+    vf = V.reshape(N_V * LANES)
+    if fast:
+        for j in range(k):
+            SCL[SC_LR, j] = V[V_LR, j]     # fixed: no schedule
+            # a run of the budget: a target reached does not hold its update back
+            V[V_DEFER, j] = 1.0 if CTL[r0 + j, C_STOP] == 0.0 else 0.0
+        for j in range(k, LANES):          # the loop's scratch columns: lane 0's values
+            for i in range(d):
+                XL[i, j] = XL[i, 0]
+            for s in range(ns):
+                for i in range(d):
+                    STL[s, i, j] = STL[s, i, 0]
+            for s in range(N_SCALARS):
+                SCL[s, j] = SCL[s, 0]
+            for s in range(N_V):
+                V[s, j] = V[s, 0]
+            W[W_SEED, j] = W[W_SEED, 0]
+        for h in range(nh):
+            hy0[h] = HYL[h, 0]
+    if fast:
+        FAST(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
+             HITG, TRACE, MET, OUT, IOUT, r0, k, XL, STL, SCL, HYL, V, W, lw, lwi, BK, BF, clk,
+             xr, scu, shr, scn, hy0, cnt, xf, gf, stf, scf, vf)
+        chunk_clocks(r0, k, clk, BK, IOUT, TRACE)
+        return
     active = k
     t = 0
     pend = 0
@@ -150,7 +189,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
         c0 = _readcyclecounter()
         n_in = active
         # 1 and 2 fused into one loop over the lanes, for a small deterministic problem
-        nq = -1 if stoch else QPASS(t, XL, GL, V, W, data, idata, k)
+        nq = -1 if stoch else QPASS(t, XL, GL, vf, W, data, idata, k)
         fused = nq >= 0
         if not fused:
             FGL(XL, GL, data, idata, W[W_SEED], t, lw, lwi, V[V_F], k)
@@ -176,7 +215,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
                 nq += q
         elif not fused:
             for j in range(k):
-                nq += quiet_select(V[V_F, j], V[V_S, j], tf, V, j)
+                nq += quiet_select(V[V_F, j], V[V_S, j], tf, vf, j)
         # 3. the others, one by one, through the one-run bookkeeping
         stopped = 0
         if nq < k:
@@ -255,13 +294,15 @@ def _lane_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, x
               np.empty((N_W, LANES), np.int64), np.zeros((LW_ROWS, LANES)),
               np.zeros((LWI_ROWS, LANES), np.int64), np.empty((LANES, N_BK), np.int64),
               np.empty((LANES, N_BF)), np.empty(LANES, np.int64), np.empty(d),
-              np.array(SC_UNIFORM, np.int64), np.zeros(N_SCALARS, np.int64))
+              np.array(SC_UNIFORM, np.int64), np.zeros(N_SCALARS, np.int64),
+              np.empty((N_SCALARS, 1)), np.empty(max(nh, 1)), np.zeros(1, np.int64))
 
 
 LW_ROWS = 1     # rebound per pair: the lane forms' scratch rows (float, int)
 LWI_ROWS = 1
 SC_UNIFORM = (0,) * N_SCALARS   # rebound per pair: 1 for the scalars the uniform form shares
 LANE0 = True    # rebound per driver: the uniform forms keep the shared scalars on lane 0 only
+HAS_STEP = False    # rebound per driver: the pair has the whole step (lane_step.py)
 
 FG_LANES = dict(arrays=("x", "g"), scalars=("seed",), ints=("seed", "step"),
                 int_arrays=("idata",))
@@ -302,10 +343,12 @@ def _uniform_kernels(optimizer, lane0=()):
 
 
 def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX_DIM,
-                lane0: bool = True):
+                lane0: bool = True, whole_step: bool = True):
     """The lane batch driver for this (problem, optimizer) pair (SPECIAL_SIG arguments), with
-    the fused first pass where the problem's dimension is at most ``fuse_max_dim``, and
-    (``lane0``) the uniform forms keeping the shared scalars on lane 0 only."""
+    the fused first pass where the problem's dimension is at most ``fuse_max_dim``,
+    (``lane0``) the uniform forms keeping the shared scalars on lane 0 only, and
+    (``whole_step``, with ``lane0``) the whole step in one lane loop where the pair has it
+    (``lane_step.py``)."""
     fg, prep, elem = lane_kernels(problem, optimizer)
     prepu, elemu, scu = uniform_kernels(optimizer, lane0)
     rows = {k: max(1, *(f.lane_rows[k] for f in (fg, prep, elem, prepu, elemu))) for k in "fi"}
@@ -319,9 +362,19 @@ def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX
         tag += f"__fused{problem.dim}"
     if lane0:
         tag += "__lane0"
-    chunk = kc.cpu(kc.with_constants(lane_chunk, f"lane_chunk__l{int(lane0)}", LANE0=lane0),
+    fast = lane_steps_kernel(problem, optimizer, scu, prepu, slow) if whole_step and lane0 \
+        else None
+    has_step = fast is not None
+    if fast is None:     # a call (over 30 arguments: Python passes them as *args, which
+        fast = kc.cpu(no_lane_steps)    # numba's inliner refuses), never made
+
+    if has_step:
+        tag += "__step"
+    chunk = kc.cpu(kc.with_constants(lane_chunk, f"lane_chunk__l{int(lane0)}{int(has_step)}",
+                                     LANE0=lane0, HAS_STEP=has_step),
                    bind={"FGL": fg, "QPASS": qpass, "PREPL": prep, "ELEML": elem,
-                                     "PREPU": prepu, "ELEMU": elemu, "SLOW": slow},
+                                     "PREPU": prepu, "ELEMU": elemu, "SLOW": slow,
+                                     "FAST": fast},
                    name=f"lane_chunk__{tag}", inline=True)
     # the scratch sizes and the shared scalars: compile-time constants of the specialisation
     batch = kc.with_constants(_lane_batch, LW_ROWS=rows["f"], LWI_ROWS=rows["i"],

@@ -109,22 +109,10 @@ def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hit
     gn = ‖∇f(x_t)‖, dist = ‖x_t − x*‖ or NaN to compute it here). Returns True to stop.
     At a recording step a schedule that observes f (reduce-on-plateau; sp, the run's schedule
     array) sees the recorded f, before the lr of update t is set."""
+    book_targets(t, f, gn, ctl, ftargets, gtargets, hitf, hitg, bk, bf)
     fref = ctl[C_FREF]
     has_ref = not math.isnan(fref)
-    if t == 0:
-        bf[F_F0] = f
-        base = abs(f - fref) if has_ref else abs(f)
-        bf[F_DIV] = f + ctl[C_DIV] * (1.0 + base)
-    if f < bf[F_BEST]:
-        bf[F_BEST] = f
     best = bf[F_BEST]
-    if has_ref:
-        while bk[B_JF] < ftargets.shape[0] and best - fref <= ftargets[bk[B_JF]]:
-            hitf[bk[B_JF]] = t
-            bk[B_JF] += 1
-    while bk[B_JG] < gtargets.shape[0] and gn <= gtargets[bk[B_JG]]:
-        hitg[bk[B_JG]] = t
-        bk[B_JG] += 1
     stop = False
     mode = ctl[C_STOP]       # 0: run the budget, 1: stop at the last f target, 2: at gtol
     if not (math.isfinite(f) and math.isfinite(gn)) or f > bf[F_DIV]:
@@ -147,14 +135,45 @@ def bookkeep(t, f, gn, dist, x, ctl, nsteps, xstar, ftargets, gtargets, rec, hit
             bk[B_JR] += 1
             if sp[SP_OBSERVES] != 0.0:
                 _plateau_observe(sp, f, ctl[C_LR])
-    # thresholds of the next event, for the fast path of quiet_step
+    book_thresholds(ctl, ftargets, gtargets, rec, bk, bf)
+    return stop
+
+
+@njit(cache=True, inline="always", _nrt=False)
+@kernel
+def book_targets(t, f, gn, ctl, ftargets, gtargets, hitf, hitg, bk, bf):
+    """Step t's part of :func:`bookkeep` that reads f and ‖∇f‖ only: the first step's f and
+    divergence level, the best f so far, the targets reached (hit steps)."""
+    fref = ctl[C_FREF]
+    has_ref = not math.isnan(fref)
+    if t == 0:
+        bf[F_F0] = f
+        base = abs(f - fref) if has_ref else abs(f)
+        bf[F_DIV] = f + ctl[C_DIV] * (1.0 + base)
+    if f < bf[F_BEST]:
+        bf[F_BEST] = f
+    best = bf[F_BEST]
+    if has_ref:
+        while bk[B_JF] < ftargets.shape[0] and best - fref <= ftargets[bk[B_JF]]:
+            hitf[bk[B_JF]] = t
+            bk[B_JF] += 1
+    while bk[B_JG] < gtargets.shape[0] and gn <= gtargets[bk[B_JG]]:
+        hitg[bk[B_JG]] = t
+        bk[B_JG] += 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+@kernel
+def book_thresholds(ctl, ftargets, gtargets, rec, bk, bf):
+    """The thresholds of the next event, for the fast path of :func:`quiet_step`."""
+    fref = ctl[C_FREF]
+    has_ref = not math.isnan(fref)
     bf[F_FTHR] = fref + ftargets[bk[B_JF]] if has_ref and bk[B_JF] < ftargets.shape[0] else -np.inf
     gthr = gtargets[bk[B_JG]] if bk[B_JG] < gtargets.shape[0] else -1.0
-    if mode == 2.0:
+    if ctl[C_STOP] == 2.0:
         gthr = max(gthr, ctl[C_GTOL])
     bf[F_GTHR] = gthr
     bk[B_NEXTREC] = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1
-    return stop
 
 
 @njit(cache=True, inline="always", _nrt=False)

@@ -1,0 +1,250 @@
+"""The *flat* at form of a kernel: its one-run body for lane l of flat rows, for the lane
+driver's whole step (``runner/lane_step.py``).
+
+The at form (``lane_at.py``) reads ``x[i]`` as ``x[i, l]`` of a (d, lanes) array. Inside one
+loop over the lanes that also updates the optimizer's state, that is not enough for the
+compiler to vectorise: the row stride of a 2-D array is a run-time value, so it cannot prove
+that a store to one row does not overwrite another row it reads, and it gives up. The flat
+form indexes rows of flat arrays with compile-time strides — ``x[i]`` becomes
+``x[i * NL + l]``, ``st[s, i]`` becomes ``st[(s * d + i) * NL + l]`` — and the dimension is a
+constant, so every access is a constant offset from the lane.
+
+Two more rewrites serve the whole step, where a lane's update must not happen when its step
+needs bookkeeping first (a target, a recording step, a stop):
+
+* ``guard``: every store into a per-run array keeps the old value unless the lane's flag
+  ``_q_`` is set (``x[i] = v`` becomes ``x[i] = v if _q_ else x[i]``; ``x[i] -= v`` likewise),
+  a select after vectorisation, no branch;
+* ``shared``: rows of a per-run array that are the same in every lane of a uniform chunk (the
+  bias corrections of a sweep's runs that differ in the learning rate only) are read from a
+  1-D array of this step's values (``sc[SC.sqrt_bc2]`` becomes ``sc__0[SC.sqrt_bc2]``), which
+  the caller computes once; a store to one is refused here, and ``drop_shared`` leaves out the
+  top-level statements that only write such rows (the caller has run them once).
+
+Everything else is the one-run code, in the same order: a lane whose flag is set computes the
+one-run kernel's bits. What cannot be expressed raises :class:`LaneError` (the driver then keeps
+its lane-form passes).
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import inspect
+import textwrap
+
+from .lane_at import LANE, _At, _constant_locals
+from .lane_types import LaneError
+
+__all__ = ["flat_form", "GUARD"]
+GUARD = "_q_"
+_CACHE: dict = {}
+
+
+def flat_form(fn, *, dim: int, lanes: int, shapes: dict, scalars=(), shared=None,
+              guard: bool = False, drop_shared: bool = False, name: str | None = None):
+    """The flat at form of kernel ``fn`` (memoised; see the module docstring).
+
+    ``shapes`` maps each per-run array parameter to the sizes of its axes after the first
+    (``{"x": (), "st": (d,), "sc": ()}``); ``scalars``: per-run number parameters (read as
+    ``p__in[l]``); ``shared``: ``{array: rows}`` read from ``array__0`` (an extra parameter);
+    ``guard``: stores kept only where ``_q_`` (an extra parameter) is true. The result takes
+    ``fn``'s parameters, then ``array__0`` for each shared array, ``_q_`` if guarded, and the
+    lane index last."""
+    fn = getattr(fn, "py_func", fn)
+    sh = tuple(sorted((k, tuple(v)) for k, v in (shapes or {}).items()))
+    sd = None if shared is None else tuple(sorted((k, frozenset(v)) for k, v in shared.items()))
+    key = (fn, int(dim), int(lanes), sh, frozenset(scalars), sd, guard, drop_shared, name)
+    hit = _CACHE.get(key)
+    if hit is None:
+        hit = _CACHE[key] = _build(fn, int(dim), int(lanes), dict(shapes), set(scalars),
+                                   {k: set(v) for k, v in (shared or {}).items()}, guard,
+                                   drop_shared, name)
+    return hit
+
+
+class _Flat(_At):
+    def __init__(self, fn, shapes, scalars, dim, consts, lanes, shared, guard):
+        super().__init__(fn, set(shapes), scalars, dim, consts)
+        self.shapes, self.lanes, self.shared, self.guard = shapes, lanes, shared, guard
+
+    def const_row(self, e):
+        """The value of index expression ``e`` if it is a constant of the module, else None."""
+        if any(isinstance(n, ast.Name) and (n.id in self.consts or n.id == LANE)
+               for n in ast.walk(e)):
+            return None
+        try:
+            v = eval(compile(ast.Expression(e), "<row>", "eval"),  # noqa: S307
+                     dict(self.fn.__globals__))
+        except Exception:
+            return None
+        return v if isinstance(v, int) else None
+
+    def visit_Subscript(self, node):
+        v = node.value
+        if isinstance(v, ast.Attribute) or not (isinstance(v, ast.Name) and v.id in self.arrays):
+            return super().visit_Subscript(node)
+        idx = node.slice
+        elts = list(idx.elts) if isinstance(idx, ast.Tuple) else [idx]
+        if any(isinstance(e, ast.Slice) for e in elts):
+            self.fail("a slice of a per-run array")
+        trailing = self.shapes[v.id]
+        if len(elts) != 1 + len(trailing):
+            self.fail(f"{v.id!r} indexed with {len(elts)} indices")
+        elts = [self.visit(e) for e in elts]
+        if v.id in self.shared:
+            row = self.const_row(elts[0])
+            if row is None:
+                self.fail(f"a row of {v.id!r} not known when compiling")
+            if row in self.shared[v.id]:
+                if isinstance(node.ctx, ast.Store):
+                    self.fail(f"a store to the shared row {row} of {v.id!r}")
+                return ast.copy_location(ast.Subscript(ast.Name(f"{v.id}__0", ast.Load()),
+                                                       elts[0], node.ctx), node)
+        flat = elts[0]
+        for e, n in zip(elts[1:], trailing):
+            flat = ast.BinOp(ast.BinOp(flat, ast.Mult(), ast.Constant(int(n))), ast.Add(), e)
+        flat = ast.BinOp(ast.BinOp(flat, ast.Mult(), ast.Constant(self.lanes)), ast.Add(),
+                         ast.Name(LANE, ast.Load()))
+        return ast.copy_location(ast.Subscript(ast.Name(v.id, ast.Load()), flat, node.ctx), node)
+
+    def _is_array_target(self, t):
+        return isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) \
+            and t.value.id in self.arrays
+
+    def visit_Assign(self, node):
+        if not any(self._is_array_target(t) for t in node.targets):
+            return self.generic_visit(node)
+        if len(node.targets) != 1:
+            self.fail("a chained store to a per-run array")
+        value = self.visit(node.value)
+        return self._store(node, self.visit(node.targets[0]), value)
+
+    def visit_AugAssign(self, node):
+        if not self._is_array_target(node.target):
+            return self.generic_visit(node)
+        value = self.visit(node.value)
+        target = self.visit(node.target)
+        return self._store(node, target, ast.BinOp(self._load(target), node.op, value))
+
+    def _store(self, node, target, value):
+        """``target = value``; guarded, the old value and the new one are computed first, so
+        that the select has no load in its arms (a load under a condition would be a masked
+        gather after vectorisation)."""
+        if not self.guard:
+            return ast.copy_location(ast.Assign(targets=[target], value=value), node)
+        self.n_tmp = getattr(self, "n_tmp", 0) + 1
+        old, new = f"_o{self.n_tmp}_", f"_v{self.n_tmp}_"
+        out = [ast.Assign(targets=[ast.Name(old, ast.Store())], value=self._load(target)),
+               ast.Assign(targets=[ast.Name(new, ast.Store())], value=value),
+               ast.Assign(targets=[target], value=ast.IfExp(
+                   test=ast.Name(GUARD, ast.Load()), body=ast.Name(new, ast.Load()),
+                   orelse=ast.Name(old, ast.Load())))]
+        return [ast.copy_location(a, node) for a in out]
+
+    @staticmethod
+    def _load(target):
+        t = copy.deepcopy(target)
+        t.ctx = ast.Load()
+        return t
+
+
+def _writes(stmt, arr: str, row_of) -> tuple[set, bool]:
+    """(rows of ``arr`` that ``stmt`` stores to, whether it stores anything else)."""
+    rows, other = set(), False
+    for n in ast.walk(stmt):
+        tgts = n.targets if isinstance(n, ast.Assign) else \
+            [n.target] if isinstance(n, (ast.AugAssign, ast.For)) else []
+        for t in tgts:
+            if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) \
+                    and t.value.id == arr:
+                idx = t.slice
+                r = row_of(idx.elts[0] if isinstance(idx, ast.Tuple) else idx)
+                if r is None:
+                    other = True
+                rows.add(r)
+            else:
+                other = True
+    return rows, other
+
+
+def _reads(stmt, arr: str, row_of) -> set:
+    out = set()
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Load) \
+                and isinstance(n.value, ast.Name) and n.value.id == arr:
+            idx = n.slice
+            out.add(row_of(idx.elts[0] if isinstance(idx, ast.Tuple) else idx))
+    return out
+
+
+def _drop_shared(fn, body, shared, tr):
+    """The top-level statements of ``body`` less those that only store to shared rows. A
+    statement that stores to shared and other rows, or a kept statement that reads a shared
+    row a later left-out statement writes (it would need the old value), cannot be split."""
+    keep, dropped = [], []
+    for k, s in enumerate(body):
+        hit = False
+        for arr, rows in shared.items():
+            w, other = _writes(s, arr, tr.const_row)
+            if w & rows:
+                if other or not w <= rows:
+                    raise LaneError(f"{fn.__qualname__}: a statement stores to shared and "
+                                    "per-lane values (no flat form)")
+                hit = True
+        (dropped if hit else keep).append((k, s))
+    for k, s in keep:
+        for arr, rows in shared.items():
+            later = set().union(*(_writes(d, arr, tr.const_row)[0] for j, d in dropped
+                                  if j > k)) if dropped else set()
+            if _reads(s, arr, tr.const_row) & rows & later:
+                raise LaneError(f"{fn.__qualname__}: reads a shared value before it is "
+                                "written (no flat form)")
+    return [s for _, s in keep]
+
+
+def _build(fn, dim, lanes, shapes, scalars, shared, guard, drop_shared, name):
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    node = tree.body[0]
+    if not isinstance(node, ast.FunctionDef) or node.args.vararg or node.args.kwarg \
+            or node.args.kwonlyargs:
+        raise LaneError(f"{fn.__qualname__}: not a plain kernel function (no flat form)")
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    for s in body:
+        for n in ast.walk(s):
+            if isinstance(n, (ast.Yield, ast.Global, ast.Nonlocal, ast.Lambda, ast.FunctionDef,
+                              ast.With, ast.Try, ast.Break, ast.Continue)):
+                raise LaneError(f"{fn.__qualname__}: {type(n).__name__.lower()} (no flat form)")
+        if s is not body[-1] and any(isinstance(n, ast.Return) for n in ast.walk(s)):
+            raise LaneError(f"{fn.__qualname__}: an early return (no flat form)")
+    tr = _Flat(fn, shapes, scalars, dim, _constant_locals(body, set(shapes)), lanes, shared,
+               guard)
+    if drop_shared:
+        body = _drop_shared(fn, body, shared, tr)
+    body = [tr.visit(s) for s in body]
+    body = [x for s in body for x in (s if isinstance(s, list) else [s])]
+    params = [a.arg for a in node.args.args]
+    args = [ast.arg(f"{p}__in" if p in scalars else p) for p in params]
+    args += [ast.arg(f"{a}__0") for a in sorted(shared)]
+    args += [ast.arg(GUARD)] if guard else []
+    args += [ast.arg(LANE)]
+    fname = name or f"{fn.__name__}__flat{dim}"
+    fdef = ast.FunctionDef(name=fname, args=ast.arguments(
+        posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+        defaults=[]), body=body or [ast.Pass()], decorator_list=[], returns=None)
+    # the name carries a hash of the generated source (numba's disk cache keys by name)
+    digest = hashlib.sha1(ast.unparse(ast.fix_missing_locations(
+        ast.Module(body=[fdef], type_ignores=[]))).encode()).hexdigest()[:8]
+    fdef.name = f"{fname}_{digest}"
+    mod = ast.fix_missing_locations(ast.Module(body=[fdef], type_ignores=[]))
+    ast.increment_lineno(mod, fn.__code__.co_firstlineno - 1)
+    ns = dict(fn.__globals__)
+    exec(compile(mod, inspect.getsourcefile(fn), "exec"), ns)  # noqa: S102
+    out = ns[fdef.name]
+    out.__qualname__ = fdef.name
+    out.__module__ = fn.__module__
+    out._optbench_kernel = True
+    out.flat_source = ast.unparse(mod)
+    return out

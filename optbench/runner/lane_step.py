@@ -1,0 +1,199 @@
+"""The lane driver's whole step in one loop over the lanes, for sweeps of small problems.
+
+The lane driver (``runner/lanes.py``) steps a chunk of runs as several passes over the lanes:
+``FG``, the norm and the quiet test (fused for d ≤ 2, ``lane_fused.py``), then the learning
+rates, then the optimizer's ``PREP`` and one ``ELEM`` pass per coordinate. Each pass loads and
+stores its rows again, and the passes run one after another, so the divisions and square roots
+of the update never overlap the loads and stores of the gradient. When a chunk is *uniform* (its
+runs differ in the learning rate and the seed only: a sweep), deterministic, without schedules,
+clipping or weight decay, and its problem's ``FG`` has an at form at d ≤ ``STEP_MAX_DIM``, the
+driver calls :func:`lane_step` instead: one loop over the lanes doing, for each lane,
+
+1. ``FG``'s one-run body (its flat at form, ``kernels/lane_flat.py``), the squared norm and the
+   quiet test (``lane_rows.quiet_select``);
+2. the per-lane statements of ``PREP`` (the step size from the lane's learning rate) and
+   ``ELEM`` for every coordinate, their stores *guarded* by the lane's quiet flag: a lane whose
+   step needs bookkeeping (a target, a recording step, a stop) keeps its point and state.
+
+The values ``PREP`` computes from the shared scalars alone (bias corrections) are computed
+once per step, before the loop, into a scratch column (the uniform lane form of ``PREP`` run on
+one lane) and read there as constants; they replace lane 0's values after the bookkeeping, so a
+run that stops in this step is written back with the scalars it stopped with. The lanes that
+were not quiet go through the one-run bookkeeping (``lane_slow.py``); those that go on get their
+update from a second call, ``redo`` (flag ``V_REDO``), whose ``FG`` gives the same bits.
+
+Each lane does the one-run loop's operations in its order: results are bit-identical (tested
+for every coordinate-wise optimizer with targets, divergence and traces). Compiled with the
+``noalias`` promise (the lane scratch arrays are distinct allocations), which with the flat
+strides lets the compiler vectorise the loop; called once per step, not inlined.
+"""
+from __future__ import annotations
+
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+from optbench.kernels import compile as kc
+from optbench.kernels.clock import _readcyclecounter
+from optbench.kernels.compile import placeholder, template
+from optbench.kernels.lane_flat import flat_form
+from optbench.kernels.lanes import LaneError
+from optbench.kernels.slots import N_SCALARS, SC_STEP
+
+from .lane_rows import LANES, V_F, V_QUIET, V_REDO, W_LIVE, W_SEED, W_STOPPED, quiet_select
+from .lane_slow import lane_deferred
+
+STEP_MAX_DIM = 2     # the unrolled body; as lane_fused.FUSE_MAX_DIM
+assert LANES <= 64   # a lane's bit in one int64
+DIM = 1              # rebound per dimension (a compile-time constant of the specialisation)
+FGF = placeholder("FGF")        # the problem's FG, flat at form
+PREPV = placeholder("PREPV")    # PREP's per-lane statements, flat at form, guarded
+ELEMF = placeholder("ELEMF")    # ELEM, flat at form, guarded
+STEP = placeholder("STEP")      # lane_step bound for the pair (compiled apart: noalias)
+PREPU = placeholder("PREPU")    # the optimizer's uniform PREP, lane form
+SLOW = placeholder("SLOW")      # lane_slow bound for the pair
+
+
+@template("FGF", "PREPV", "ELEMF")
+def lane_step(t, XL, GL, STL, SCL, hy0, scn, V, seeds, data, idata, k, redo, cnt):
+    """One step of lanes 0 … k−1 (the module docstring): the arrays flat, ``hy0`` the chunk's
+    hyperparameters, ``scn`` this step's shared scalars. Returns how many lanes were updated,
+    and sets ``cnt[0]`` to how many of them have targets to record (``quiet_select``); with
+    ``redo``, updates the lanes flagged ``V_REDO`` instead. The loop runs over all LANES
+    columns (a constant trip count: the compiler then knows the rows' accesses apart); those
+    from k on are scratch, counted nowhere."""
+    nq = 0
+    nd = 0
+    tf = float(t)
+    for j in range(LANES):
+        f = FGF(XL, GL, data, idata, seeds, t, j)
+        s = GL[j] * GL[j]
+        for i in range(1, DIM):
+            s += GL[i * LANES + j] * GL[i * LANES + j]
+        ev = False
+        if redo:
+            q = V[V_REDO * LANES + j] != 0.0
+        else:
+            q = quiet_select(f, s, tf, V, j) != 0
+            ev = V[V_QUIET * LANES + j] == 2.0
+        PREPV(SCL, hy0, scn, q, j)
+        for i in range(DIM):
+            ELEMF(XL, GL[i * LANES + j], STL, SCL, hy0, i, scn, q, j)
+        real = j < k
+        nq += 1 if q and real else 0
+        nd += 1 if ev and real else 0
+    cnt[0] = nd
+    return nq
+
+
+@template("STEP", "PREPU", "SLOW")
+def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
+               HITG, TRACE, MET, OUT, IOUT, r0, k, XL, STL, SCL, HYL, V, W, lw, lwi, BK, BF,
+               clk, xr, scu, shr, scn, hy0, cnt, xf, gf, stf, scf, vf):
+    """The steps of a chunk in the whole-step form, until its last lane stops (the module
+    docstring; the arguments are ``lanes.lane_chunk``'s, ``xf`` … ``vf`` its scratch flat).
+
+    Time: the step's cycles (one counter read per step) are pending until the set of live
+    lanes changes or a lane's clock is read (the bookkeeping stamps traces with it); then
+    each live lane gets an equal share of them."""
+    active = k
+    t = 0
+    cyc = 0
+    scn1 = scn.reshape(N_SCALARS)
+    seeds = W[W_SEED]
+    c0 = _readcyclecounter()
+    while active > 0:
+        n_in = active
+        # this step's shared scalars: lane 0's, advanced by PREP's shared statements
+        for s in range(N_SCALARS):
+            scn[s, 0] = SCL[s, 0]
+        scn[SC_STEP, 0] = t + 1.0
+        PREPU(scn, HYL, lw, lwi, V[V_F], 1)
+        nq = STEP(t, xf, gf, stf, scf, hy0, scn1, vf, seeds, data, idata, k, False, cnt)
+        if cnt[0] > 0:     # targets reached by lanes already updated: their bits, then
+            m = 0          # each lane by its bit (a vector pass, not a branch per lane)
+            for j in range(LANES):
+                m |= (1 << j) if vf[V_QUIET * LANES + j] == 2.0 and j < k else 0
+            while m != 0:
+                j = trailing_zeros(m)
+                m &= m - 1
+                r = r0 + j
+                lane_deferred(t, j, V, W, BK[j], BF[j], CTL[r], ftargets, gtargets, rec,
+                              HITF[r], HITG[r])
+        stopped = 0
+        if nq < k:
+            c1 = _readcyclecounter()    # the lanes' clocks up to date: the bookkeeping reads
+            cyc += c1 - c0
+            c0 = c1
+            share = cyc // n_in
+            for j in range(k):
+                clk[j] += share if W[W_LIVE, j] != 0 else 0
+            cyc = 0
+            stopped = SLOW(t, r0, k, False, XL, STL, SCL, shr, V, W, BK, BF, clk, xr, X, ST,
+                           SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec,
+                           HITF, HITG, TRACE, MET, OUT, IOUT)
+            active -= stopped
+        for s in range(N_SCALARS):      # after the bookkeeping: a run that stopped keeps
+            if scu[s] != 0:             # the scalars of the step it stopped in
+                SCL[s, 0] = scn[s, 0]
+        if nq < k:      # the lanes that went through the bookkeeping and go on
+            nr = 0
+            for j in range(k):
+                r = V[V_QUIET, j] == 0.0 and W[W_LIVE, j] != 0
+                V[V_REDO, j] = 1.0 if r else 0.0
+                nr += 1 if r else 0
+            if nr > 0:
+                STEP(t, xf, gf, stf, scf, hy0, scn1, vf, seeds, data, idata, k, True, cnt)
+        c1 = _readcyclecounter()
+        cyc += c1 - c0
+        c0 = c1
+        if stopped > 0:       # lanes that stopped in this step had their share of it
+            share = cyc // n_in
+            for j in range(k):
+                if W[W_LIVE, j] != 0 or W[W_STOPPED, j] != 0:
+                    clk[j] += share
+                W[W_STOPPED, j] = 0
+            cyc = 0
+        t += 1
+
+
+@kc.kernel
+def no_lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
+                  HITG, TRACE, MET, OUT, IOUT, r0, k, XL, STL, SCL, HYL, V, W, lw, lwi, BK, BF,
+                  clk, xr, scu, shr, scn, hy0, cnt, xf, gf, stf, scf, vf):
+    """For a pair without the whole step (never called: the driver's HAS_STEP is False)."""
+    return
+
+
+def step_forms(problem, optimizer, scu, max_dim: int = STEP_MAX_DIM):
+    """The flat at forms of the pair's FG, PREP (per-lane statements) and ELEM for the whole
+    step, or None (above ``max_dim``, or a kernel the rewrite cannot express). ``scu``: the
+    uniform forms' shared scalar rows (``lanes.uniform_kernels``)."""
+    d = problem.dim
+    if d > max_dim or problem.stochastic or not any(scu):
+        return None
+    shared = {"sc": {s for s in range(N_SCALARS) if scu[s]}}
+    try:
+        fg = flat_form(problem.FG, dim=d, lanes=LANES, shapes={"x": (), "g": ()},
+                       scalars=("seed",))
+        prep = flat_form(optimizer.PREP, dim=d, lanes=LANES, shapes={"sc": ()},
+                         shared=shared, guard=True, drop_shared=True)
+        elem = flat_form(optimizer.ELEM, dim=d, lanes=LANES,
+                         shapes={"x": (), "st": (d,), "sc": ()}, shared=shared, guard=True)
+    except LaneError:
+        return None
+    return fg, prep, elem
+
+
+def lane_steps_kernel(problem, optimizer, scu, prepu, slow, max_dim: int = STEP_MAX_DIM):
+    """The whole-step loop for the pair (``prepu``: its uniform PREP lane form, ``slow``: its
+    compiled ``lane_slow``), or None where it has none."""
+    forms = step_forms(problem, optimizer, scu, max_dim)
+    if forms is None:
+        return None
+    fg, prep, elem = forms
+    d = problem.dim
+    tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}__d{d}"
+    step = kc.cpu(kc.with_constants(lane_step, f"lane_step__d{d}", DIM=d),
+                  bind={"FGF": fg, "PREPV": prep, "ELEMF": elem}, name=f"lane_step__{tag}",
+                  inline=True, noalias=True)
+    return kc.cpu(lane_steps, bind={"STEP": step, "PREPU": prepu, "SLOW": slow},
+                  name=f"lane_steps__{tag}", inline=True)

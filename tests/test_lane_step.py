@@ -1,0 +1,153 @@
+"""The lane driver's whole step (optbench/runner/lane_step.py) and the flat at forms it is
+built from (optbench/kernels/lane_flat.py). Kernel level: the flat forms compute the one-run
+kernel's bits, and a guarded store keeps the old value when the lane's flag is off. Driver
+level: a sweep in the whole step gives the generic loop's tables bit for bit, with targets
+reached by runs of the budget (recorded after their update), target stops and divergence
+(bookkeeping first, then the update), traces, and a chunk shorter than LANES."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import optbench as ob
+from optbench import optimizers as O
+from optbench.kernels import compile as kc
+from optbench.kernels.lane_flat import flat_form
+from optbench.kernels.lanes import LaneError
+from optbench.kernels.slots import N_SCALARS
+from optbench.runner.lane_step import STEP_MAX_DIM, step_forms
+from optbench.runner.lanes import LANES, lane_driver, uniform_kernels
+from optbench.runner.spec import RunSpec
+
+from test_lanes import NL, _same_results
+
+FG_SHAPES = {"x": (), "g": ()}
+
+
+def _forms(name, prob="rosenbrock"):
+    o = O.make(name)
+    return step_forms(ob.problem(prob), o, uniform_kernels(o)[2])
+
+
+# the whole step's optimizers: every coordinate-wise one whose PREP splits into shared and
+# per-lane statements (the rest keep the lane driver's passes)
+WHOLE = ["adabelief", "adadelta", "adagrad", "adam", "adamax", "adamw", "adan", "ademamix",
+         "adopt", "amsgrad", "gd", "lion", "madgrad", "momentum", "nesterov", "radam",
+         "rmsprop", "rprop", "sgd"]
+
+
+def test_the_sweep_optimizers_have_the_whole_step_and_the_rest_say_why_not():
+    assert [n for n in WHOLE if _forms(n) is None] == []
+    # PREP statements that mix shared and per-lane values, or read a shared value before
+    # PREP writes it: the lane driver's passes, which the other tests cover
+    assert _forms("nadam") is None and _forms("yogi") is None
+    assert _forms("adam", "noisy-rosenbrock") is None            # noise: the lane forms
+    assert step_forms(ob.problem("rosenbrock", dim=STEP_MAX_DIM + 1), O.make("adam"),
+                      uniform_kernels(O.make("adam"))[2]) is None
+    name = lane_driver(ob.problem("rosenbrock"), O.make("adam"), True).py_func.__qualname__
+    assert "__step" in name
+
+
+def test_flat_form_of_fg_is_the_one_run_kernel_bit_for_bit():
+    for pname in ("rosenbrock", "himmelblau", "beale"):
+        prob = ob.problem(pname)
+        d = prob.dim
+        fgf = kc.cpu(flat_form(prob.FG, dim=d, lanes=NL, shapes=FG_SHAPES, scalars=("seed",)))
+        fg_1 = kc.cpu(prob.FG)
+        rng = np.random.default_rng(3)
+        X = rng.uniform(-2, 2, (NL, d))
+        xl = np.ascontiguousarray(X.T).reshape(-1)
+        gl = np.full(d * NL, np.nan)
+        seeds = np.arange(NL, dtype=np.int64)
+        for j in range(NL):
+            f = fgf(xl, gl, prob.data, prob.idata, seeds, 5, j)
+            g = np.empty(d)
+            assert f == fg_1(X[j].copy(), g, prob.data, prob.idata, seeds[j], 5), pname
+            assert np.array_equal(gl.reshape(d, NL)[:, j], g), pname
+
+
+@pytest.mark.parametrize("name", ["adam", "amsgrad", "rmsprop", "lion", "adagrad"])
+def test_guarded_update_is_the_one_run_update_or_nothing(name):
+    """ELEM's flat form with the flag on gives the one-run kernel's bits (its shared scalar
+    rows read from the step's column), with the flag off leaves x and the state untouched."""
+    o = O.make(name)
+    d, ns = 2, max(1, o.n_state())
+    scu = uniform_kernels(o)[2]
+    shared = {s for s in range(N_SCALARS) if scu[s]}
+    elem = kc.cpu(flat_form(o.ELEM, dim=d, lanes=NL, shapes={"x": (), "st": (d,), "sc": ()},
+                            shared={"sc": shared}, guard=True))
+    elem_1 = kc.cpu(o.ELEM)
+    rng = np.random.default_rng(7)
+    st0, sc0 = o.init_state(d)
+    sc0 = sc0.copy()
+    sc0[1:] = np.where(sc0[1:] == 0.0, 0.3, sc0[1:])   # non-trivial scalars
+    hy = o.hyper_array()
+    X = rng.uniform(-1, 1, (NL, d))
+    ST = np.abs(rng.normal(size=(NL, ns, d))) * 0.1
+    G = rng.normal(size=(NL, d))
+    xl = np.ascontiguousarray(X.T).reshape(-1)
+    stl = np.ascontiguousarray(ST.transpose(1, 2, 0)).reshape(-1)
+    scl = np.repeat(sc0[:, None], NL, axis=1).reshape(-1)
+    for j in range(NL):
+        for q in (False, True):
+            x1, s1 = xl.copy(), stl.copy()
+            for i in range(d):
+                elem(x1, G[j, i], s1, scl, hy, i, sc0, q, j)
+            if not q:
+                assert np.array_equal(x1, xl) and np.array_equal(s1, stl)
+                continue
+            xo, so = X[j].copy(), ST[j].copy()
+            for i in range(d):
+                elem_1(xo, G[j, i], so, sc0.copy(), hy, i)
+            assert np.array_equal(x1.reshape(d, NL)[:, j], xo), (name, j)
+            assert np.array_equal(s1.reshape(ns, d, NL)[:, :, j], so), (name, j)
+
+
+def test_flat_form_refuses_a_shared_store_and_an_unknown_row():
+    def store_shared(sc, hy):
+        sc[1] = sc[1] * 2.0
+
+    def unknown_row(sc, hy):
+        k = int(hy[0])
+        sc[0] = sc[k]
+
+    with pytest.raises(LaneError, match="shared row"):
+        flat_form(store_shared, dim=2, lanes=NL, shapes={"sc": ()}, shared={"sc": {1}})
+    with pytest.raises(LaneError, match="not known"):
+        flat_form(unknown_row, dim=2, lanes=NL, shapes={"sc": ()}, shared={"sc": {1}})
+
+
+# one of each kind of update (moments, a branch on a hyperparameter, signs, per-coordinate
+# step sizes, momentum): each pair compiles its own driver, so not all of WHOLE
+SWEEP = ["adam", "amsgrad", "lion", "rmsprop", "adagrad", "nesterov", "adan", "rprop"]
+
+
+@pytest.mark.parametrize("name", SWEEP)
+def test_whole_step_sweep_bit_for_bit(name):
+    """One batch, uniform chunks (runs differ in lr and seed only): runs of the budget with
+    a target ladder (targets recorded after the update), runs that stop at their last target,
+    a divergent learning rate, a log-spaced trace, 2·LANES + 5 runs (a short last chunk)."""
+    prob = ob.problem("rosenbrock", start="random")
+    base = {"rprop": 1e-3, "lion": 3e-4, "adagrad": 0.1, "nesterov": 1e-5}.get(name, 3e-3)
+    specs = []
+    for s in range(2 * LANES + 5):
+        lr = base * (10.0 ** (s % 3)) if s % 11 else 1e6
+        stop = "budget" if s % 2 else "target"
+        specs.append(RunSpec.make(prob, ob.optimizer(name, lr=lr), seed=s, steps=500,
+                                  stop=stop, targets=[10.0, 1.0, 0.1, 1e-2, 1e-4],
+                                  record="log"))
+    got = _same_results(specs)
+    budget = got.runs[got.runs.stop == "budget"]
+    assert budget.hit_step.map(lambda h: int((np.asarray(h) >= 0).sum())).sum() > 0
+    # rprop's steps are bounded (its largest step size), whatever the lr: no divergence
+    assert {"budget", "diverged"} - ({"diverged"} if name == "rprop" else set()) \
+        <= set(got.runs.status)
+
+
+def test_one_dimensional_problem_in_the_whole_step_bit_for_bit():
+    prob = ob.problem("x-plus-sin", start="random")
+    assert prob.dim == 1 and _forms("adam", "x-plus-sin") is not None
+    specs = [RunSpec.make(prob, ob.optimizer("adam", lr=lr), seed=s, steps=300,
+                          stop="budget", targets=[1.0, 1e-2, 1e-4], record="log")
+             for s in range(LANES + 9) for lr in (1e-2,)]
+    _same_results(specs)
