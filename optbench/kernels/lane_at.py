@@ -166,12 +166,21 @@ def _build(fn, arrays, scalars, dim, name):
     at = _At(fn, arrays, scalars, dim, _constant_locals(body, arrays))
     body = [at.visit(s) for s in body]
     params = [a.arg for a in node.args.args]
-    args = [ast.arg(f"{p}__in" if p in scalars else p) for p in params] + [ast.arg(LANE)]
-    fname = name or f"{fn.__name__}__at{dim}"
+    args = [f"{p}__in" if p in scalars else p for p in params] + [LANE]
+    out = emit(fn, name or f"{fn.__name__}__at{dim}", args, body)
+    out.at_dim = dim
+    out.at_source = out.source
+    return out
+
+
+def emit(fn, fname: str, args: list, body: list):
+    """Compile the function ``fname(*args)`` with ``body`` (statements rewritten from kernel
+    ``fn``) in ``fn``'s globals, its name suffixed with a hash of its source (numba's disk
+    cache keys entries by name), marked a kernel; its source in ``.source``."""
     fdef = ast.FunctionDef(name=fname, args=ast.arguments(
-        posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-        defaults=[]), body=body or [ast.Pass()], decorator_list=[], returns=None)
-    # the name carries a hash of the generated source (numba's disk cache keys by name)
+        posonlyargs=[], args=[ast.arg(a) for a in args], vararg=None, kwonlyargs=[],
+        kw_defaults=[], kwarg=None, defaults=[]), body=body or [ast.Pass()],
+        decorator_list=[], returns=None)
     digest = hashlib.sha1(ast.unparse(ast.fix_missing_locations(
         ast.Module(body=[fdef], type_ignores=[]))).encode()).hexdigest()[:8]
     fdef.name = f"{fname}_{digest}"
@@ -183,6 +192,5 @@ def _build(fn, arrays, scalars, dim, name):
     out.__qualname__ = fdef.name
     out.__module__ = fn.__module__
     out._optbench_kernel = True
-    out.at_dim = dim
-    out.at_source = ast.unparse(mod)
+    out.source = ast.unparse(mod)
     return out

@@ -29,11 +29,10 @@ from __future__ import annotations
 
 import ast
 import copy
-import hashlib
 import inspect
 import textwrap
 
-from .lane_at import LANE, _At, _constant_locals
+from .lane_at import LANE, _At, _constant_locals, emit
 from .lane_types import LaneError
 
 __all__ = ["flat_form", "GUARD"]
@@ -226,25 +225,8 @@ def _build(fn, dim, lanes, shapes, scalars, shared, guard, drop_shared, name):
     body = [tr.visit(s) for s in body]
     body = [x for s in body for x in (s if isinstance(s, list) else [s])]
     params = [a.arg for a in node.args.args]
-    args = [ast.arg(f"{p}__in" if p in scalars else p) for p in params]
-    args += [ast.arg(f"{a}__0") for a in sorted(shared)]
-    args += [ast.arg(GUARD)] if guard else []
-    args += [ast.arg(LANE)]
-    fname = name or f"{fn.__name__}__flat{dim}"
-    fdef = ast.FunctionDef(name=fname, args=ast.arguments(
-        posonlyargs=[], args=args, vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
-        defaults=[]), body=body or [ast.Pass()], decorator_list=[], returns=None)
-    # the name carries a hash of the generated source (numba's disk cache keys by name)
-    digest = hashlib.sha1(ast.unparse(ast.fix_missing_locations(
-        ast.Module(body=[fdef], type_ignores=[]))).encode()).hexdigest()[:8]
-    fdef.name = f"{fname}_{digest}"
-    mod = ast.fix_missing_locations(ast.Module(body=[fdef], type_ignores=[]))
-    ast.increment_lineno(mod, fn.__code__.co_firstlineno - 1)
-    ns = dict(fn.__globals__)
-    exec(compile(mod, inspect.getsourcefile(fn), "exec"), ns)  # noqa: S102
-    out = ns[fdef.name]
-    out.__qualname__ = fdef.name
-    out.__module__ = fn.__module__
-    out._optbench_kernel = True
-    out.flat_source = ast.unparse(mod)
+    args = [f"{p}__in" if p in scalars else p for p in params]
+    args += [f"{a}__0" for a in sorted(shared)] + ([GUARD] if guard else []) + [LANE]
+    out = emit(fn, name or f"{fn.__name__}__flat{dim}", args, body)
+    out.flat_source = out.source
     return out
