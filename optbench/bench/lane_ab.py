@@ -130,17 +130,19 @@ def lane0(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8)
             "same_bits": _same(outs["lane0"], outs["copied"])}
 
 
-WHOLE_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam", "amsgrad", "lion", "adan")
+WHOLE_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam", "amsgrad", "lion", "adopt",
+                    "adan")
 
 
-def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
+def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8,
+          problem: dict = PROBLEMS[0]) -> dict:
     """The runner's driver (the whole step, where the pair has it) against the same driver
-    with the passes, ``optimizer`` × 2-D Rosenbrock, alternating: ns of thread time per
+    with the passes, ``optimizer`` × ``problem``, alternating: ns of thread time per
     run-step, best of ``rounds``, and whether the bits agree."""
     from optbench.runner.lane_step import step_forms
     from optbench.runner.lanes import lane_driver, uniform_kernels
 
-    sweep = _sweep(PROBLEMS[0], seeds, steps, optimizer=optimizer)
+    sweep = _sweep(problem, seeds, steps, optimizer=optimizer)
     prob, opt = sweep[1], sweep[2][0]
     drivers = {"whole": lane_driver(prob, opt, parallel=False),
                "passes": lane_driver(prob, opt, parallel=False, whole_step=False)}
@@ -150,7 +152,8 @@ def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8)
         for k, drv in drivers.items():
             ns, outs[k] = _time(drv, sweep)
             best[k] = min(best[k], ns)
-    return {"optimizer": optimizer, "whole_ns": best["whole"], "passes_ns": best["passes"],
+    return {"optimizer": optimizer, "problem": problem["problem"], "dim": prob.dim,
+            "whole_ns": best["whole"], "passes_ns": best["passes"],
             "used": step_forms(prob, opt, uniform_kernels(opt)[2]) is not None,
             "same_bits": _same(outs["whole"], outs["passes"])}
 
@@ -160,10 +163,13 @@ def run(quick: bool = False) -> dict:
     probs = PROBLEMS[:1] if quick else PROBLEMS
     opts = LANE0_OPTIMIZERS[2:3] if quick else LANE0_OPTIMIZERS
     wopts = WHOLE_OPTIMIZERS[4:5] if quick else WHOLE_OPTIMIZERS
+    # Adam on the problems of d <= 2 (the whole step's limit)
+    wprobs = () if quick else [p for p in PROBLEMS[1:6]]
     return {"rows": [ab(p, seeds, steps, rounds) for p in probs],
             "recording": recording(seeds, steps, rounds),
             "lane0": [lane0(o, seeds, steps, rounds) for o in opts],
-            "whole": [whole(o, seeds, steps, rounds) for o in wopts], "quick": quick}
+            "whole": [whole(o, seeds, steps, rounds) for o in wopts]
+            + [whole("adam", seeds, steps, rounds, p) for p in wprobs], "quick": quick}
 
 
 def _used(r: dict) -> str:
@@ -198,14 +204,16 @@ def to_markdown(res: dict) -> str:
     for r in res.get("lane0", []):
         lines.append(f"| {r['optimizer']} | {r['lane0_ns']:.2f} | {r['copied_ns']:.2f} | "
                      f"{r['lane0_ns'] / r['copied_ns']:.2f} | {r['same_bits']} |")
-    lines += ["", "The whole step (2-D Rosenbrock, the runner's driver, one loop over the lanes "
-              "per step, `runner/lane_step.py`, against the same driver with its passes; the "
-              "51-target ladder, targets of the budget's runs recorded after the update; ns "
-              "per run-step):", "",
-              "| optimizer | whole step (ns) | passes (ns) | ratio | whole step used | "
-              "same bits |", "|---|---|---|---|---|---|"]
+    lines += ["", "The whole step (the runner's driver, one loop over the lanes per step, "
+              "`runner/lane_step.py`, against the same driver with its passes; the 51-target "
+              "ladder, targets of the budget's runs recorded after the update; ns per "
+              "run-step; where it is not used, both columns are the passes: a per-lane libm "
+              "call, `lane_step.VECTOR_CALLS`):", "",
+              "| optimizer | problem | whole step (ns) | passes (ns) | ratio | whole step used | "
+              "same bits |", "|---|---|---|---|---|---|---|"]
     for r in res.get("whole", []):
-        lines.append(f"| {r['optimizer']} | {r['whole_ns']:.2f} | {r['passes_ns']:.2f} | "
+        lines.append(f"| {r['optimizer']} | {r.get('problem', 'rosenbrock')} | "
+                     f"{r['whole_ns']:.2f} | {r['passes_ns']:.2f} | "
                      f"{r['whole_ns'] / r['passes_ns']:.2f} | {r['used']} | "
                      f"{r['same_bits']} |")
     return "\n".join(lines) + "\n"

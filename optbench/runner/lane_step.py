@@ -29,6 +29,10 @@ strides lets the compiler vectorise the loop; called once per step, not inlined.
 """
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
+
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from optbench.kernels import compile as kc
@@ -163,10 +167,43 @@ def no_lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtar
     return
 
 
+# calls the compiler turns into vector instructions; any other (``math.pow``, ``exp``, ``sin``:
+# libm calls, one lane at a time) makes the whole step a scalar loop, which can be slower than
+# the passes, which keep it to one of their loops (measured: adan 1.38x the passes' time on
+# Rosenbrock, Adam on x + sin x 1.10x; Adam on Ackley 0.86x, but one rule for all)
+VECTOR_CALLS = {"sqrt", "fabs", "copysign", "abs", "min", "max", "float", "int", "range"}
+
+
+def vectorises(fn, seen=None) -> bool:
+    """Whether kernel ``fn`` (or a flat form: its statements for each lane) and the kernels
+    it calls call nothing but ``VECTOR_CALLS``."""
+    fn = getattr(fn, "py_func", fn)
+    seen = set() if seen is None else seen
+    if fn in seen:
+        return True
+    seen.add(fn)
+    src = getattr(fn, "flat_source", None) or textwrap.dedent(inspect.getsource(fn))
+    for n in ast.walk(ast.parse(src)):
+        if not isinstance(n, ast.Call):
+            continue
+        f = n.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", None)
+        if name in VECTOR_CALLS:
+            continue
+        callee = fn.__globals__.get(name) if isinstance(f, ast.Name) else None
+        if callee is None or not getattr(getattr(callee, "py_func", callee),
+                                         "_optbench_kernel", False):
+            return False
+        if not vectorises(callee, seen):
+            return False
+    return True
+
+
 def step_forms(problem, optimizer, scu, max_dim: int = STEP_MAX_DIM):
     """The flat at forms of the pair's FG, PREP (per-lane statements) and ELEM for the whole
-    step, or None (above ``max_dim``, or a kernel the rewrite cannot express). ``scu``: the
-    uniform forms' shared scalar rows (``lanes.uniform_kernels``)."""
+    step, or None (above ``max_dim``, a kernel the rewrite cannot express, or an update that
+    calls what does not vectorise). ``scu``: the uniform forms' shared scalar rows
+    (``lanes.uniform_kernels``)."""
     d = problem.dim
     if d > max_dim or problem.stochastic or not any(scu):
         return None
@@ -179,6 +216,8 @@ def step_forms(problem, optimizer, scu, max_dim: int = STEP_MAX_DIM):
         elem = flat_form(optimizer.ELEM, dim=d, lanes=LANES,
                          shapes={"x": (), "st": (d,), "sc": ()}, shared=shared, guard=True)
     except LaneError:
+        return None
+    if not (vectorises(fg) and vectorises(prep) and vectorises(elem)):
         return None
     return fg, prep, elem
 
