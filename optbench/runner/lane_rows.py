@@ -12,8 +12,8 @@ LANES = 64           # runs per chunk (the vector loop's trip count)
 
 # per-lane float vectors (rows of V) and int vectors (rows of W)
 V_F, V_S, V_BEST, V_FTHR, V_H, V_DIV, V_COEF, V_CV, V_WD, V_DWD, V_LR, V_NEXT, V_NST, \
-    V_QUIET, V_REDO, V_DEFER = range(16)
-N_V = 16
+    V_QUIET, V_REDO, V_DEFER, V_DEAD = range(17)
+N_V = 17
 W_SEED, W_LIVE, W_STOPPED = range(3)
 N_W = 3
 

@@ -42,7 +42,8 @@ from optbench.kernels.lane_flat import flat_form
 from optbench.kernels.lanes import LaneError
 from optbench.kernels.slots import N_SCALARS, SC_STEP
 
-from .lane_rows import LANES, V_F, V_QUIET, V_REDO, W_LIVE, W_SEED, W_STOPPED, quiet_select
+from .lane_rows import (LANES, V_DEAD, V_F, V_QUIET, V_REDO, W_LIVE, W_SEED, W_STOPPED,
+                        quiet_select)
 from .lane_slow import lane_deferred
 
 STEP_MAX_DIM = 2     # the unrolled body; as lane_fused.FUSE_MAX_DIM
@@ -61,7 +62,9 @@ def lane_step(t, XL, GL, STL, SCL, hy0, scn, V, seeds, data, idata, k, redo, cnt
     """One step of lanes 0 … k−1 (the module docstring): the arrays flat, ``hy0`` the chunk's
     hyperparameters, ``scn`` this step's shared scalars. Returns how many lanes were updated,
     and sets ``cnt[0]`` to how many of them have targets to record (``quiet_select``); with
-    ``redo``, updates the lanes flagged ``V_REDO`` instead. The loop runs over all LANES
+    ``redo``, updates the lanes flagged ``V_REDO`` instead. A lane whose run has stopped
+    (``V_DEAD``) is neither updated nor counted as needing bookkeeping: its point may be NaN
+    (a divergence), and it would otherwise call for the bookkeeping every step. The loop runs over all LANES
     columns (a constant trip count: the compiler then knows the rows' accesses apart); those
     from k on are scratch, counted nowhere."""
     nq = 0
@@ -73,16 +76,18 @@ def lane_step(t, XL, GL, STL, SCL, hy0, scn, V, seeds, data, idata, k, redo, cnt
         for i in range(1, DIM):
             s += GL[i * LANES + j] * GL[i * LANES + j]
         ev = False
+        live = V[V_DEAD * LANES + j] == 0.0
+        dead = V[V_DEAD * LANES + j] != 0.0
         if redo:
             q = V[V_REDO * LANES + j] != 0.0
         else:
-            q = quiet_select(f, s, tf, V, j) != 0
-            ev = V[V_QUIET * LANES + j] == 2.0
+            q = (quiet_select(f, s, tf, V, j) != 0) & live
+            ev = (V[V_QUIET * LANES + j] == 2.0) & live
         PREPV(SCL, hy0, scn, q, j)
         for i in range(DIM):
             ELEMF(XL, GL[i * LANES + j], STL, SCL, hy0, i, scn, q, j)
         real = j < k
-        nq += 1 if q and real else 0
+        nq += 1 if (q | dead) and real else 0
         nd += 1 if ev and real else 0
     cnt[0] = nd
     return nq
@@ -115,7 +120,8 @@ def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtarget
         if cnt[0] > 0:     # targets reached by lanes already updated: their bits, then
             m = 0          # each lane by its bit (a vector pass, not a branch per lane)
             for j in range(LANES):
-                m |= (1 << j) if vf[V_QUIET * LANES + j] == 2.0 and j < k else 0
+                m |= (1 << j) if vf[V_QUIET * LANES + j] == 2.0 and \
+                    vf[V_DEAD * LANES + j] == 0.0 and j < k else 0
             while m != 0:
                 j = trailing_zeros(m)
                 m &= m - 1
@@ -155,6 +161,7 @@ def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtarget
                 if W[W_LIVE, j] != 0 or W[W_STOPPED, j] != 0:
                     clk[j] += share
                 W[W_STOPPED, j] = 0
+                V[V_DEAD, j] = 0.0 if W[W_LIVE, j] != 0 else 1.0
             cyc = 0
         t += 1
 

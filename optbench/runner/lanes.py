@@ -63,7 +63,7 @@ from optbench.optimizers.schedules import SP_WARMUP
 from . import loop as L
 from .lane_fused import FUSE_MAX_DIM, fused_pass, no_fused_pass
 from .lane_rows import (LANES, N_V, N_W, V_BEST, V_COEF, V_CV, V_DWD, V_F, V_LR, V_NEXT,
-                        V_NST, V_QUIET, V_S, V_WD, V_DEFER, W_LIVE, W_SEED,
+                        V_NST, V_QUIET, V_S, V_WD, V_DEAD, V_DEFER, W_LIVE, W_SEED,
                         W_STOPPED, quiet_select)
 from .lane_slow import _thresholds, lane_slow
 from .lane_step import lane_steps_kernel, no_lane_steps
@@ -121,6 +121,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
         V[V_DWD, j] = ctl[C_DWD]
         V[V_COEF, j] = 1.0
         V[V_DEFER, j] = 0.0
+        V[V_DEAD, j] = 0.0
         if skinds[r] != 0 or SP[r, SP_WARMUP] != 0.0 or ctl[C_CLIPN] > 0.0 \
                 or ctl[C_MAX] != 0.0:
             sched = True
