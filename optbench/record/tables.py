@@ -188,7 +188,7 @@ def table_target_index(ladder) -> list:
 
 def repeat_ids(ids: list, counts: np.ndarray):
     """``np.repeat(ids, counts)`` as a string column (the running pandas' ``str`` dtype)."""
-    return _repeat_strings(ids, counts, pd.Series(["x"]).dtype)
+    return _repeat_strings(ids, counts, pandas_dtype("text"))
 
 
 def _repeat_strings(values: list, counts: np.ndarray, dtype):

@@ -181,14 +181,27 @@ def no_lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtar
 VECTOR_CALLS = {"sqrt", "fabs", "copysign", "abs", "min", "max", "float", "int", "range"}
 
 
+_VECTORISES: dict = {}
+
+
 def vectorises(fn, seen=None) -> bool:
     """Whether kernel ``fn`` (or a flat form: its statements for each lane) and the kernels
-    it calls call nothing but ``VECTOR_CALLS``."""
+    it calls call nothing but ``VECTOR_CALLS`` (memoised: the driver is looked up per batch)."""
     fn = getattr(fn, "py_func", fn)
+    if seen is None and fn in _VECTORISES:
+        return _VECTORISES[fn]
+    top = seen is None
     seen = set() if seen is None else seen
     if fn in seen:
         return True
     seen.add(fn)
+    if top:
+        _VECTORISES[fn] = out = _vectorises(fn, seen)
+        return out
+    return _vectorises(fn, seen)
+
+
+def _vectorises(fn, seen) -> bool:
     src = getattr(fn, "flat_source", None) or textwrap.dedent(inspect.getsource(fn))
     for n in ast.walk(ast.parse(src)):
         if not isinstance(n, ast.Call):
