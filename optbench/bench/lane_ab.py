@@ -68,6 +68,19 @@ def _same(a: tuple, b: tuple) -> bool:
     return all(np.array_equal(u, v, equal_nan=True) for u, v in zip(a, b))
 
 
+def _alternate(drivers: dict, sweep, rounds: int) -> tuple[dict, bool]:
+    """({name: best ns per run-step}, whether every driver's outputs hold the same bits): the
+    drivers run the sweep in turn, ``rounds`` times."""
+    best = {k: np.inf for k in drivers}
+    outs: dict = {}
+    for _ in range(rounds):
+        for k, drv in drivers.items():
+            ns, outs[k] = _time(drv, sweep)
+            best[k] = min(best[k], ns)
+    first = next(iter(outs.values()))
+    return best, all(_same(first, o) for o in outs.values())
+
+
 def ab(problem: dict, seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
     """The fused driver against the lane forms' on one problem (see the module docstring)."""
     from optbench.runner.lane_fused import FUSE_MAX_DIM, fused_pass, no_fused_pass
@@ -80,17 +93,10 @@ def ab(problem: dict, seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> 
                         whole_step=False)
     has = fused_pass(prob, max(FUSE_MAX_DIM, prob.dim)) is not no_fused_pass
     forms = lane_driver(prob, opt, parallel=False, fuse_max_dim=0, whole_step=False)
-    best = {"fused": np.inf, "forms": np.inf}
-    outs: dict = {}
-    for _ in range(rounds):
-        for name, drv in (("fused", fused), ("forms", forms)):
-            ns, out = _time(drv, sweep)
-            best[name] = min(best[name], ns)
-            outs[name] = out
+    best, same = _alternate({"fused": fused, "forms": forms}, sweep, rounds)
     return {"problem": problem["problem"], "dim": prob.dim, "runs": len(sweep[0]),
             "steps": steps, "fused_used": has, "forced": forced and has,
-            "fused_ns": best["fused"], "forms_ns": best["forms"],
-            "same_bits": _same(outs["fused"], outs["forms"])}
+            "fused_ns": best["fused"], "forms_ns": best["forms"], "same_bits": same}
 
 
 def recording(seeds: int = 16, steps: int = 10_000, rounds: int = 8) -> dict:
@@ -118,16 +124,11 @@ def lane0(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8)
 
     sweep = _sweep(PROBLEMS[0], seeds, steps, optimizer=optimizer)
     prob, opt = sweep[1], sweep[2][0]
-    drivers = {"lane0": lane_driver(prob, opt, parallel=False, whole_step=False),
-               "copied": lane_driver(prob, opt, parallel=False, lane0=False)}
-    best = {k: np.inf for k in drivers}
-    outs: dict = {}
-    for _ in range(rounds):
-        for k, drv in drivers.items():
-            ns, outs[k] = _time(drv, sweep)
-            best[k] = min(best[k], ns)
+    best, same = _alternate({"lane0": lane_driver(prob, opt, parallel=False, whole_step=False),
+                             "copied": lane_driver(prob, opt, parallel=False, lane0=False)},
+                            sweep, rounds)
     return {"optimizer": optimizer, "lane0_ns": best["lane0"], "copied_ns": best["copied"],
-            "same_bits": _same(outs["lane0"], outs["copied"])}
+            "same_bits": same}
 
 
 WHOLE_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam", "amsgrad", "lion", "adopt",
@@ -144,18 +145,13 @@ def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8,
 
     sweep = _sweep(problem, seeds, steps, optimizer=optimizer)
     prob, opt = sweep[1], sweep[2][0]
-    drivers = {"whole": lane_driver(prob, opt, parallel=False),
-               "passes": lane_driver(prob, opt, parallel=False, whole_step=False)}
-    best = {k: np.inf for k in drivers}
-    outs: dict = {}
-    for _ in range(rounds):
-        for k, drv in drivers.items():
-            ns, outs[k] = _time(drv, sweep)
-            best[k] = min(best[k], ns)
+    best, same = _alternate({"whole": lane_driver(prob, opt, parallel=False),
+                             "passes": lane_driver(prob, opt, parallel=False,
+                                                   whole_step=False)}, sweep, rounds)
     return {"optimizer": optimizer, "problem": problem["problem"], "dim": prob.dim,
             "whole_ns": best["whole"], "passes_ns": best["passes"],
             "used": step_forms(prob, opt, uniform_kernels(opt)[2]) is not None,
-            "same_bits": _same(outs["whole"], outs["passes"])}
+            "same_bits": same}
 
 
 def run(quick: bool = False) -> dict:

@@ -149,12 +149,13 @@ def _is_shape_use(expr, name_node) -> bool:
     return False
 
 
-def _build(fn, arrays, scalars, dim, name):
-    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    node = tree.body[0]
+def parse_kernel(fn, form: str = "at form"):
+    """(function node, body without its docstring) of kernel ``fn``'s source, refusing with
+    :class:`LaneError` what a one-lane form cannot hold (``form`` names it in the message)."""
+    node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
     if not isinstance(node, ast.FunctionDef) or node.args.vararg or node.args.kwarg \
             or node.args.kwonlyargs:
-        raise LaneError(f"{fn.__qualname__}: not a plain kernel function (no at form)")
+        raise LaneError(f"{fn.__qualname__}: not a plain kernel function (no {form})")
     body = node.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         body = body[1:]
@@ -162,7 +163,12 @@ def _build(fn, arrays, scalars, dim, name):
         for n in ast.walk(s):
             if isinstance(n, (ast.Yield, ast.Global, ast.Nonlocal, ast.Lambda, ast.FunctionDef,
                               ast.With, ast.Try, ast.Break, ast.Continue)):
-                raise LaneError(f"{fn.__qualname__}: {type(n).__name__.lower()} (no at form)")
+                raise LaneError(f"{fn.__qualname__}: {type(n).__name__.lower()} (no {form})")
+    return node, body
+
+
+def _build(fn, arrays, scalars, dim, name):
+    node, body = parse_kernel(fn)
     at = _At(fn, arrays, scalars, dim, _constant_locals(body, arrays))
     body = [at.visit(s) for s in body]
     params = [a.arg for a in node.args.args]

@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import ast
 import copy
-import inspect
-import textwrap
 
-from .lane_at import LANE, _At, _constant_locals, emit
+from .lane_at import LANE, _At, _constant_locals, emit, parse_kernel
 from .lane_types import LaneError
 
 __all__ = ["flat_form", "GUARD"]
@@ -203,19 +201,8 @@ def _drop_shared(fn, body, shared, tr):
 
 
 def _build(fn, dim, lanes, shapes, scalars, shared, guard, drop_shared, name):
-    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    node = tree.body[0]
-    if not isinstance(node, ast.FunctionDef) or node.args.vararg or node.args.kwarg \
-            or node.args.kwonlyargs:
-        raise LaneError(f"{fn.__qualname__}: not a plain kernel function (no flat form)")
-    body = node.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
+    node, body = parse_kernel(fn, "flat form")
     for s in body:
-        for n in ast.walk(s):
-            if isinstance(n, (ast.Yield, ast.Global, ast.Nonlocal, ast.Lambda, ast.FunctionDef,
-                              ast.With, ast.Try, ast.Break, ast.Continue)):
-                raise LaneError(f"{fn.__qualname__}: {type(n).__name__.lower()} (no flat form)")
         if s is not body[-1] and any(isinstance(n, ast.Return) for n in ast.walk(s)):
             raise LaneError(f"{fn.__qualname__}: an early return (no flat form)")
     tr = _Flat(fn, shapes, scalars, dim, _constant_locals(body, set(shapes)), lanes, shared,

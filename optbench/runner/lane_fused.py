@@ -21,7 +21,7 @@ from optbench.kernels.compile import placeholder, template
 from optbench.kernels.lane_at import at_form
 from optbench.kernels.lanes import LaneError
 
-from .lane_rows import W_SEED, quiet_select
+from .lane_rows import LANES, V_F, V_S, W_SEED, quiet_select
 
 FUSE_MAX_DIM = 2     # measured: faster at d = 1, 2; slower at 4 and 8 (the unrolled body)
 DIM = 1              # rebound per dimension (a compile-time constant of the specialisation)
@@ -41,6 +41,8 @@ def fused_quiet_pass(t, XL, GL, V, W, data, idata, k):
         s = GL[0, j] * GL[0, j]
         for i in range(1, DIM):
             s += GL[i, j] * GL[i, j]
+        V[V_F * LANES + j] = f
+        V[V_S * LANES + j] = s
         nq += quiet_select(f, s, tf, V, j)
     return nq
 

@@ -36,9 +36,9 @@ def quiet_select(f, s, tf, V, j):
     recording), 2.0 when its only event is a target reached that cannot stop it (the lane's
     ``V_DEFER`` set: a run of the budget, in the whole step of ``lane_step.py``; its targets
     are recorded after the update, from V_F and V_S, which the update does not change), 0.0
-    when the bookkeeping comes first. An updated lane's
-    best-so-far f is updated by a select, not a branch (f goes up and down at random); V_F and
-    V_S hold f and s. ``V`` flat, as for :func:`no_event`."""
+    when the bookkeeping comes first (the caller keeps f and s in V_F and V_S for it). An
+    updated lane's best-so-far f is updated by a select, not a branch (f goes up and down at
+    random). ``V`` flat, as for :func:`no_event`."""
     calm = (f > V[V_FTHR * LANES + j]) & (s > V[V_H * LANES + j])
     go = (f <= V[V_DIV * LANES + j]) & (f > -np.inf) & (s < np.inf) \
         & (tf < V[V_NST * LANES + j]) & (tf != V[V_NEXT * LANES + j]) \
@@ -47,6 +47,4 @@ def quiet_select(f, s, tf, V, j):
     nb = f if f < b else b
     V[V_BEST * LANES + j] = nb if go else b
     V[V_QUIET * LANES + j] = (2.0 if not calm else 1.0) if go else 0.0
-    V[V_F * LANES + j] = f
-    V[V_S * LANES + j] = s
     return 1 if go else 0

@@ -42,8 +42,8 @@ from optbench.kernels.lane_flat import flat_form
 from optbench.kernels.lanes import LaneError
 from optbench.kernels.slots import N_SCALARS, SC_STEP
 
-from .lane_rows import (LANES, V_DEAD, V_F, V_QUIET, V_REDO, W_LIVE, W_SEED, W_STOPPED,
-                        quiet_select)
+from .lane_rows import (LANES, V_DEAD, V_F, V_QUIET, V_REDO, V_S, W_LIVE, W_SEED,
+                        W_STOPPED, quiet_select)
 from .lane_slow import lane_deferred
 
 STEP_MAX_DIM = 2     # the unrolled body; as lane_fused.FUSE_MAX_DIM
@@ -81,6 +81,8 @@ def lane_step(t, XL, GL, STL, SCL, hy0, scn, V, seeds, data, idata, k, redo, cnt
         if redo:
             q = V[V_REDO * LANES + j] != 0.0
         else:
+            V[V_F * LANES + j] = f
+            V[V_S * LANES + j] = s
             q = (quiet_select(f, s, tf, V, j) != 0) & live
             ev = (V[V_QUIET * LANES + j] == 2.0) & live
         PREPV(SCL, hy0, scn, q, j)

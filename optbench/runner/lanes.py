@@ -152,7 +152,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
         shr[s] = 1 if LANE0 and uni and scu[s] != 0 else 0
     # the whole step in one loop (lane_step.py): a uniform, deterministic chunk without
     # schedules, clipping or weight decay, the step number shared
-    fast = HAS_STEP and LANE0 and uni and not stoch and not sched and not modify and not dwd \
+    fast = HAS_STEP and uni and not stoch and not sched and not modify and not dwd \
         and scu[SC_STEP] != 0
     xf = XL.reshape(d * LANES)
     gf = GL.reshape(d * LANES)
@@ -303,7 +303,7 @@ LW_ROWS = 1     # rebound per pair: the lane forms' scratch rows (float, int)
 LWI_ROWS = 1
 SC_UNIFORM = (0,) * N_SCALARS   # rebound per pair: 1 for the scalars the uniform form shares
 LANE0 = True    # rebound per driver: the uniform forms keep the shared scalars on lane 0 only
-HAS_STEP = False    # rebound per driver: the pair has the whole step (lane_step.py)
+HAS_STEP = False    # rebound per driver: the pair has the whole step (lane_step.py; with LANE0)
 
 FG_LANES = dict(arrays=("x", "g"), scalars=("seed",), ints=("seed", "step"),
                 int_arrays=("idata",))
