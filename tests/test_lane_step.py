@@ -6,6 +6,8 @@ reached by runs of the budget (recorded after their update), target stops and di
 (bookkeeping first, then the update), traces, and a chunk shorter than LANES."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,8 @@ from optbench.kernels import compile as kc
 from optbench.kernels.lane_flat import flat_form
 from optbench.kernels.lanes import LaneError
 from optbench.kernels.slots import N_SCALARS
-from optbench.runner.lane_step import STEP_MAX_DIM, step_forms
+from optbench.kernels.lane_options import option_tests, options_check, outcomes
+from optbench.runner.lane_step import STEP_MAX_DIM, step_forms, step_options, vectorises
 from optbench.runner.lanes import LANES, lane_driver, uniform_kernels
 from optbench.runner.spec import RunSpec
 
@@ -77,7 +80,7 @@ def test_guarded_update_is_the_one_run_update_or_nothing(name):
     scu = uniform_kernels(o)[2]
     shared = {s for s in range(N_SCALARS) if scu[s]}
     elem = kc.cpu(flat_form(o.ELEM, dim=d, lanes=NL, shapes={"x": (), "st": (d,), "sc": ()},
-                            shared={"sc": shared}, guard=True))
+                            shared={"sc": shared}, guard=True, fixed=step_options(o)[1]))
     elem_1 = kc.cpu(o.ELEM)
     rng = np.random.default_rng(7)
     st0, sc0 = o.init_state(d)
@@ -103,6 +106,44 @@ def test_guarded_update_is_the_one_run_update_or_nothing(name):
                 elem_1(xo, G[j, i], so, sc0.copy(), hy, i)
             assert np.array_equal(x1.reshape(d, NL)[:, j], xo), (name, j)
             assert np.array_equal(s1.reshape(ns, d, NL)[:, :, j], so), (name, j)
+
+
+def _optioned(x, st, sc, hy, i):
+    k = hy[1]
+    if hy[0] != 0.0:
+        x[i] = math.exp(x[i])
+    else:
+        x[i] = x[i] * 2.0 if hy[2] > 0.5 else x[i]
+    if x[i] > k:            # reads a local: not an option test
+        st[0, i] = x[i]
+
+
+def test_option_tests_are_found_decided_and_checked():
+    """The tests on hyperparameters alone are option tests; one that reads a local or the
+    state is not. Decided in the flat form, the arm left out no longer counts against
+    vectorising (exp in it); the check kernel tells a chunk's hyperparameters apart."""
+    assert option_tests(_optioned) == ("hy[0] != 0.0", "hy[2] > 0.5")
+    assert option_tests(O.make("adam").ELEM) == ("hy[HY.amsgrad] != 0.0",)
+    assert option_tests(O.make("rmsprop").ELEM) == ("hy[HY.centered] != 0.0",
+                                                     "hy[HY.momentum] > 0.0")
+    assert "den" not in " ".join(option_tests(O.make("adopt").ELEM))
+    hy = np.array([0.0, 1.0, 0.7])
+    dec = outcomes(_optioned, hy)
+    assert dec == {"hy[0] != 0.0": False, "hy[2] > 0.5": True}
+    shapes = {"x": (), "st": (2,), "sc": ()}
+    off = flat_form(_optioned, dim=2, lanes=NL, shapes=shapes, guard=True, fixed=dec)
+    on = flat_form(_optioned, dim=2, lanes=NL, shapes=shapes, guard=True,
+                   fixed={**dec, "hy[0] != 0.0": True})
+    assert vectorises(off) and not vectorises(on)
+    assert "if False:" in off.flat_source and "exp" in off.flat_source
+    check = kc.cpu(options_check([(_optioned, dec)]))
+    assert check(hy) and check(np.array([0.0, 5.0, 0.9]))
+    assert not check(np.array([1.0, 1.0, 0.7])) and not check(np.array([0.0, 1.0, 0.2]))
+    o = O.make("rmsprop")
+    ok = kc.cpu(options_check([(o.ELEM, step_options(o)[1]), (o.PREP, step_options(o)[0])]))
+    assert ok(o.hyper_array())
+    assert not ok(O.make("rmsprop", centered=True).hyper_array())
+    assert not ok(O.make("rmsprop", momentum=0.9).hyper_array())
 
 
 def test_flat_form_refuses_a_shared_store_and_an_unknown_row():
@@ -145,6 +186,19 @@ def test_whole_step_sweep_bit_for_bit(name):
     # rprop's steps are bounded (its largest step size), whatever the lr: no divergence
     assert {"budget", "diverged"} - ({"diverged"} if name == "rprop" else set()) \
         <= set(got.runs.status)
+
+
+def test_chunks_whose_options_differ_from_the_compiled_ones_bit_for_bit():
+    """The whole step is compiled for the batch's first optimizer's options (plain RMSprop):
+    a chunk of centered RMSprop with momentum in the same batch takes the lane passes."""
+    prob = ob.problem("rosenbrock", start="random")
+    opts = [ob.optimizer("rmsprop", lr=1e-3),
+            ob.optimizer("rmsprop", lr=1e-3, centered=True, momentum=0.9)]
+    specs = [RunSpec.make(prob, opts[s // LANES], seed=s, steps=400, stop="budget",
+                          targets=[10.0, 1.0, 0.1, 1e-2], record="log")
+             for s in range(2 * LANES)]
+    got = _same_results(specs)
+    assert len(set(got.runs.optimizer_params)) == 2
 
 
 def test_one_dimensional_problem_in_the_whole_step_bit_for_bit():

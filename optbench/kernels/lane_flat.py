@@ -39,31 +39,50 @@ _CACHE: dict = {}
 
 
 def flat_form(fn, *, dim: int, lanes: int, shapes: dict, scalars=(), shared=None,
-              guard: bool = False, drop_shared: bool = False, name: str | None = None):
+              guard: bool = False, drop_shared: bool = False, name: str | None = None,
+              fixed: dict | None = None):
     """The flat at form of kernel ``fn`` (memoised; see the module docstring).
 
     ``shapes`` maps each per-run array parameter to the sizes of its axes after the first
     (``{"x": (), "st": (d,), "sc": ()}``); ``scalars``: per-run number parameters (read as
     ``p__in[l]``); ``shared``: ``{array: rows}`` read from ``array__0`` (an extra parameter);
-    ``guard``: stores kept only where ``_q_`` (an extra parameter) is true. The result takes
+    ``guard``: stores kept only where ``_q_`` (an extra parameter) is true; ``fixed``:
+    ``{test: outcome}``, option tests (``lane_options.py``, source text) replaced by their
+    outcomes (the compiler then drops the other arm). The result takes
     ``fn``'s parameters, then ``array__0`` for each shared array, ``_q_`` if guarded, and the
     lane index last."""
     fn = getattr(fn, "py_func", fn)
     sh = tuple(sorted((k, tuple(v)) for k, v in (shapes or {}).items()))
     sd = None if shared is None else tuple(sorted((k, frozenset(v)) for k, v in shared.items()))
-    key = (fn, int(dim), int(lanes), sh, frozenset(scalars), sd, guard, drop_shared, name)
+    fx = tuple(sorted((fixed or {}).items()))
+    key = (fn, int(dim), int(lanes), sh, frozenset(scalars), sd, guard, drop_shared, name, fx)
     hit = _CACHE.get(key)
     if hit is None:
         hit = _CACHE[key] = _build(fn, int(dim), int(lanes), dict(shapes), set(scalars),
                                    {k: set(v) for k, v in (shared or {}).items()}, guard,
-                                   drop_shared, name)
+                                   drop_shared, name, dict(fx))
     return hit
 
 
 class _Flat(_At):
-    def __init__(self, fn, shapes, scalars, dim, consts, lanes, shared, guard):
+    def __init__(self, fn, shapes, scalars, dim, consts, lanes, shared, guard, fixed):
         super().__init__(fn, set(shapes), scalars, dim, consts)
         self.shapes, self.lanes, self.shared, self.guard = shapes, lanes, shared, guard
+        self.fixed = fixed
+
+    def _decided(self, node):
+        """``node`` (an ``if`` or a conditional expression) with a fixed option test replaced
+        by its outcome."""
+        v = self.fixed.get(ast.unparse(node.test))
+        if v is not None:
+            node.test = ast.copy_location(ast.Constant(v), node.test)
+        return self.generic_visit(node)
+
+    def visit_If(self, node):
+        return self._decided(node)
+
+    def visit_IfExp(self, node):
+        return self._decided(node)
 
     def const_row(self, e):
         """The value of index expression ``e`` if it is a constant of the module, else None."""
@@ -200,13 +219,13 @@ def _drop_shared(fn, body, shared, tr):
     return [s for _, s in keep]
 
 
-def _build(fn, dim, lanes, shapes, scalars, shared, guard, drop_shared, name):
+def _build(fn, dim, lanes, shapes, scalars, shared, guard, drop_shared, name, fixed):
     node, body = parse_kernel(fn, "flat form")
     for s in body:
         if s is not body[-1] and any(isinstance(n, ast.Return) for n in ast.walk(s)):
             raise LaneError(f"{fn.__qualname__}: an early return (no flat form)")
     tr = _Flat(fn, shapes, scalars, dim, _constant_locals(body, set(shapes)), lanes, shared,
-               guard)
+               guard, fixed)
     if drop_shared:
         body = _drop_shared(fn, body, shared, tr)
     body = [tr.visit(s) for s in body]

@@ -66,7 +66,7 @@ from .lane_rows import (LANES, N_V, N_W, V_BEST, V_COEF, V_CV, V_DWD, V_F, V_LR,
                         V_NST, V_QUIET, V_S, V_WD, V_DEAD, V_DEFER, W_LIVE, W_SEED,
                         W_STOPPED, quiet_select)
 from .lane_slow import _thresholds, lane_slow
-from .lane_step import lane_steps_kernel, no_lane_steps
+from .lane_step import lane_steps_kernel, no_lane_steps, no_options
 from .lockstep import book_slow, chunk_clocks
 from .loop import (C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_STOP, C_WD, F_BEST, N_BF,
                    N_BK, book_start, modified_grad, step_scalars)
@@ -82,10 +82,11 @@ PREPU = placeholder("PREPU")        # their uniform lane forms (runs differ in l
 ELEMU = placeholder("ELEMU")
 SLOW = placeholder("SLOW")          # lane_slow bound for the pair
 FAST = placeholder("FAST")          # the whole-step loop (lane_step.py), or a stub
+OPTIONS = placeholder("OPTIONS")    # whether hy gives the whole step's option tests its outcomes
 CHUNK = placeholder("CHUNK")
 
 
-@template("FGL", "QPASS", "PREPL", "ELEML", "PREPU", "ELEMU", "SLOW", "FAST")
+@template("FGL", "QPASS", "PREPL", "ELEML", "PREPU", "ELEMU", "SLOW", "FAST", "OPTIONS")
 def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xstar, ftargets,
                gtargets, rec, HITF, HITG, TRACE, MET, OUT, IOUT, r0, r1, XL, GL, STL, SCL, HYL,
                V, W, lw, lwi, BK, BF, clk, xr, scu, shr, scn, hy0, cnt):
@@ -151,9 +152,12 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
     for s in range(N_SCALARS):
         shr[s] = 1 if LANE0 and uni and scu[s] != 0 else 0
     # the whole step in one loop (lane_step.py): a uniform, deterministic chunk without
-    # schedules, clipping or weight decay, the step number shared
+    # schedules, clipping or weight decay, the step number shared, its options those the
+    # whole step was compiled for
+    for h in range(nh):
+        hy0[h] = HYL[h, 0]
     fast = HAS_STEP and uni and not stoch and not sched and not modify and not dwd \
-        and scu[SC_STEP] != 0
+        and scu[SC_STEP] != 0 and OPTIONS(hy0)
     xf = XL.reshape(d * LANES)
     gf = GL.reshape(d * LANES)
     stf = STL.reshape(ns * d * LANES)
@@ -175,8 +179,7 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
             for s in range(N_V):
                 V[s, j] = V[s, 0]
             W[W_SEED, j] = W[W_SEED, 0]
-        for h in range(nh):
-            hy0[h] = HYL[h, 0]
+            V[V_DEAD, j] = 1.0             # neither updated nor counted
     if fast:
         FAST(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
              HITG, TRACE, MET, OUT, IOUT, r0, k, XL, STL, SCL, HYL, V, W, lw, lwi, BK, BF, clk,
@@ -363,11 +366,12 @@ def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX
         tag += f"__fused{problem.dim}"
     if lane0:
         tag += "__lane0"
-    fast = lane_steps_kernel(problem, optimizer, scu, prepu, slow) if whole_step and lane0 \
+    found = lane_steps_kernel(problem, optimizer, scu, prepu, slow) if whole_step and lane0 \
         else None
-    has_step = fast is not None
-    if fast is None:     # a call (over 30 arguments: Python passes them as *args, which
-        fast = kc.cpu(no_lane_steps)    # numba's inliner refuses), never made
+    has_step = found is not None
+    if found is None:     # a call (over 30 arguments: Python passes them as *args, which
+        found = kc.cpu(no_lane_steps), no_options    # numba's inliner refuses), never made
+    fast, options = found
 
     if has_step:
         tag += "__step"
@@ -375,7 +379,7 @@ def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX
                                      LANE0=lane0, HAS_STEP=has_step),
                    bind={"FGL": fg, "QPASS": qpass, "PREPL": prep, "ELEML": elem,
                                      "PREPU": prepu, "ELEMU": elemu, "SLOW": slow,
-                                     "FAST": fast},
+                                     "FAST": fast, "OPTIONS": options},
                    name=f"lane_chunk__{tag}", inline=True)
     # the scratch sizes and the shared scalars: compile-time constants of the specialisation
     batch = kc.with_constants(_lane_batch, LW_ROWS=rows["f"], LWI_ROWS=rows["i"],

@@ -1,0 +1,110 @@
+"""Option branches of a kernel, decided when compiling the whole step (``runner/lane_step.py``).
+
+An optimizer's kernels branch on options: ``if hy[HY.amsgrad] != 0.0:``, ``if hy[HY.centered]
+!= 0.0:``. In the lanes' uniform forms such a branch is copied out of the lane loops
+(``lane_codegen.unswitch``); in the whole step the lane loop is the caller's and holds every
+kernel at once, so the compiler keeps the branch inside it and pays for it in every lane (it
+vectorises both arms with masked stores: measured 0.3 ns per run-step of Adam's 1.6 on 2-D
+Rosenbrock). Here an *option test* is the test of an ``if`` or a conditional expression that
+reads nothing but the hyperparameter array ``hy`` (at rows the module names) and constants;
+its outcome is the same in every lane of a uniform chunk. :func:`option_tests` finds them,
+:func:`outcomes` evaluates them for an optimizer's hyperparameters, the flat form
+(``lane_flat.flat_form(fixed=…)``) replaces each by its outcome, and :func:`options_check`
+is the kernel the driver calls on a chunk's hyperparameters before it takes the whole step:
+a chunk whose options decide otherwise keeps the lane-form passes (the same bits, slower).
+"""
+from __future__ import annotations
+
+import ast
+
+from .lane_at import emit, parse_kernel
+
+__all__ = ["option_tests", "outcomes", "options_check"]
+HY = "hy"
+_TESTS: dict = {}
+_CHECKS: dict = {}
+
+
+def _is_option_test(test, fn, params: set, local: set) -> bool:
+    names = [n for n in ast.walk(test) if isinstance(n, ast.Name)]
+    if not any(n.id == HY for n in names) or any(
+            isinstance(n, (ast.Call, ast.Lambda, ast.NamedExpr)) for n in ast.walk(test)):
+        return False
+    for n in names:
+        if n.id == HY:
+            continue
+        if n.id in params or n.id in local or n.id not in fn.__globals__:
+            return False
+    # hy read at constant rows only (hy[HY.x], hy[3]): never at a loop index or a local
+    for n in ast.walk(test):
+        if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == HY:
+            if any(isinstance(m, ast.Name) and m.id in params | local
+                   for m in ast.walk(n.slice)):
+                return False
+    return True
+
+
+def option_tests(fn) -> tuple[str, ...]:
+    """The option tests of kernel ``fn`` (its body only, not its callees), as source text, in
+    order of appearance, without repeats (memoised)."""
+    fn = getattr(fn, "py_func", fn)
+    hit = _TESTS.get(fn)
+    if hit is None:
+        hit = _TESTS[fn] = tuple(_option_tests(fn))
+    return hit
+
+
+def _option_tests(fn) -> list[str]:
+    node, body = parse_kernel(fn, "option tests")
+    params = {a.arg for a in node.args.args}
+    if HY not in params:
+        return []
+    local = {t.id for s in body for n in ast.walk(s)
+             for t in (n.targets if isinstance(n, ast.Assign) else
+                       [n.target] if isinstance(n, (ast.AugAssign, ast.For, ast.AnnAssign))
+                       else []) if isinstance(t, ast.Name)}
+    out = []
+    for s in body:
+        for n in ast.walk(s):
+            if isinstance(n, (ast.If, ast.IfExp)) and _is_option_test(n.test, fn, params, local):
+                src = ast.unparse(n.test)
+                if src not in out:
+                    out.append(src)
+    return out
+
+
+def outcomes(fn, hy) -> dict[str, bool]:
+    """``{test: outcome}`` for kernel ``fn``'s option tests with hyperparameters ``hy``."""
+    fn = getattr(fn, "py_func", fn)
+    ns = dict(fn.__globals__)
+    ns[HY] = hy
+    return {t: bool(eval(t, ns)) for t in option_tests(fn)}  # noqa: S307
+
+
+def options_check(fns_outcomes):
+    """A kernel ``check(hy)``: whether hyperparameters ``hy`` give every test its outcome.
+    ``fns_outcomes``: ``[(kernel, {test: outcome}), …]``; a test is evaluated in its own
+    kernel's module (memoised)."""
+    fns_outcomes = [(getattr(f, "py_func", f), o) for f, o in fns_outcomes]
+    key = tuple((f, tuple(sorted(o.items()))) for f, o in fns_outcomes)
+    hit = _CHECKS.get(key)
+    if hit is None:
+        hit = _CHECKS[key] = _options_check(fns_outcomes)
+    return hit
+
+
+def _options_check(fns_outcomes):
+    base = fns_outcomes[0][0]
+    terms = []
+    for f, outs in fns_outcomes:
+        for t, v in outs.items():
+            e = ast.parse(t, mode="eval").body
+            for n in ast.walk(e):
+                if isinstance(n, ast.Name) and n.id != HY and \
+                        base.__globals__.get(n.id, object()) is not f.__globals__[n.id]:
+                    raise ValueError(f"{f.__qualname__}: option test {t!r} names {n.id!r}, "
+                                     f"which {base.__qualname__}'s module does not share")
+            terms.append(e if v else ast.UnaryOp(ast.Not(), e))
+    test = ast.BoolOp(ast.And(), terms) if len(terms) > 1 else \
+        terms[0] if terms else ast.Constant(True)
+    return emit(base, f"{base.__name__}__options", [HY], [ast.Return(test)])
