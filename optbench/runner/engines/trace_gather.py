@@ -14,7 +14,7 @@ column never reaches another.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 import optbench.kernels  # noqa: F401  (numba's cache folder, before the dispatcher below)
 
@@ -25,9 +25,9 @@ FLOATS = ("f", "best_f", "grad_norm", "dist_to_opt", "time_s", "grad_equiv")   #
 _FLOAT_SRC = np.array([L.T_F, L.T_BEST, L.T_GNORM, L.T_DIST], np.int64)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def _gather(TR, nrec, start, tick0, rate, walls, nit, src, I, F):
-    for r in range(TR.shape[0]):
+    for r in prange(TR.shape[0]):     # runs write disjoint rows: one pass, every core
         o = start[r]
         for k in range(nrec[r]):
             row = TR[r, k]
