@@ -5,7 +5,7 @@ The drivers write each run's recorded rows into ``TRACE`` (runs × rows × ``loo
 gradient count as integers, f, best f, gradient norm and distance, and the time stamp in
 seconds. NumPy does that as one strided copy per column plus the conversions, each a pass
 over memory (a 4,096-run sweep's 348,160 rows: 5–7 ms); :func:`gather` reads the buffer
-once and computes each value as NumPy would (the step and gradient count
+once, the runs split over the cores (1.4 ms), and computes each value as NumPy would (the step and gradient count
 truncated to integers, the time stamp ``(ticks − tick₀) / rate`` or, without a cycle
 counter, the run's wall time × (step + 1) / (nit + 1): same operations, same order, tested
 against the NumPy expressions). Every column is its own row of memory: an edit of one
