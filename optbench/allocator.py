@@ -16,17 +16,27 @@ with the process for the next batch. The cost is memory: a process keeps up to
 ``TRIM_BYTES`` it no longer uses (XLA's and PyTorch's caching allocators make the same
 trade). ``OPTBENCH_MALLOC=system`` in the environment keeps glibc's defaults; other C
 libraries are left alone.
+
+Arrow's buffers (pandas' string columns are Arrow arrays) come from Arrow's own pool,
+mimalloc by default, which gives freed memory back to the system after a few milliseconds:
+the next batch's tables fault their pages in again, and after other work in the process
+(an unrelated comparison of ``python -m optbench.bench peers`` before the sweep) the tables of
+the next few batches took 12–24 ms of system time each. Where the settings above are in
+force, :func:`arrow_from_malloc` makes glibc's ``malloc`` Arrow's default pool too (unless
+``ARROW_DEFAULT_MEMORY_POOL`` chose one).
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import sys
 
 M_TRIM_THRESHOLD = -1      # glibc's mallopt parameters (malloc.h)
 M_MMAP_THRESHOLD = -3
 MMAP_BYTES = 64 * 2 ** 20
 TRIM_BYTES = 256 * 2 ** 20
 ENV = "OPTBENCH_MALLOC"
+ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL"
 
 _DONE: list = []
 
@@ -54,7 +64,24 @@ def keep_freed_memory(libc=None, environ=None) -> bool:
     if not _DONE:
         libc = _glibc()
         _DONE.append(libc is not None and _set(libc))
+        if _DONE[0]:
+            arrow_from_malloc(environ)
     return _DONE[0]
+
+
+def arrow_from_malloc(environ=None) -> bool:
+    """Make the C allocator Arrow's default memory pool (see the module docstring), unless
+    ``ARROW_DEFAULT_MEMORY_POOL`` is set. Returns whether Arrow's pool is the system's now."""
+    environ = os.environ if environ is None else environ
+    if environ.get(ARROW_POOL):
+        return environ[ARROW_POOL].strip().lower() == "system"
+    if "pyarrow" not in sys.modules:       # read when Arrow first needs its pool
+        environ[ARROW_POOL] = "system"
+        return True
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
+    return True
 
 
 def _set(libc) -> bool:

@@ -42,9 +42,30 @@ def test_a_refused_setting_is_reported():
                     or os.environ.get(A.ENV, "").lower() == "system",
                     reason="glibc only (the settings are glibc's)")
 def test_glibc_accepts_the_settings_when_the_runner_is_imported():
+    import pyarrow as pa
+
     import optbench.runner.execute  # noqa: F401  (calls keep_freed_memory)
 
     assert A._DONE == [True]
+    if not os.environ.get(A.ARROW_POOL) or os.environ[A.ARROW_POOL].lower() == "system":
+        assert pa.default_memory_pool().backend_name == "system"
+
+
+def test_arrow_buffers_come_from_malloc_unless_the_environment_chose_a_pool():
+    import pyarrow as pa
+
+    assert not A.arrow_from_malloc({A.ARROW_POOL: "mimalloc"})
+    assert A.arrow_from_malloc({A.ARROW_POOL: "system"})
+    old = pa.default_memory_pool()
+    try:
+        try:
+            pa.set_memory_pool(pa.mimalloc_memory_pool())
+        except NotImplementedError:          # a pyarrow built without mimalloc
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+        assert A.arrow_from_malloc({})          # pyarrow imported: the pool is set
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(old)
 
 
 def test_end_points_are_made_when_read_and_copied():
