@@ -47,8 +47,8 @@ def flat_form(fn, *, dim: int, lanes: int, shapes: dict, scalars=(), shared=None
     (``{"x": (), "st": (d,), "sc": ()}``); ``scalars``: per-run number parameters (read as
     ``p__in[l]``); ``shared``: ``{array: rows}`` read from ``array__0`` (an extra parameter);
     ``guard``: stores kept only where ``_q_`` (an extra parameter) is true; ``fixed``:
-    ``{test: outcome}``, option tests (``lane_options.py``, source text) replaced by their
-    outcomes (the compiler then drops the other arm). The result takes
+    ``{test: outcome}``, option tests (``lane_options.py``, source text) decided: the arm
+    taken replaces the ``if``, the other is left out. The result takes
     ``fn``'s parameters, then ``array__0`` for each shared array, ``_q_`` if guarded, and the
     lane index last."""
     fn = getattr(fn, "py_func", fn)
@@ -65,24 +65,9 @@ def flat_form(fn, *, dim: int, lanes: int, shapes: dict, scalars=(), shared=None
 
 
 class _Flat(_At):
-    def __init__(self, fn, shapes, scalars, dim, consts, lanes, shared, guard, fixed):
+    def __init__(self, fn, shapes, scalars, dim, consts, lanes, shared, guard):
         super().__init__(fn, set(shapes), scalars, dim, consts)
         self.shapes, self.lanes, self.shared, self.guard = shapes, lanes, shared, guard
-        self.fixed = fixed
-
-    def _decided(self, node):
-        """``node`` (an ``if`` or a conditional expression) with a fixed option test replaced
-        by its outcome."""
-        v = self.fixed.get(ast.unparse(node.test))
-        if v is not None:
-            node.test = ast.copy_location(ast.Constant(v), node.test)
-        return self.generic_visit(node)
-
-    def visit_If(self, node):
-        return self._decided(node)
-
-    def visit_IfExp(self, node):
-        return self._decided(node)
 
     def const_row(self, e):
         """The value of index expression ``e`` if it is a constant of the module, else None."""
@@ -219,13 +204,45 @@ def _drop_shared(fn, body, shared, tr):
     return [s for _, s in keep]
 
 
+class _Decide(ast.NodeTransformer):
+    """Option tests replaced by their outcomes: an ``if`` by the statements of the arm taken
+    (so a top-level ``if`` becomes top-level statements, which ``drop_shared`` can split), a
+    conditional expression by the expression taken."""
+
+    def __init__(self, fixed):
+        self.fixed = fixed
+
+    def visit_If(self, node):
+        v = self.fixed.get(ast.unparse(node.test))
+        if v is None:
+            return self.generic_visit(node)
+        arm = [self.visit(s) for s in (node.body if v else node.orelse)]
+        return [x for s in arm for x in (s if isinstance(s, list) else [s])] or \
+            [ast.copy_location(ast.Pass(), node)]
+
+    def visit_IfExp(self, node):
+        v = self.fixed.get(ast.unparse(node.test))
+        if v is None:
+            return self.generic_visit(node)
+        return self.visit(node.body if v else node.orelse)
+
+
+def _decide(body, fixed):
+    if not fixed:
+        return body
+    tr = _Decide(fixed)
+    out = [tr.visit(copy.deepcopy(s)) for s in body]
+    return [x for s in out for x in (s if isinstance(s, list) else [s])]
+
+
 def _build(fn, dim, lanes, shapes, scalars, shared, guard, drop_shared, name, fixed):
     node, body = parse_kernel(fn, "flat form")
     for s in body:
         if s is not body[-1] and any(isinstance(n, ast.Return) for n in ast.walk(s)):
             raise LaneError(f"{fn.__qualname__}: an early return (no flat form)")
+    body = _decide(body, fixed)
     tr = _Flat(fn, shapes, scalars, dim, _constant_locals(body, set(shapes)), lanes, shared,
-               guard, fixed)
+               guard)
     if drop_shared:
         body = _drop_shared(fn, body, shared, tr)
     body = [tr.visit(s) for s in body]

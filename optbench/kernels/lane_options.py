@@ -16,6 +16,7 @@ a chunk whose options decide otherwise keeps the lane-form passes (the same bits
 from __future__ import annotations
 
 import ast
+import copy
 
 from .lane_at import emit, parse_kernel
 
@@ -46,30 +47,59 @@ def _is_option_test(test, fn, params: set, local: set) -> bool:
 
 def option_tests(fn) -> tuple[str, ...]:
     """The option tests of kernel ``fn`` (its body only, not its callees), as source text, in
-    order of appearance, without repeats (memoised)."""
+    order of appearance, without repeats (memoised). A local assigned once, at the top level,
+    from the hyperparameters alone (``big_t = hy[HY.t_alpha_beta3]``) may stand in a test for
+    its value (``big_t > 0.0``)."""
+    return tuple(_tests(fn))
+
+
+def _tests(fn) -> dict:
+    """``{test as written: test with the option locals replaced by their values}``."""
     fn = getattr(fn, "py_func", fn)
     hit = _TESTS.get(fn)
     if hit is None:
-        hit = _TESTS[fn] = tuple(_option_tests(fn))
+        hit = _TESTS[fn] = _option_tests(fn)
     return hit
 
 
-def _option_tests(fn) -> list[str]:
+class _Inline(ast.NodeTransformer):
+    def __init__(self, values):
+        self.values = values
+
+    def visit_Name(self, node):
+        v = self.values.get(node.id)
+        return copy.deepcopy(v) if v is not None else node
+
+
+def _option_tests(fn) -> dict:
     node, body = parse_kernel(fn, "option tests")
     params = {a.arg for a in node.args.args}
     if HY not in params:
-        return []
-    local = {t.id for s in body for n in ast.walk(s)
-             for t in (n.targets if isinstance(n, ast.Assign) else
-                       [n.target] if isinstance(n, (ast.AugAssign, ast.For, ast.AnnAssign))
-                       else []) if isinstance(t, ast.Name)}
-    out = []
+        return {}
+    count: dict = {}
     for s in body:
         for n in ast.walk(s):
-            if isinstance(n, (ast.If, ast.IfExp)) and _is_option_test(n.test, fn, params, local):
-                src = ast.unparse(n.test)
-                if src not in out:
-                    out.append(src)
+            for t in (n.targets if isinstance(n, ast.Assign) else
+                      [n.target] if isinstance(n, (ast.AugAssign, ast.For, ast.AnnAssign))
+                      else []):
+                for m in ast.walk(t):
+                    if isinstance(m, ast.Name):
+                        count[m.id] = count.get(m.id, 0) + 1
+    local = set(count)
+    values = {}         # the option locals: assigned once, at the top level, from hy alone
+    for s in body:
+        if isinstance(s, ast.Assign) and len(s.targets) == 1 \
+                and isinstance(s.targets[0], ast.Name) and count[s.targets[0].id] == 1:
+            v = _Inline(values).visit(copy.deepcopy(s.value))
+            if _is_option_test(v, fn, params, local):
+                values[s.targets[0].id] = v
+    out = {}
+    for s in body:
+        for n in ast.walk(s):
+            if isinstance(n, (ast.If, ast.IfExp)):
+                test = _Inline(values).visit(copy.deepcopy(n.test))
+                if _is_option_test(test, fn, params, local):
+                    out.setdefault(ast.unparse(n.test), ast.unparse(test))
     return out
 
 
@@ -78,7 +108,7 @@ def outcomes(fn, hy) -> dict[str, bool]:
     fn = getattr(fn, "py_func", fn)
     ns = dict(fn.__globals__)
     ns[HY] = hy
-    return {t: bool(eval(t, ns)) for t in option_tests(fn)}  # noqa: S307
+    return {t: bool(eval(e, ns)) for t, e in _tests(fn).items()}  # noqa: S307
 
 
 def options_check(fns_outcomes):
@@ -97,8 +127,9 @@ def _options_check(fns_outcomes):
     base = fns_outcomes[0][0]
     terms = []
     for f, outs in fns_outcomes:
+        expanded = _tests(f)
         for t, v in outs.items():
-            e = ast.parse(t, mode="eval").body
+            e = ast.parse(expanded.get(t, t), mode="eval").body
             for n in ast.walk(e):
                 if isinstance(n, ast.Name) and n.id != HY and \
                         base.__globals__.get(n.id, object()) is not f.__globals__[n.id]:

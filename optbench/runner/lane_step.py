@@ -46,7 +46,8 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 from optbench.kernels import compile as kc
 from optbench.kernels.clock import _readcyclecounter
 from optbench.kernels.compile import placeholder, template
-from optbench.kernels.lane_flat import flat_form
+from optbench.kernels.lane_at import LANE as LANE_NAME
+from optbench.kernels.lane_flat import GUARD, flat_form
 from optbench.kernels.lane_options import options_check, outcomes
 from optbench.kernels.lanes import LaneError
 from optbench.kernels.slots import N_SCALARS, SC_STEP
@@ -201,42 +202,86 @@ VECTOR_CALLS = {"sqrt", "fabs", "copysign", "abs", "min", "max", "float", "int",
 
 
 _VECTORISES: dict = {}
+# libm calls on values the same in every lane, per kernel: the compiler computes one once
+# before the loop; of adan's two bias corrections (math.pow each) it kept the second in the
+# loop, one lane at a time (20 ns per run-step against the passes' 3.3)
+MAX_HOISTED = 1
 
 
-def vectorises(fn, seen=None) -> bool:
+def vectorises(fn, seen=None, lane_params=()) -> bool:
     """Whether kernel ``fn`` (or a flat form: its statements for each lane) and the kernels
-    it calls call nothing but ``VECTOR_CALLS`` (memoised: the driver is looked up per batch)."""
+    it calls vectorise over the lanes: they call nothing but ``VECTOR_CALLS``, except one
+    call (``MAX_HOISTED``) on values that are the same in every lane
+    (``math.pow(hy[HY.beta1], t)``: the compiler computes it once, before the loop), and
+    raise nothing to a power that is not an integer constant, except such values. In a flat form the values of lane ``_l_``, its flag and the
+    parameters ``lane_params`` (``gi``) differ between lanes, and so does what is computed
+    from them or under a test on them; in a kernel it calls, every parameter. Memoised (the
+    driver is looked up per batch)."""
     fn = getattr(fn, "py_func", fn)
-    if seen is None and fn in _VECTORISES:
-        return _VECTORISES[fn]
+    key = (fn, tuple(lane_params))
+    if seen is None and key in _VECTORISES:
+        return _VECTORISES[key]
     top = seen is None
     seen = set() if seen is None else seen
     if fn in seen:
         return True
     seen.add(fn)
     if top:
-        _VECTORISES[fn] = out = _vectorises(fn, seen)
+        _VECTORISES[key] = out = _vectorises(fn, seen, lane_params)
         return out
-    return _vectorises(fn, seen)
+    return _vectorises(fn, seen, lane_params)
 
 
-def _live_nodes(tree):
-    """The nodes of ``tree`` less the arms an option test decided against (``if False:``,
-    ``… if True else …``: ``lane_options.py``), which the compiler drops."""
-    todo = [tree]
-    while todo:
-        n = todo.pop()
-        yield n
-        if isinstance(n, (ast.If, ast.IfExp)) and isinstance(n.test, ast.Constant):
-            arm = n.body if n.test.value else n.orelse
-            todo.extend(arm if isinstance(arm, list) else [arm])
-        else:
-            todo.extend(ast.iter_child_nodes(n))
+def _mentions(node, names) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
 
 
-def _vectorises(fn, seen) -> bool:
-    src = getattr(fn, "flat_source", None) or textwrap.dedent(inspect.getsource(fn))
-    for n in _live_nodes(ast.parse(src)):
+def _assigned(node) -> set:
+    out = set()
+    for n in ast.walk(node):
+        tgts = n.targets if isinstance(n, ast.Assign) else \
+            [n.target] if isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For)) else []
+        for t in tgts:      # locals (a store into an array is read back through its index)
+            for m in ([t] if isinstance(t, ast.Name) else
+                      t.elts if isinstance(t, (ast.Tuple, ast.List)) else []):
+                if isinstance(m, ast.Name):
+                    out.add(m.id)
+    return out
+
+
+def lane_values(tree, seeds) -> set:
+    """The names in function ``tree`` whose values differ between lanes: ``seeds``, what is
+    assigned from them, and what is assigned under a test or in a loop over them (to a fixed
+    point)."""
+    lane = set(seeds)
+    while True:
+        n0 = len(lane)
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and n.value is not None \
+                    and (_mentions(n.value, lane) or (isinstance(n, ast.AugAssign)
+                                                      and _mentions(n.target, lane))):
+                lane |= _assigned(n)
+            elif isinstance(n, (ast.If, ast.While)) and _mentions(n.test, lane):
+                lane |= _assigned(n)
+            elif isinstance(n, ast.For) and _mentions(n.iter, lane):
+                lane |= _assigned(n)
+        if len(lane) == n0:
+            return lane
+
+
+def _vectorises(fn, seen, lane_params) -> bool:
+    flat = getattr(fn, "flat_source", None)
+    tree = ast.parse(flat or textwrap.dedent(inspect.getsource(fn)))
+    fdef = next(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef))
+    params = [a.arg for a in fdef.args.args]
+    lane = lane_values(fdef, {LANE_NAME, GUARD, *lane_params} if flat else set(params))
+    hoisted = 0
+    for n in ast.walk(tree):
+        if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow):
+            e = n.right
+            if not (isinstance(e, ast.Constant) and isinstance(e.value, int)) \
+                    and _mentions(n, lane):
+                return False
         if not isinstance(n, ast.Call):
             continue
         f = n.func
@@ -246,7 +291,10 @@ def _vectorises(fn, seen) -> bool:
         callee = fn.__globals__.get(name) if isinstance(f, ast.Name) else None
         if callee is None or not getattr(getattr(callee, "py_func", callee),
                                          "_optbench_kernel", False):
-            return False
+            hoisted += 1
+            if _mentions(n, lane) or hoisted > MAX_HOISTED:   # one lane at a time
+                return False
+            continue
         if not vectorises(callee, seen):
             return False
     return True
@@ -280,7 +328,7 @@ def step_forms(problem, optimizer, scu, max_dim: int = STEP_MAX_DIM):
                          fixed=fixed_elem)
     except LaneError:
         return None
-    if not (vectorises(fg) and vectorises(prep) and vectorises(elem)):
+    if not (vectorises(fg) and vectorises(prep) and vectorises(elem, lane_params=("gi",))):
         return None
     return fg, prep, elem
 
