@@ -132,7 +132,7 @@ def lane0(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8)
 
 
 WHOLE_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam", "amsgrad", "lion", "adopt",
-                    "adan")
+                    "yogi", "ademamix", "adan")
 
 
 def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8,
@@ -203,8 +203,9 @@ def to_markdown(res: dict) -> str:
     lines += ["", "The whole step (the runner's driver, one loop over the lanes per step, "
               "`runner/lane_step.py`, against the same driver with its passes; the 51-target "
               "ladder, targets of the budget's runs recorded after the update; ns per "
-              "run-step; where it is not used, both columns are the passes: a per-lane libm "
-              "call, `lane_step.VECTOR_CALLS`):", "",
+              "run-step; where it is not used, both columns are the passes: a libm call on a "
+              "lane's values, or more than one on shared values, `lane_step.vectorises`):",
+              "",
               "| optimizer | problem | whole step (ns) | passes (ns) | ratio | whole step used | "
               "same bits |", "|---|---|---|---|---|---|---|"]
     for r in res.get("whole", []):
