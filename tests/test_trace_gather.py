@@ -7,11 +7,16 @@ import numpy as np
 import pytest
 
 from optbench.runner import loop as L
+from optbench.runner.engines import trace_gather as G
 from optbench.runner.engines.trace_gather import gather, numpy_reference
 
 
+@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("rate", [2.7e9, 0.0])
-def test_gather_is_the_numpy_expressions_bit_for_bit(rate):
+def test_gather_is_the_numpy_expressions_bit_for_bit(rate, parallel, monkeypatch):
+    """On one core and (a batch of PARALLEL_ROWS rows or more) with the runs split over the
+    cores."""
+    monkeypatch.setattr(G, "PARALLEL_ROWS", 0 if parallel else 10**9)
     rng = np.random.default_rng(3)
     R, rows = 37, 9
     TR = rng.normal(size=(R, rows, L.N_TRACE)) * 1e3

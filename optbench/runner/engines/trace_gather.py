@@ -5,7 +5,7 @@ The drivers write each run's recorded rows into ``TRACE`` (runs × rows × ``loo
 gradient count as integers, f, best f, gradient norm and distance, and the time stamp in
 seconds. NumPy does that as one strided copy per column plus the conversions, each a pass
 over memory (a 4,096-run sweep's 348,160 rows: 5–7 ms); :func:`gather` reads the buffer
-once, the runs split over the cores (1.4 ms), and computes each value as NumPy would (the step and gradient count
+once (for a large batch the runs split over the cores: 1.4 ms), and computes each value as NumPy would (the step and gradient count
 truncated to integers, the time stamp ``(ticks − tick₀) / rate`` or, without a cycle
 counter, the run's wall time × (step + 1) / (nit + 1): same operations, same order, tested
 against the NumPy expressions). Every column is its own row of memory: an edit of one
@@ -18,6 +18,8 @@ from numba import njit, prange
 
 import optbench.kernels  # noqa: F401  (numba's cache folder, before the dispatcher below)
 
+from optbench.kernels.compile import with_constants
+
 from .. import loop as L
 
 INTS = ("step", "ngev", "nfev")                  # rows of the int output
@@ -25,8 +27,7 @@ FLOATS = ("f", "best_f", "grad_norm", "dist_to_opt", "time_s", "grad_equiv")   #
 _FLOAT_SRC = np.array([L.T_F, L.T_BEST, L.T_GNORM, L.T_DIST], np.int64)
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
-def _gather(TR, nrec, start, tick0, rate, walls, nit, src, I, F):
+def _gather_rows(TR, nrec, start, tick0, rate, walls, nit, src, I, F):
     for r in prange(TR.shape[0]):     # runs write disjoint rows: one pass, every core
         o = start[r]
         for k in range(nrec[r]):
@@ -45,6 +46,18 @@ def _gather(TR, nrec, start, tick0, rate, walls, nit, src, I, F):
                 F[4, o + k] = walls[r] * (step + 1.0) / np.float64(nit[r] + 1)
 
 
+# one source, two compilations (each its own name: numba's disk cache keys by name): a batch
+# with at least PARALLEL_ROWS rows splits its runs over the cores (the 4,096-run sweep's
+# 348,160 rows: 4 ms on one core, 1.4 on two); a smaller one stays on its thread, and a
+# process that never gathers that many rows never compiles (0.7 s cold) nor loads the
+# parallel one (it would start the thread pool of a process that may have none)
+_gather = njit(cache=True, error_model="numpy")(
+    with_constants(_gather_rows, "_gather_serial"))
+_gather_parallel = njit(cache=True, error_model="numpy", parallel=True)(
+    with_constants(_gather_rows, "_gather_parallel"))
+PARALLEL_ROWS = 65_536
+
+
 def gather(TR: np.ndarray, iout: np.ndarray, nrec: np.ndarray, walls: np.ndarray,
            rate: float) -> dict:
     """The columns ``INTS`` + ``FLOATS`` of the recorded rows (``nrec`` per run) of ``TR``:
@@ -55,10 +68,10 @@ def gather(TR: np.ndarray, iout: np.ndarray, nrec: np.ndarray, walls: np.ndarray
     n = int(nrec.sum())
     ints = np.empty((len(INTS), n), np.int64)
     floats = np.empty((len(FLOATS), n))
-    _gather(np.ascontiguousarray(TR), nrec, start,
-            np.ascontiguousarray(iout[:, L.I_TICK0]), float(rate),
-            np.ascontiguousarray(walls, np.float64), np.ascontiguousarray(iout[:, L.I_NIT]),
-            _FLOAT_SRC, ints, floats)
+    fn = _gather_parallel if n >= PARALLEL_ROWS else _gather
+    fn(np.ascontiguousarray(TR), nrec, start, np.ascontiguousarray(iout[:, L.I_TICK0]),
+       float(rate), np.ascontiguousarray(walls, np.float64),
+       np.ascontiguousarray(iout[:, L.I_NIT]), _FLOAT_SRC, ints, floats)
     out = {name: ints[i] for i, name in enumerate(INTS)}
     out.update({name: floats[i] for i, name in enumerate(FLOATS)})
     return out
