@@ -161,6 +161,10 @@ def _two_pows(x, st, sc, hy, i):
     x[i] = x[i] * math.pow(hy[0], 2.5) / math.pow(hy[1], 2.5)
 
 
+def _pow_and_power(x, st, sc, hy, i):
+    x[i] = x[i] * math.pow(hy[0], 2.5) / hy[1] ** 2.5
+
+
 def _lane_power(x, st, sc, hy, i):
     x[i] = x[i] ** hy[0] + x[i] ** 2
 
@@ -168,10 +172,11 @@ def _lane_power(x, st, sc, hy, i):
 def test_a_libm_call_on_shared_values_vectorises_one_on_a_lanes_values_does_not():
     shapes = {"x": (), "st": (2,), "sc": ()}
     form = {f: flat_form(f, dim=2, lanes=NL, shapes=shapes, shared={"sc": {0}}, guard=True)
-            for f in (_uniform_pow, _lane_pow, _two_pows, _lane_power)}
+            for f in (_uniform_pow, _lane_pow, _two_pows, _lane_power, _pow_and_power)}
     assert vectorises(form[_uniform_pow])
     assert not vectorises(form[_lane_pow]) and not vectorises(form[_lane_power])
     assert not vectorises(form[_two_pows])       # lane_step.MAX_HOISTED: one per kernel
+    assert not vectorises(form[_pow_and_power])
 
 
 def test_flat_form_refuses_a_shared_store_and_an_unknown_row():

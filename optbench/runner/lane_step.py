@@ -212,8 +212,8 @@ def vectorises(fn, seen=None, lane_params=()) -> bool:
     """Whether kernel ``fn`` (or a flat form: its statements for each lane) and the kernels
     it calls vectorise over the lanes: they call nothing but ``VECTOR_CALLS``, except one
     call (``MAX_HOISTED``) on values that are the same in every lane
-    (``math.pow(hy[HY.beta1], t)``: the compiler computes it once, before the loop), and
-    raise nothing to a power that is not an integer constant, except such values. In a flat form the values of lane ``_l_``, its flag and the
+    (``math.pow(hy[HY.beta1], t)``: the compiler computes it once, before the loop); a power
+    whose exponent is not an integer constant counts as such a call. In a flat form the values of lane ``_l_``, its flag and the
     parameters ``lane_params`` (``gi``) differ between lanes, and so does what is computed
     from them or under a test on them; in a kernel it calls, every parameter. Memoised (the
     driver is looked up per batch)."""
@@ -279,9 +279,10 @@ def _vectorises(fn, seen, lane_params) -> bool:
     for n in ast.walk(tree):
         if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Pow):
             e = n.right
-            if not (isinstance(e, ast.Constant) and isinstance(e.value, int)) \
-                    and _mentions(n, lane):
-                return False
+            if not (isinstance(e, ast.Constant) and isinstance(e.value, int)):
+                hoisted += 1            # libm's pow, as math.pow below
+                if _mentions(n, lane) or hoisted > MAX_HOISTED:
+                    return False
         if not isinstance(n, ast.Call):
             continue
         f = n.func
