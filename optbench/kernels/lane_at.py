@@ -117,13 +117,25 @@ class _At(ast.NodeTransformer):
         return True
 
 
-def _constant_locals(body, arrays) -> set:
-    """Locals assigned once, from constants and the dimension (``n = x.shape[0]``)."""
+def stored_names(node) -> list:
+    """The local names ``node`` assigns (plain, unpacked, augmented, loop targets), once per
+    store; a store into an array element assigns no local."""
+    return [n.id for n in ast.walk(node) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Store)]
+
+
+def store_counts(body) -> dict:
+    """``{local: how many stores body makes to it}``."""
     stores: dict = {}
     for s in body:
-        for n in ast.walk(s):
-            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                stores[n.id] = stores.get(n.id, 0) + 1
+        for name in stored_names(s):
+            stores[name] = stores.get(name, 0) + 1
+    return stores
+
+
+def _constant_locals(body, arrays) -> set:
+    """Locals assigned once, from constants and the dimension (``n = x.shape[0]``)."""
+    stores = store_counts(body)
     consts: set = set()
     for s in body:
         if isinstance(s, ast.Assign) and len(s.targets) == 1 \

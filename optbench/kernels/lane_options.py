@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from .lane_at import emit, parse_kernel
+from .lane_at import emit, parse_kernel, store_counts
 
 __all__ = ["option_tests", "outcomes", "options_check"]
 HY = "hy"
@@ -76,15 +76,7 @@ def _option_tests(fn) -> dict:
     params = {a.arg for a in node.args.args}
     if HY not in params:
         return {}
-    count: dict = {}
-    for s in body:
-        for n in ast.walk(s):
-            for t in (n.targets if isinstance(n, ast.Assign) else
-                      [n.target] if isinstance(n, (ast.AugAssign, ast.For, ast.AnnAssign))
-                      else []):
-                for m in ast.walk(t):
-                    if isinstance(m, ast.Name):
-                        count[m.id] = count.get(m.id, 0) + 1
+    count = store_counts(body)
     local = set(count)
     values = {}         # the option locals: assigned once, at the top level, from hy alone
     for s in body:

@@ -46,7 +46,7 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 from optbench.kernels import compile as kc
 from optbench.kernels.clock import _readcyclecounter
 from optbench.kernels.compile import placeholder, template
-from optbench.kernels.lane_at import LANE as LANE_NAME
+from optbench.kernels.lane_at import LANE as LANE_NAME, stored_names
 from optbench.kernels.lane_flat import GUARD, flat_form
 from optbench.kernels.lane_options import options_check, outcomes
 from optbench.kernels.lanes import LaneError
@@ -213,10 +213,10 @@ def vectorises(fn, seen=None, lane_params=()) -> bool:
     it calls vectorise over the lanes: they call nothing but ``VECTOR_CALLS``, except one
     call (``MAX_HOISTED``) on values that are the same in every lane
     (``math.pow(hy[HY.beta1], t)``: the compiler computes it once, before the loop); a power
-    whose exponent is not an integer constant counts as such a call. In a flat form the values of lane ``_l_``, its flag and the
-    parameters ``lane_params`` (``gi``) differ between lanes, and so does what is computed
-    from them or under a test on them; in a kernel it calls, every parameter. Memoised (the
-    driver is looked up per batch)."""
+    whose exponent is not an integer constant counts as such a call. In a flat form the
+    values of lane ``_l_``, its flag and the parameters ``lane_params`` (``gi``) differ
+    between lanes, and so does what is computed from them or under a test on them; in a
+    kernel it calls, every parameter. Memoised (the driver is looked up per batch)."""
     fn = getattr(fn, "py_func", fn)
     key = (fn, tuple(lane_params))
     if seen is None and key in _VECTORISES:
@@ -236,19 +236,6 @@ def _mentions(node, names) -> bool:
     return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
 
 
-def _assigned(node) -> set:
-    out = set()
-    for n in ast.walk(node):
-        tgts = n.targets if isinstance(n, ast.Assign) else \
-            [n.target] if isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For)) else []
-        for t in tgts:      # locals (a store into an array is read back through its index)
-            for m in ([t] if isinstance(t, ast.Name) else
-                      t.elts if isinstance(t, (ast.Tuple, ast.List)) else []):
-                if isinstance(m, ast.Name):
-                    out.add(m.id)
-    return out
-
-
 def lane_values(tree, seeds) -> set:
     """The names in function ``tree`` whose values differ between lanes: ``seeds``, what is
     assigned from them, and what is assigned under a test or in a loop over them (to a fixed
@@ -260,11 +247,11 @@ def lane_values(tree, seeds) -> set:
             if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and n.value is not None \
                     and (_mentions(n.value, lane) or (isinstance(n, ast.AugAssign)
                                                       and _mentions(n.target, lane))):
-                lane |= _assigned(n)
+                lane |= set(stored_names(n))
             elif isinstance(n, (ast.If, ast.While)) and _mentions(n.test, lane):
-                lane |= _assigned(n)
+                lane |= set(stored_names(n))
             elif isinstance(n, ast.For) and _mentions(n.iter, lane):
-                lane |= _assigned(n)
+                lane |= set(stored_names(n))
         if len(lane) == n0:
             return lane
 
