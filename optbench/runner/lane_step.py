@@ -72,8 +72,9 @@ SLOW = placeholder("SLOW")      # lane_slow bound for the pair
 def lane_step(t, XL, GL, STL, SCL, hy0, scn, V, seeds, data, idata, cnt):
     """One step of the chunk's lanes (the module docstring): the arrays flat, ``hy0`` the
     chunk's hyperparameters, ``scn`` this step's shared scalars. Returns how many live lanes
-    were held back for their bookkeeping, and sets ``cnt[0]`` to how many updated lanes have
-    targets to record (``quiet_select``). Compiled twice: with ``REDO`` it updates the lanes
+    were held back for their bookkeeping, and sets ``cnt[0]`` to the bits (1 << j) of the
+    updated lanes j that have targets to record (``quiet_select``): an OR over the lanes in
+    the vector loop, not a second pass over V_QUIET. Compiled twice: with ``REDO`` it updates the lanes
     flagged ``V_REDO`` instead (after their bookkeeping), returning 0. A lane whose run has
     stopped (``V_DEAD``; also the scratch columns from k on) is neither updated nor counted:
     its point may be NaN (a divergence), and it would otherwise call for the bookkeeping
@@ -81,7 +82,7 @@ def lane_step(t, XL, GL, STL, SCL, hy0, scn, V, seeds, data, idata, cnt):
     then knows the rows' accesses apart), with no branch and no test of the column against
     k (each costs the vector loop time)."""
     nb = 0
-    nd = 0
+    m = 0
     tf = float(t)
     for j in range(LANES):
         f = FGF(XL, GL, data, idata, seeds, t, j)
@@ -102,8 +103,8 @@ def lane_step(t, XL, GL, STL, SCL, hy0, scn, V, seeds, data, idata, cnt):
             ELEMF(XL, GL[i * LANES + j], STL, SCL, hy0, i, scn, q, j)
         if not REDO:    # (counted after the update: measured faster than before it)
             nb += (1 if live else 0) - (1 if q else 0)     # q implies live
-            nd += 1 if ev else 0
-    cnt[0] = nd
+            m |= (1 << j) if ev else 0
+    cnt[0] = m
     return nb
 
 
@@ -131,17 +132,13 @@ def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtarget
         scn[SC_STEP, 0] = t + 1.0
         PREPU(scn, HYL, lw, lwi, V[V_F], 1)
         nb = STEP(t, xf, gf, stf, scf, hy0, scn1, vf, seeds, data, idata, cnt)
-        if cnt[0] > 0:     # targets reached by lanes already updated: their bits, then
-            m = 0          # each lane by its bit (a vector pass, not a branch per lane)
-            for j in range(LANES):
-                m |= (1 << j) if vf[V_QUIET * LANES + j] == 2.0 and \
-                    vf[V_DEAD * LANES + j] == 0.0 and j < k else 0
-            while m != 0:
-                j = trailing_zeros(m)
-                m &= m - 1
-                r = r0 + j
-                lane_deferred(t, j, V, W, BK[j], BF[j], CTL[r], ftargets, gtargets, rec,
-                              HITF[r], HITG[r])
+        m = cnt[0]     # targets reached by lanes already updated: each lane by its bit
+        while m != 0:
+            j = trailing_zeros(m)
+            m &= m - 1
+            r = r0 + j
+            lane_deferred(t, j, V, W, BK[j], BF[j], CTL[r], ftargets, gtargets, rec,
+                          HITF[r], HITG[r])
         stopped = 0
         if nb > 0:
             c1 = _readcyclecounter()    # the lanes' clocks up to date: the bookkeeping reads
