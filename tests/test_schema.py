@@ -271,3 +271,56 @@ def test_default_columns_never_share_an_edit():
     tr["slope"] = tr["slope"].fillna(2.0)
     assert (tr["slope"] == 2.0).all() and tr.loc[1:, "step_size"].isna().all()
     assert other["slope"].isna().all()
+
+
+@pytest.mark.parametrize("dtype", ["string", "text"])
+@pytest.mark.parametrize("values", [
+    ["5883b4fde04c7e37", "343c721c62b8ca07", "4cfa4f0a2c2d3628"],   # run ids: one length
+    ["abc", "de", "fgh"],            # lengths differ
+    ["é1", "ab"],                    # not ASCII
+    ["ab\x00", "abc"],               # a trailing NUL (NumPy's bytes would drop it)
+    ["a\x00b", "xyz"],               # an inner NUL (kept)
+    ["ab", None],                    # a missing value
+])
+def test_string_columns_from_one_bytes_buffer_equal_pandas_own(dtype, values):
+    """Run ids and other strings of one length become an Arrow array straight from NumPy's
+    bytes; every other list takes pandas' own conversion. Either way the column equals
+    pandas' conversion of the Python strings, repeated or not."""
+    want_dtype = SC.pandas_dtype(dtype)
+    counts = np.array([3, 1, 2][:len(values)])
+    got = T._repeat_strings(values, counts, want_dtype)
+    want = pd.array(np.repeat(np.array(values, dtype=object), counts), dtype=want_dtype)
+    assert pd.Series(got).equals(pd.Series(want)) and got.dtype == want_dtype
+    if None not in values:
+        col = T._column(list(values), dtype, len(values))
+        assert col.equals(pd.Series(values, dtype=want_dtype))
+        col.iloc[0] = "edited"       # a cell's edit reaches no other cell
+        assert list(col[1:]) == values[1:]
+
+
+@pytest.mark.parametrize("dtype", ["string", "text"])
+def test_a_column_nobody_fills_is_all_missing(dtype):
+    col = T._column(None, dtype, 4)
+    assert col.dtype == SC.pandas_dtype(dtype) and len(col) == 4 and col.isna().all()
+
+
+def test_messages_and_statuses_per_run_when_runs_end_differently():
+    """A batch whose runs end the same way shares one status and message; one whose runs end
+    differently (a learning rate that diverges) has each run's own, naming its step."""
+    def batch(lrs):
+        return E.run_batch(suite_specs({
+            "name": "t", "problems": [{"problem": "rosenbrock"}], "steps": 40, "seeds": 2,
+            "stop": "budget", "optimizers": [{"optimizer": "sgd", "lr": lrs}]})).runs
+
+    same = batch([1e-4, 2e-4])
+    assert (same["status"] == "budget").all()
+    assert (same["message"] == "step budget exhausted").all()
+    mixed = batch([1e-4, 10.0])
+    div = mixed["lr"] == 10.0
+    assert (mixed.loc[div, "status"] == "diverged").all()
+    assert (mixed.loc[~div, "status"] == "budget").all()
+    for _, r in mixed[div].iterrows():
+        assert r["message"] == f"diverged at step {r['nit']} (non-finite or exploding f or " \
+            "gradient)"
+    assert (mixed.loc[~div, "message"] == "step budget exhausted").all()
+    assert set(mixed["kind"]) == {"first_order"}

@@ -64,6 +64,10 @@ def _column(v, dtype: str, n: int):
         # one value in every row (a batch's problem, device, environment id, …)
         return pd.Series(_repeat_strings([v if scalar else v[0]], np.array([n]),
                                          pandas_dtype(dtype)), index=pd.RangeIndex(n))
+    if dtype in ("string", "text") and isinstance(v, list) and len(v) == n:
+        fast = _arrow_strings(v, None, pandas_dtype(dtype))
+        if fast is not None:       # distinct ids of one length (a sweep's run ids)
+            return pd.Series(fast, index=pd.RangeIndex(n))
     return pd.Series([v] * n if scalar else v, dtype=pandas_dtype(dtype), index=pd.RangeIndex(n))
 
 
@@ -82,26 +86,34 @@ def list_cells(v, item: str, n: int) -> np.ndarray:
 
 def spec_columns(specs) -> dict:
     """The columns every row takes from its run spec."""
-    # a sweep's specs share few distinct problem / optimizer strings: parse each once
-    pcache: dict = {}
-    ocache: dict = {}
-    pp = [pcache[s.problem] if s.problem in pcache
-          else pcache.setdefault(s.problem, s.problem_params) for s in specs]
-    op = [ocache[s.optimizer] if s.optimizer in ocache
-          else ocache.setdefault(s.optimizer, s.optimizer_params) for s in specs]
+    problem = [s.problem for s in specs]
+    optimizer = [s.optimizer for s in specs]
+    # a sweep's specs share few distinct problem / optimizer strings: each parsed once, its
+    # fields then looked up per row by ``map`` (no Python frame per row)
+    pp = {k: specs[i].problem_params for k, i in _first(problem).items()}
+    op = {k: specs[i].optimizer_params for k, i in _first(optimizer).items()}
+    names = {k: p["problem"] for k, p in pp.items()}
+    onames = {k: o["optimizer"] for k, o in op.items()}
+    lrs = {k: float(o.get("lr", np.nan)) for k, o in op.items()}
     return {
         "run_id": [s.run_id for s in specs],
-        "problem": [p["problem"] for p in pp],
-        "problem_params": [s.problem for s in specs],
-        "optimizer": [o["optimizer"] for o in op],
-        "optimizer_params": [s.optimizer for s in specs],
-        "lr": [float(o.get("lr", np.nan)) for o in op],
+        "problem": list(map(names.__getitem__, problem)),
+        "problem_params": problem,
+        "optimizer": list(map(onames.__getitem__, optimizer)),
+        "optimizer_params": optimizer,
+        "lr": list(map(lrs.__getitem__, optimizer)),
         "seed": [s.seed for s in specs],
         "budget": [s.steps for s in specs],
         "stop": [s.stop for s in specs],
         "device": [s.device for s in specs],
         "dtype": [s.dtype for s in specs],
     }
+
+
+def _first(values: list) -> dict:
+    """{value: the index of its first occurrence in ``values``} (built without a Python
+    loop: the reversed pairs, so that the first occurrence is the one kept)."""
+    return dict(zip(reversed(values), range(len(values) - 1, -1, -1)))
 
 
 def _error_values(specs, message: str) -> dict:
@@ -197,13 +209,52 @@ def _repeat_strings(values: list, counts: np.ndarray, dtype):
     values, no Python object per row (a sweep's 348,160 trace rows: 1.2 ms, against 8.6 ms
     for building the strings' bytes in NumPy and 50 ms for Python strings)."""
     counts = np.asarray(counts, np.int64)
-    if getattr(dtype, "storage", None) == "pyarrow" and all(isinstance(v, str) for v in values):
+    arrow = getattr(dtype, "storage", None) == "pyarrow"
+    if arrow and len(values) == 1 and values[0] is None:     # a column nobody filled
+        import pyarrow as pa
+
+        return pd.array(pa.nulls(int(counts.sum()), pa.large_string()), dtype=dtype)
+    fast = _arrow_strings(values, counts, dtype)
+    if fast is not None:
+        return fast
+    if arrow and all(isinstance(v, str) for v in values):
         import pyarrow as pa
 
         rows = np.repeat(np.arange(len(values), dtype=np.int64), counts)
         return pd.array(pa.array(values, type=pa.large_string()).take(pa.array(rows)),
                         dtype=dtype)
     return pd.array(np.repeat(np.array(values, dtype=object), counts), dtype=dtype)
+
+
+def _arrow_strings(values: list, counts, dtype):
+    """``values[i]`` (repeated ``counts[i]`` times; ``counts`` None: once) as a pandas string
+    array of ``dtype`` built from one NumPy bytes buffer, or None where that does not apply:
+    pandas without Arrow strings, a value that is not a non-empty ASCII ``str``, or values of
+    different lengths. A sweep's run ids (16 hex digits each) are all of one length: their
+    Arrow array is the bytes as they are and offsets 0, w, 2w, … — 348,160 trace rows in
+    0.35 ms, against 1.3 ms for Arrow's ``take`` and 0.47 ms for a runs table's 4,096 ids
+    through pandas' own conversion."""
+    if getattr(dtype, "storage", None) != "pyarrow" or not values \
+            or set(map(type, values)) != {str}:
+        return None
+    try:
+        b = np.array(values, dtype="S")
+    except UnicodeEncodeError:
+        return None
+    w = b.dtype.itemsize
+    # "S" pads shorter values with NULs (and drops a value's own trailing NULs): every
+    # value must measure w
+    if getattr(np, "strings", np.char).str_len(b).min() != w:
+        return None
+    if counts is not None:
+        b = np.repeat(b, counts)
+    import pyarrow as pa
+
+    n = b.size
+    offsets = np.arange(0, (n + 1) * w, w, dtype=np.int64)
+    arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets),
+                                                        pa.py_buffer(b)])
+    return pd.array(arr, dtype=dtype)
 
 
 def hyper_columns(runs: pd.DataFrame) -> pd.DataFrame:

@@ -41,13 +41,40 @@ def _message(status: str, nit: int, spec, f_star) -> str:
     return f"{status} at step {nit}"        # failed: engines give the cause
 
 
+def _one(values: np.ndarray, codes: np.ndarray):
+    """``values`` as one value when all ``codes`` are equal (the table repeats it without a
+    Python object per row), else as they are."""
+    return values[0] if len(codes) and (codes == codes[0]).all() else values
+
+
+def _messages(status: np.ndarray, codes: np.ndarray, nit: np.ndarray, specs, f_star):
+    """The runs' messages: one string when every run ended the same way and its message
+    does not name the step (a sweep's budget runs), else one per run."""
+    s0 = _one(status, codes)
+    if isinstance(s0, str) and (s0 == "budget" or (
+            s0 == "converged" and len({sp.stop for sp in specs}) == 1)):
+        return _message(s0, int(nit[0]), specs[0], f_star)
+    return [_message(s, n, sp, f_star) for s, n, sp in zip(status, nit.tolist(), specs)]
+
+
+def _kinds(opts) -> str | list:
+    """Each run's optimizer kind: one string when all are the same (a batch's runs share a
+    few optimizer objects: each asked once), else one per run."""
+    distinct = dict(zip(map(id, opts), opts)).values()
+    kinds = {getattr(o, "kind", "first_order") for o in distinct}
+    if len(kinds) == 1:
+        return kinds.pop()
+    return [getattr(o, "kind", "first_order") for o in opts]
+
+
 def run_columns(b, compile_s: float, walls: np.ndarray) -> dict:
     """Runs columns of batch ``b`` (a ``runner.batch.Batch`` after its driver ran), as the
     first-order drivers count: t + 1 gradients (each with its value) by step t."""
     a, prob, specs = b.a, b.prob, b.specs
     R = len(specs)
     iout, out, hitf, hitg, ladder = a["IOUT"], a["OUT"], a["HITF"], a["HITG"], a["ftg"]
-    status = _STATUS[iout[:, L.I_STATUS]]
+    codes = iout[:, L.I_STATUS]
+    status = _STATUS[codes]
     nit = iout[:, L.I_NIT]
     fstar = prob.f_star
     # the gradients (and HVPs) spent by each target's hit step (NaN: missed): t + 1 for a
@@ -58,8 +85,8 @@ def run_columns(b, compile_s: float, walls: np.ndarray) -> dict:
     ge = (iout[:, L.I_NGEV] + iout[:, L.I_NHEV]).astype(np.float64)
     cols = T.spec_columns(specs)
     cols.update({
-        "dim": prob.dim, "status": status,
-        "message": [_message(s, n, sp, fstar) for s, n, sp in zip(status, nit.tolist(), specs)],
+        "dim": prob.dim, "status": _one(status, codes),
+        "message": _messages(status, codes, nit, specs, fstar),
         "nit": nit, "nfev": iout[:, L.I_NFEV], "ngev": iout[:, L.I_NGEV],
         "grad_equiv": ge, "cost_model": COST_MODEL,
         "f0": out[:, L.O_F0], "fun": out[:, L.O_F], "best_f": out[:, L.O_BEST],
@@ -68,7 +95,7 @@ def run_columns(b, compile_s: float, walls: np.ndarray) -> dict:
         "wall_s": walls, "compile_s": float(compile_s), "batch_size": R,
         "env_id": environment_id(),
         "targets": np.broadcast_to(ladder, hitf.shape), "hit_step": hitf, "hit_step_grad": hitg,
-        "kind": [getattr(o, "kind", "first_order") for o in b.opts],
+        "kind": _kinds(b.opts),
         "hit_ngev": hit_evals, "hit_grad_equiv": hit_ge,
     })
     nan = np.full(R, np.nan)
