@@ -71,6 +71,28 @@ def test_grouping_asks_the_optimizer_for_its_state_size():
     assert list(runs.batch_size) == [2, 1, 2]
 
 
+def test_group_indices_is_the_grouping_by_group_key():
+    """execute's grouping (each distinct ladder hashed once) puts together exactly the specs
+    whose group_key is equal, in order of first appearance: equal ladders in distinct tuple
+    objects share a group, different ladders, budgets, recordings or problems do not."""
+    t1 = (1.0, 1e-3)
+    specs = [RunSpec.make("rosenbrock", "adam", seed=0, targets=t1),
+             RunSpec.make("beale", "adam", targets=t1),
+             RunSpec.make("rosenbrock", "adam", seed=1, targets=tuple(list(t1))),  # equal ladder
+             RunSpec.make("rosenbrock", "adam", seed=2, targets=(1.0, 1e-4)),
+             RunSpec.make("rosenbrock", "adam", seed=3, targets=t1, steps=7),
+             RunSpec.make("rosenbrock", "adam", seed=4, targets=t1, record="every:2"),
+             RunSpec.make("rosenbrock", "sgd", seed=5, targets=t1),
+             RunSpec.make("beale", "adam", seed=6, targets=t1)]
+    assert specs[0].targets is not specs[2].targets
+    want: dict = {}
+    for i, s in enumerate(specs):
+        want.setdefault(E.group_key(s), []).append(i)
+    got = E.group_indices(specs)
+    assert got == list(want.values())
+    assert got[0] == [0, 2] and got[1] == [1, 7]
+
+
 def test_a_spec_whose_optimizer_cannot_be_built_becomes_an_error_row():
     good = RunSpec.make("rosenbrock", "adam", steps=5)
     bad = dataclasses.replace(good, optimizer='{"optimizer":"no-such-optimizer"}')

@@ -54,11 +54,12 @@ def usable_cores() -> int:
 
 def group_specs(specs) -> dict:
     """Execution groups in first-appearance order: group key -> list of specs."""
-    from .execute import _group_key
+    from .execute import _group_key, group_indices
 
+    specs = list(specs)
     groups: dict = {}
-    for s in specs:
-        groups.setdefault(_group_key(s), []).append(s)
+    for idx in group_indices(specs):
+        groups[_group_key(specs[idx[0]])] = [specs[i] for i in idx]
     return groups
 
 
