@@ -42,19 +42,21 @@ from .matrix import lerp
 HY = hyper_slots("beta1", "beta2", "eps", "ams_bound", "rectify", "n_sma_threshold",
                  "degenerated_to_sgd")
 # the step size; sqrt(1 - beta2^t) (1.0 when rectified: r_t holds it); the step's kind
-# (1 adaptive, 0 SGD momentum, -1 none); the fixed decoupled decay's factor
-SC = scalar_slots("step_size", "sqrt_bc2", "kind", "shrink")
+# (1 adaptive, 0 SGD momentum, -1 none); the fixed decoupled decay's factor; 1 - beta1^t
+SC = scalar_slots("step_size", "sqrt_bc2", "kind", "shrink", "bc1")
 
 
 def adabelief_prep(sc, hy):
     t = sc[SC.step]
     b2 = hy[HY.beta2]
-    bc1 = 1.0 - math.pow(hy[HY.beta1], t)
+    # the powers in statements of their own: the same in every run of a sweep, the lane
+    # driver computes them once per step (runner/lane_step.py), and the same bits
+    sc[SC.bc1] = 1.0 - math.pow(hy[HY.beta1], t)
     lr = sc[SC.lr]
     kind = 1.0
-    sqrt_bc2 = math.sqrt(1.0 - math.pow(b2, t))
+    sc[SC.sqrt_bc2] = math.sqrt(1.0 - math.pow(b2, t))
     if hy[HY.rectify] != 0.0:       # pytorch-optimizer's get_rectify_step_size
-        sqrt_bc2 = 1.0
+        sc[SC.sqrt_bc2] = 1.0
         n_sma_max = 2.0 / (1.0 - b2) - 1.0
         b2t = b2 ** t
         n_sma = n_sma_max - 2.0 * t * b2t / (1.0 - b2t)
@@ -67,8 +69,7 @@ def adabelief_prep(sc, hy):
         else:
             kind = -1.0
         lr = lr * rt
-    sc[SC.step_size] = lr / bc1
-    sc[SC.sqrt_bc2] = sqrt_bc2
+    sc[SC.step_size] = lr / sc[SC.bc1]
     sc[SC.kind] = kind
 
 
