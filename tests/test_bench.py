@@ -178,11 +178,18 @@ def test_parts_measure_each_part():
     pm = parts.perm(200, 5)
     assert set(pm) == {"one at a time", "32 at once"}
     assert all(0 < v < math.inf for v in pm.values())
-    ph = parts.phases(quick=True)
-    whole = ph.pop("whole execute() (s)")
-    assert set(ph) == {"the driver's call (s)", "runs and traces tables (s)",
-                       "batch arrays (s)"}
+    ph = parts.phases(quick=True, calls=2)
+    whole = ph.pop("whole execute() (ms)")
+    assert set(ph) == {"grouping the specs (ms)", "the engine's compile (batch arrays, "
+                       "warm-up) (ms)", "the driver's call (ms)", "the runs and traces tables (ms)",
+                       "  of which the runs columns (ms)", "  of which the traces columns (ms)",
+                       "  of which the two frames (ms)"}
     assert all(0 < v <= whole for v in ph.values())
+    assert sum(ph[k] for k in ph if "of which" in k) <= ph["the runs and traces tables (ms)"]
+    # the wrappers are gone afterwards
+    from optbench.runner import execute as E
+    from optbench.runner.engines import cpu as C
+    assert "wrapper" not in (E.group_indices.__name__, C.BatchDriverEngine.run.__name__)
     tr = parts.traces(quick=True, repeats=2)
     assert set(tr) == {"compiled pass (ms)", "NumPy expressions (ms)"}
     assert all(0 < v < math.inf for v in tr.values())

@@ -14,8 +14,9 @@ per kernel, to compare two trees or to see where a whole-run figure's time goes.
 * ``perm``: ns per minibatch index (``problems/minibatch.perm_index``: key and Feistel walk),
   one index at a time and 32 at once (``perm_block``, as the MLP's tiles load them);
 * ``phases``: where one ``execute()`` of the 4,096-run Adam sweep of ``peers --only sweep``
-  spends its time, by cProfile (cumulative seconds of the driver's call — the lane driver —,
-  of building the tables and of building the batch's arrays, and the whole call);
+  spends its time: ms of the grouping, the engine's compile (the batch's arrays), the
+  driver's call (the lane driver), the tables and three parts of them, and the whole call
+  (each phase timed by wrapping its function with the clock; median of 10 calls);
 * ``traces``: ms to build that sweep's trace columns, the compiled pass
   (``runner/engines/trace_gather.py``) against the NumPy expressions it replaced,
   alternating, best of repeats;
@@ -172,29 +173,56 @@ def _perm_loop(n, seeds, steps, bs, block, out):
     return acc
 
 
-def phases(quick: bool) -> dict:
-    """cProfile of one ``execute()`` of the peers' 4,096-run sweep (after a warm call)."""
-    import cProfile
-    import pstats
+def phases(quick: bool, calls: int = 10) -> dict:
+    """Where one ``execute()`` of the peers' 4,096-run sweep spends its time: ms of each phase
+    (median over ``calls`` calls after two warm ones), timed by wrapping the phase's function
+    with the clock (no profiler: cProfile's cost per Python call inflated the tables' share).
+    The grouping, the engine's ``compile`` (driver lookup, the batch's arrays, the warm-up
+    call on one run), its ``run`` (the driver's call), its ``results`` (the tables) and three
+    parts of the tables; what is left of the whole call is building the problem and
+    optimizers and putting the frames together."""
+    from contextlib import ExitStack
 
-    from optbench.runner.execute import execute
+    from optbench.runner import execute as E
+    from optbench.runner.engines import cpu as C
+    from optbench.runner.engines import outputs as O
 
     specs = _sweep_specs(quick)
-    execute(specs)
-    prof = cProfile.Profile()
-    prof.enable()
-    execute(specs)
-    prof.disable()
-    labels = {("runner/execute.py", "execute"): "whole execute() (s)",
-              ("engines/cpu.py", "run"): "the driver's call (s)",
-              ("engines/outputs.py", "first_order_tables"): "runs and traces tables (s)",
-              ("runner/batch.py", "__init__"): "batch arrays (s)"}
-    out = {}
-    for (path, _, func), (_, _, _, cum, _) in pstats.Stats(prof).stats.items():
-        for (suffix, name), label in labels.items():
-            if func == name and path.endswith(suffix):
-                out[label] = cum
-    return out
+    acc: dict = {}
+    sites = [(E, "group_indices", "grouping the specs"),
+             (C.BatchDriverEngine, "compile", "the engine's compile (batch arrays, warm-up)"),
+             (C.BatchDriverEngine, "run", "the driver's call"),
+             (C.BatchDriverEngine, "results", "the runs and traces tables"),
+             (O, "run_columns", "  of which the runs columns"),
+             (O, "trace_columns", "  of which the traces columns"),
+             (O, "frames", "  of which the two frames")]
+
+    def timed_site(fn, label):
+        def wrapper(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                acc[label] = acc.get(label, 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    per_call: dict = {}
+    with ExitStack() as stack:
+        for owner, name, label in sites:
+            fn = owner.__dict__[name]
+            stack.callback(setattr, owner, name, fn)
+            setattr(owner, name, timed_site(fn, label))
+        for i in range(calls + 2):
+            acc.clear()
+            t0 = time.perf_counter()
+            E.execute(specs)
+            acc["whole execute()"] = time.perf_counter() - t0
+            if i >= 2:
+                for k, v in acc.items():
+                    per_call.setdefault(k, []).append(v)
+    order = ["whole execute()"] + [label for _, _, label in sites]
+    return {f"{k} (ms)": round(float(np.median(per_call[k])) * 1e3, 2) for k in order
+            if k in per_call}
 
 
 def _sweep_specs(quick: bool):
