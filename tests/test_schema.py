@@ -324,3 +324,18 @@ def test_messages_and_statuses_per_run_when_runs_end_differently():
             "gradient)"
     assert (mixed.loc[~div, "message"] == "step budget exhausted").all()
     assert set(mixed["kind"]) == {"first_order"}
+
+
+def test_run_columns_give_one_status_message_and_kind_per_run():
+    """Engines rewrite the runs columns run by run (the second-order engine's messages):
+    status, message and kind stay one entry per run, even when all runs share one."""
+    from optbench.runner.batch import Batch
+    from optbench.runner.engines.outputs import run_columns
+    from optbench.runner.spec import RunSpec
+
+    sp = [RunSpec.make("rosenbrock", "adam", seed=s, steps=5, stop="budget") for s in range(3)]
+    b = Batch(sp)
+    b.a["IOUT"][:, 0] = 1          # every run "budget" (loop.I_STATUS)
+    cols = run_columns(b, 0.0, np.zeros(3))
+    for k in ("status", "message", "kind"):
+        assert len(cols[k]) == 3 and not isinstance(cols[k], str), k

@@ -41,29 +41,24 @@ def _message(status: str, nit: int, spec, f_star) -> str:
     return f"{status} at step {nit}"        # failed: engines give the cause
 
 
-def _one(values: np.ndarray, codes: np.ndarray):
-    """``values`` as one value when all ``codes`` are equal (the table repeats it without a
-    Python object per row), else as they are."""
-    return values[0] if len(codes) and (codes == codes[0]).all() else values
-
-
-def _messages(status: np.ndarray, codes: np.ndarray, nit: np.ndarray, specs, f_star):
-    """The runs' messages: one string when every run ended the same way and its message
-    does not name the step (a sweep's budget runs), else one per run."""
-    s0 = _one(status, codes)
-    if isinstance(s0, str) and (s0 == "budget" or (
-            s0 == "converged" and len({sp.stop for sp in specs}) == 1)):
-        return _message(s0, int(nit[0]), specs[0], f_star)
+def _messages(status: np.ndarray, codes: np.ndarray, nit: np.ndarray, specs, f_star) -> list:
+    """The runs' messages, one per run (engines rewrite some, run by run). When every run
+    ended the same way and the message does not name the step (a sweep's budget runs), it is
+    made once and the list repeats that one string (the table then sees one value)."""
+    if len(codes) and (codes == codes[0]).all():
+        s0 = status[0]
+        if s0 == "budget" or (s0 == "converged" and len({sp.stop for sp in specs}) == 1):
+            return [_message(s0, int(nit[0]), specs[0], f_star)] * len(codes)
     return [_message(s, n, sp, f_star) for s, n, sp in zip(status, nit.tolist(), specs)]
 
 
-def _kinds(opts) -> str | list:
-    """Each run's optimizer kind: one string when all are the same (a batch's runs share a
-    few optimizer objects: each asked once), else one per run."""
+def _kinds(opts) -> list:
+    """Each run's optimizer kind (a batch's runs share a few optimizer objects: when they
+    all say the same, each is asked once and the list repeats the one string)."""
     distinct = dict(zip(map(id, opts), opts)).values()
     kinds = {getattr(o, "kind", "first_order") for o in distinct}
     if len(kinds) == 1:
-        return kinds.pop()
+        return [kinds.pop()] * len(opts)
     return [getattr(o, "kind", "first_order") for o in opts]
 
 
@@ -85,7 +80,7 @@ def run_columns(b, compile_s: float, walls: np.ndarray) -> dict:
     ge = (iout[:, L.I_NGEV] + iout[:, L.I_NHEV]).astype(np.float64)
     cols = T.spec_columns(specs)
     cols.update({
-        "dim": prob.dim, "status": _one(status, codes),
+        "dim": prob.dim, "status": status,
         "message": _messages(status, codes, nit, specs, fstar),
         "nit": nit, "nfev": iout[:, L.I_NFEV], "ngev": iout[:, L.I_NGEV],
         "grad_equiv": ge, "cost_model": COST_MODEL,
