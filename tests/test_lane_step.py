@@ -35,15 +35,16 @@ def _forms(name, prob="rosenbrock"):
 # the whole step's optimizers: every coordinate-wise one whose PREP splits into shared and
 # per-lane statements and whose per-lane statements vectorise (the rest keep the passes)
 WHOLE = ["adabelief", "adadelta", "adagrad", "adam", "adamax", "adamw", "ademamix", "adopt",
-         "amsgrad", "gd", "lion", "momentum", "nesterov", "radam", "rmsprop", "rprop", "sgd", "yogi"]
+         "amsgrad", "gd", "lion", "momentum", "nadam", "nesterov", "radam", "rmsprop", "rprop",
+         "sgd", "yogi"]
 
 
 def test_the_sweep_optimizers_have_the_whole_step_and_the_rest_say_why_not():
     assert [n for n in WHOLE if _forms(n) is None] == []
-    # PREP statements that mix shared and per-lane values, or read a shared value before
-    # PREP writes it: the lane driver's passes, which the other tests cover (yogi's and
-    # ademamix's option branches decided, their statements split)
-    assert _forms("nadam") is None and _forms("asgd") is None
+    # PREP statements that mix shared and per-lane values: the lane driver's passes, which
+    # the other tests cover (yogi's and ademamix's option branches decided, their statements
+    # split; nadam's locals read only by its shared statements left out with them)
+    assert _forms("asgd") is None
     # libm calls (pow, exp, log) on a lane's values (madgrad's cube root), or more than one
     # on shared values in per-lane statements (adan's two bias corrections, each divided into
     # its run's lr; adabelief keeps its own in shared rows), in the update or in FG
@@ -194,10 +195,38 @@ def test_flat_form_refuses_a_shared_store_and_an_unknown_row():
         flat_form(unknown_row, dim=2, lanes=NL, shapes={"sc": ()}, shared={"sc": {1}})
 
 
+def test_locals_only_the_shared_statements_read_leave_with_them():
+    """drop_shared leaves out the statements that only store to shared rows, then the local
+    assignments nothing kept reads (NAdam's mu and running product: they read a shared row
+    that a left-out statement writes, which a kept statement must not); a local that a
+    per-lane statement reads keeps the refusal."""
+    def prod_then_store(sc, hy):
+        mu = hy[0] * (1.0 - 0.5 * 0.96 ** (sc[4] * hy[1]))
+        prod = sc[1] * mu            # reads shared row 1, written below
+        sc[1] = prod
+        sc[2] = 1.0 - prod
+        lr = sc[0]
+        sc[3] = -lr / sc[2]
+
+    def prod_read_by_a_lane(sc, hy):
+        prod = sc[1] * hy[0]
+        sc[1] = prod
+        sc[3] = sc[0] / prod         # needs the old row 1: cannot be split
+
+    form = flat_form(prod_then_store, dim=2, lanes=NL, shapes={"sc": ()},
+                     shared={"sc": {1, 2, 4}}, guard=True, drop_shared=True)
+    body = form.flat_source.split("\n", 1)[1]
+    assert "mu =" not in body and "prod" not in body and "**" not in body
+    assert "sc__0[2]" in body and vectorises(form)
+    with pytest.raises(LaneError, match="before it is written"):
+        flat_form(prod_read_by_a_lane, dim=2, lanes=NL, shapes={"sc": ()},
+                  shared={"sc": {1}}, guard=True, drop_shared=True)
+
+
 # one of each kind of update (moments, a branch on a hyperparameter, signs, per-coordinate
 # step sizes, momentum): each pair compiles its own driver, so not all of WHOLE
 SWEEP = ["adam", "amsgrad", "lion", "rmsprop", "adagrad", "nesterov", "adopt", "rprop", "sgd",
-         "yogi", "ademamix", "adabelief"]
+         "yogi", "ademamix", "adabelief", "nadam"]
 
 
 @pytest.mark.parametrize("name", SWEEP)

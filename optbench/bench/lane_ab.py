@@ -132,7 +132,7 @@ def lane0(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8)
 
 
 WHOLE_OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adagrad", "adam", "amsgrad", "lion", "adopt",
-                    "yogi", "ademamix", "adabelief", "adan")
+                    "yogi", "ademamix", "adabelief", "nadam", "adan")
 
 
 def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8,

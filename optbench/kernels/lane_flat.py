@@ -180,9 +180,11 @@ def _reads(stmt, arr: str, row_of) -> set:
 
 
 def _drop_shared(fn, body, shared, tr):
-    """The top-level statements of ``body`` less those that only store to shared rows. A
-    statement that stores to shared and other rows, or a kept statement that reads a shared
-    row a later left-out statement writes (it would need the old value), cannot be split."""
+    """The top-level statements of ``body`` less those that only store to shared rows, and
+    less the local assignments then left unread (``_dead_locals``: what only the left-out
+    statements used, such as NAdam's μₜ and their running product). A statement that stores
+    to shared and other rows, or a kept statement that reads a shared row a later left-out
+    statement writes (it would need the old value), cannot be split."""
     keep, dropped = [], []
     for k, s in enumerate(body):
         hit = False
@@ -194,6 +196,7 @@ def _drop_shared(fn, body, shared, tr):
                                     "per-lane values (no flat form)")
                 hit = True
         (dropped if hit else keep).append((k, s))
+    keep = _dead_locals(keep)
     for k, s in keep:
         for arr, rows in shared.items():
             later = set().union(*(_writes(d, arr, tr.const_row)[0] for j, d in dropped
@@ -202,6 +205,42 @@ def _drop_shared(fn, body, shared, tr):
                 raise LaneError(f"{fn.__qualname__}: reads a shared value before it is "
                                 "written (no flat form)")
     return [s for _, s in keep]
+
+
+def _pure(expr) -> bool:
+    """Whether evaluating ``expr`` only computes a value: no call but ``math``'s functions and
+    ``abs``/``min``/``max``/``float`` (a kernel call may store into its arrays)."""
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Call):
+            f = n.func
+            ok = (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name)
+                  and f.value.id == "math") or (isinstance(f, ast.Name)
+                                               and f.id in ("abs", "min", "max", "float"))
+            if not ok:
+                return False
+        elif isinstance(n, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
+            return False
+    return True
+
+
+def _dead_locals(keep: list) -> list:
+    """``keep`` (pairs of position and top-level statement) less each plain assignment to
+    local names (``mu = …``, value without side effects) whose names no other kept statement
+    reads, repeated until none is left (a local read only by a dead one is dead too)."""
+    keep = list(keep)
+    while True:
+        for idx, (_, s) in enumerate(keep):
+            if not (isinstance(s, ast.Assign) and all(isinstance(t, ast.Name) for t in s.targets)
+                    and _pure(s.value)):
+                continue
+            names = {t.id for t in s.targets}
+            read = any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in names
+                       for j, (_, o) in enumerate(keep) if j != idx for n in ast.walk(o))
+            if not read:
+                del keep[idx]
+                break
+        else:
+            return keep
 
 
 class _Decide(ast.NodeTransformer):

@@ -25,8 +25,10 @@ from optbench.params import B, F
 from .base import WD, Optimizer, register
 
 HY = hyper_slots("beta1", "beta2", "eps", "momentum_decay")
-# beta2^t (running), 1 - beta2^t, the product of the mu's, and the two step coefficients
-SC = scalar_slots("beta2_t", "bc2", "mu_product", "coef_g", "coef_m")
+# beta2^t (running), 1 - beta2^t, the product of the mu's, the two step coefficients, and
+# their parts that every run of a sweep shares: 1 - mu_t, 1 - prod, mu_{t+1}, 1 - prod mu_{t+1}
+SC = scalar_slots("beta2_t", "bc2", "mu_product", "coef_g", "coef_m", "one_minus_mu", "den_g",
+                  "mu_next", "den_m")
 
 
 def nadam_prep(sc, hy):
@@ -39,9 +41,15 @@ def nadam_prep(sc, hy):
     mu_next = b1 * (1.0 - 0.5 * (0.96 ** ((t + 1.0) * hy[HY.momentum_decay])))
     prod = sc[SC.mu_product] * mu
     sc[SC.mu_product] = prod
+    # the shared parts in rows of their own (the same bits): the lane driver computes them
+    # once per step for a sweep's chunk, and each run's statements below read only them
+    sc[SC.one_minus_mu] = 1.0 - mu
+    sc[SC.den_g] = 1.0 - prod
+    sc[SC.mu_next] = mu_next
+    sc[SC.den_m] = 1.0 - prod * mu_next
     lr = sc[SC.lr]
-    sc[SC.coef_g] = (-lr * (1.0 - mu)) / (1.0 - prod)
-    sc[SC.coef_m] = (-lr * mu_next) / (1.0 - prod * mu_next)
+    sc[SC.coef_g] = (-lr * sc[SC.one_minus_mu]) / sc[SC.den_g]
+    sc[SC.coef_m] = (-lr * sc[SC.mu_next]) / sc[SC.den_m]
 
 
 def nadam_elem(x, gi, st, sc, hy, i):
