@@ -292,7 +292,7 @@ def test_string_columns_from_one_bytes_buffer_equal_pandas_own(dtype, values):
     want = pd.array(np.repeat(np.array(values, dtype=object), counts), dtype=want_dtype)
     assert pd.Series(got).equals(pd.Series(want)) and got.dtype == want_dtype
     if None not in values:
-        col = T._column(list(values), dtype, len(values))
+        col = pd.Series(T._column(list(values), dtype, len(values)))
         assert col.equals(pd.Series(values, dtype=want_dtype))
         col.iloc[0] = "edited"       # a cell's edit reaches no other cell
         assert list(col[1:]) == values[1:]
@@ -300,7 +300,7 @@ def test_string_columns_from_one_bytes_buffer_equal_pandas_own(dtype, values):
 
 @pytest.mark.parametrize("dtype", ["string", "text"])
 def test_a_column_nobody_fills_is_all_missing(dtype):
-    col = T._column(None, dtype, 4)
+    col = pd.Series(T._column(None, dtype, 4))
     assert col.dtype == SC.pandas_dtype(dtype) and len(col) == 4 and col.isna().all()
 
 

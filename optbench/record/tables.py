@@ -58,17 +58,24 @@ def _column(v, dtype: str, n: int):
     if dtype.startswith("list"):
         if scalar:
             raise ValueError("a list column needs one list per row")
-        return pd.Series(list_cells(v, dtype[5:-1], n), dtype=object, index=pd.RangeIndex(n))
+        return list_cells(v, dtype[5:-1], n)
+    # (arrays, not Series: the frame takes them as they are; a Series per column was a
+    # third of a 1,024-run runs table's time)
     if dtype in ("string", "text") and n > 0 and (scalar or (
             isinstance(v, list) and len(v) == n and v.count(v[0]) == n)):
         # one value in every row (a batch's problem, device, environment id, …)
-        return pd.Series(_repeat_strings([v if scalar else v[0]], np.array([n]),
-                                         pandas_dtype(dtype)), index=pd.RangeIndex(n))
+        return _repeat_strings([v if scalar else v[0]], np.array([n]), pandas_dtype(dtype))
     if dtype in ("string", "text") and isinstance(v, list) and len(v) == n:
         fast = _arrow_strings(v, None, pandas_dtype(dtype))
         if fast is not None:       # distinct ids of one length (a sweep's run ids)
-            return pd.Series(fast, index=pd.RangeIndex(n))
-    return pd.Series([v] * n if scalar else v, dtype=pandas_dtype(dtype), index=pd.RangeIndex(n))
+            return fast
+    values = [v] * n if scalar else (v.to_numpy() if isinstance(v, pd.Series) else v)
+    want = pandas_dtype(dtype)
+    if want == np.dtype(object):
+        out = np.empty(n, dtype=object)
+        out[:] = values
+        return out
+    return pd.array(values, dtype=want)
 
 
 def list_cells(v, item: str, n: int) -> np.ndarray:
