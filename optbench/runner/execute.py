@@ -78,8 +78,13 @@ def group_key(spec: RunSpec) -> tuple:
     """Specs with equal keys run as one batch: one problem, one optimizer family with one
     state size (the family says how many rows, ``n_state()``), one budget, recording,
     target ladder, device and dtype."""
-    return (spec.problem, *_family(spec), spec.steps, spec.record, spec.targets,
-            spec.device, spec.dtype)
+    return _key(spec, spec.targets)
+
+
+def _key(spec: RunSpec, ladder) -> tuple:
+    """:func:`group_key` with ``ladder`` standing for the spec's target ladder."""
+    return (spec.problem, *_family(spec), spec.steps, spec.record, ladder, spec.device,
+            spec.dtype)
 
 
 _group_key = group_key   # the name executors and older callers use
@@ -99,7 +104,7 @@ def group_indices(specs) -> list[list[int]]:
         c = by_id.get(id(t))
         if c is None:
             c = by_id[id(t)] = ladders.setdefault(t, len(ladders))
-        key = (s.problem, *_family(s), s.steps, s.record, c, s.device, s.dtype)
+        key = _key(s, c)
         g = groups.get(key)
         if g is None:
             groups[key] = [i]

@@ -74,8 +74,8 @@ def lane_step(t, XL, GL, STL, SCL, hy0, scn, V, seeds, data, idata, cnt):
     chunk's hyperparameters, ``scn`` this step's shared scalars. Returns how many live lanes
     were held back for their bookkeeping, and sets ``cnt[0]`` to the bits (1 << j) of the
     updated lanes j that have targets to record (``quiet_select``): an OR over the lanes in
-    the vector loop, not a second pass over V_QUIET. Compiled twice: with ``REDO`` it updates the lanes
-    flagged ``V_REDO`` instead (after their bookkeeping), returning 0. A lane whose run has
+    the vector loop, not a second pass over V_QUIET. Compiled twice: with ``REDO`` it
+    updates the lanes flagged ``V_REDO`` instead (after their bookkeeping), returning 0. A lane whose run has
     stopped (``V_DEAD``; also the scratch columns from k on) is neither updated nor counted:
     its point may be NaN (a divergence), and it would otherwise call for the bookkeeping
     every step. The loop runs over all LANES columns (a constant trip count: the compiler

@@ -31,6 +31,7 @@ def run_walls(iout: np.ndarray, rate: float, batch_wall: float) -> np.ndarray:
 
 
 def _message(status: str, nit: int, spec, f_star) -> str:
+    # (of the spec it reads the stop rule only: _messages relies on it)
     if status == "converged":
         return ("reached the final target" if spec.stop != "gtol" and f_star is not None
                 else "gradient norm below gtol")
@@ -43,12 +44,12 @@ def _message(status: str, nit: int, spec, f_star) -> str:
 
 def _messages(status: np.ndarray, codes: np.ndarray, nit: np.ndarray, specs, f_star) -> list:
     """The runs' messages, one per run (engines rewrite some, run by run). When every run
-    ended the same way and the message does not name the step (a sweep's budget runs), it is
-    made once and the list repeats that one string (the table then sees one value)."""
-    if len(codes) and (codes == codes[0]).all():
-        s0 = status[0]
-        if s0 == "budget" or (s0 == "converged" and len({sp.stop for sp in specs}) == 1):
-            return [_message(s0, int(nit[0]), specs[0], f_star)] * len(codes)
+    gives :func:`_message` the same inputs (status, step count and stop rule: a sweep's
+    budget runs), it is called once and the list repeats that one string (the table then
+    sees one value)."""
+    if len(codes) and (codes == codes[0]).all() and (nit == nit[0]).all() \
+            and len({sp.stop for sp in specs}) == 1:
+        return [_message(status[0], int(nit[0]), specs[0], f_star)] * len(codes)
     return [_message(s, n, sp, f_star) for s, n, sp in zip(status, nit.tolist(), specs)]
 
 
