@@ -272,3 +272,24 @@ def test_one_dimensional_problem_in_the_whole_step_bit_for_bit():
                           stop="budget", targets=[1.0, 1e-2, 1e-4], record="log")
              for s in range(LANES + 9) for lr in (1e-2,)]
     _same_results(specs)
+
+
+@pytest.mark.parametrize("record", ["every:1", "every:7"])
+def test_rows_recorded_after_the_update_bit_for_bit(record):
+    """Recording steps in the whole step: a lane whose step only records (or records and
+    reaches targets, as a run of the budget) is updated in the vector loop and gets its row
+    afterwards, from f, the gradient norm and the distance taken before the update; a lane
+    held back at a recording step (a target stop, a divergence) records in its bookkeeping.
+    Recording every step makes every target reached coincide with a row."""
+    prob = ob.problem("rosenbrock", start="random")
+    specs = [RunSpec.make(prob, ob.optimizer("adam", lr=3e-3 * 10.0 ** (s % 3) if s % 13
+                                             else 1e6),
+                          seed=s, steps=300, stop="budget" if s % 2 else "target",
+                          targets=[10.0, 1.0, 0.1, 1e-2], record=record)
+             for s in range(2 * LANES + 3)]
+    got = _same_results(specs)
+    every = int(record.split(":")[1])
+    budget = got.runs[got.runs.stop == "budget"]
+    hits = np.concatenate([np.asarray(h) for h in budget.hit_step])
+    assert (hits[hits > 0] % every == 0).any()      # targets reached at recording steps
+    assert {"budget", "diverged", "converged"} <= set(got.runs.status)

@@ -10,10 +10,12 @@ from optbench.kernels.compile import kernel
 
 LANES = 64           # runs per chunk (the vector loop's trip count)
 
-# per-lane float vectors (rows of V) and int vectors (rows of W)
+# per-lane float vectors (rows of V) and int vectors (rows of W); V_REC and V_RDIST: the
+# whole step's lanes that record at this step after their update, and their point's distance
+# to x* taken before it (lane_step.py)
 V_F, V_S, V_BEST, V_FTHR, V_H, V_DIV, V_COEF, V_CV, V_WD, V_DWD, V_LR, V_NEXT, V_NST, \
-    V_QUIET, V_REDO, V_DEFER, V_DEAD = range(17)
-N_V = 17
+    V_QUIET, V_REDO, V_DEFER, V_DEAD, V_REC, V_RDIST = range(19)
+N_V = 19
 W_SEED, W_LIVE, W_STOPPED = range(3)
 N_W = 3
 

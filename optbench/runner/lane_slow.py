@@ -3,7 +3,8 @@ whose step is not surely quiet, one by one.
 
 A lane at a recording step with nothing else to do (no target, stop, divergence, observed
 schedule or metric: the common case, since every lane of a sweep records at the same steps)
-gets its trace row written here directly; any other goes through the one-run bookkeeping
+gets its trace row written here directly (in the lane passes; the whole step of
+``lane_step.py`` writes such rows itself, after the update); any other goes through the one-run bookkeeping
 (``quiet_step``, ``bookkeep``, metrics, ``book_finish``) on a copy of its point, and a lane
 that stops is written back to its run's arrays and masked. Compiled apart from the hot step
 (called rarely) and bound per problem.

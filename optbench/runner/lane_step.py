@@ -13,16 +13,26 @@ driver calls :func:`lane_step` instead: one loop over the lanes doing, for each 
    quiet test (``lane_rows.quiet_select``);
 2. the per-lane statements of ``PREP`` (the step size from the lane's learning rate) and
    ``ELEM`` for every coordinate, their stores *guarded* by the lane's quiet flag: a lane whose
-   step needs bookkeeping (a target, a recording step, a stop) keeps its point and state.
+   step needs bookkeeping first (a stop, a divergence, a target of a run that stops at its
+   targets) keeps its point and state.
+
+Two kinds of event do not hold a lane back, because the one-run bookkeeping reads nothing the
+update changes for them: a target reached by a run of the budget (recorded after the update
+from the lane's f and gradient norm, ``lane_slow.lane_deferred``), and a recording step
+(every lane of a sweep records at the same steps; without metric columns, after step 0): the
+distance of each recording lane's point is taken before the loop, and its trace row written
+after it, from f, the best f, the gradient norm and that distance, stamped with the lane's
+clock read after the loop (as the bookkeeping stamped it).
 
 The values ``PREP`` computes from the shared scalars alone (bias corrections) are computed
 once per step, before the loop, into a scratch column (the uniform lane form of ``PREP`` run on
-one lane) and read there as constants; they replace lane 0's values after the bookkeeping, so a
-run that stops in this step is written back with the scalars it stopped with. The lanes that
-were not quiet go through the one-run bookkeeping (``lane_slow.py``); those that go on get their
-update from a second loop, the ``REDO`` variant (flag ``V_REDO``), whose ``FG`` gives the same
-bits. The two are compiled apart: one loop that branched on which it was cost the vector loop
-a third of its time.
+one lane) and read there as constants; they stay in that column from step to step, and lane 0's
+column gets the previous step's (the rows ``SHARED``, compile-time constants) before ``PREP``
+advances them, so a run that stops in this step is written back with the scalars it stopped
+with. The lanes that were not quiet go through the one-run bookkeeping (``lane_slow.py``);
+those that go on get their update from a second loop, the ``REDO`` variant (flag ``V_REDO``),
+whose ``FG`` gives the same bits. The two are compiled apart: one loop that branched on which
+it was cost the vector loop a third of its time.
 
 The optimizer's option branches (``if hy[HY.amsgrad] != 0.0:``) are decided when compiling,
 for the options of the optimizer the driver is built for (``kernels/lane_options.py``): a
@@ -39,6 +49,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import math
 import textwrap
 
 from numba.cpython.unsafe.numbers import trailing_zeros
@@ -52,9 +63,10 @@ from optbench.kernels.lane_options import options_check, outcomes
 from optbench.kernels.lanes import LaneError
 from optbench.kernels.slots import N_SCALARS, SC_STEP
 
-from .lane_rows import (LANES, V_DEAD, V_F, V_QUIET, V_REDO, V_S, W_LIVE, W_SEED,
-                        W_STOPPED, quiet_select)
+from .lane_rows import (LANES, V_BEST, V_DEAD, V_F, V_NEXT, V_QUIET, V_RDIST, V_REC, V_REDO,
+                        V_S, W_LIVE, W_SEED, W_STOPPED, quiet_select)
 from .lane_slow import lane_deferred
+from .loop import B_JR, B_NEXTREC, B_NREC, _distance, trace_row
 
 STEP_MAX_DIM = 2     # the unrolled body; as lane_fused.FUSE_MAX_DIM
 assert LANES <= 64   # a lane's bit in one int64
@@ -66,6 +78,7 @@ ELEMF = placeholder("ELEMF")    # ELEM, flat at form, guarded
 STEP = placeholder("STEP")      # lane_step bound for the pair (compiled apart: noalias)
 PREPU = placeholder("PREPU")    # the optimizer's uniform PREP, lane form
 SLOW = placeholder("SLOW")      # lane_slow bound for the pair
+SHARED = (0,)   # rebound per pair: the shared scalar rows (the uniform forms' scu)
 
 
 @template("FGF", "PREPV", "ELEMF")
@@ -123,15 +136,63 @@ def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtarget
     cyc = 0
     scn1 = scn.reshape(N_SCALARS)
     seeds = W[W_SEED]
+    d = XL.shape[0]
+    nrec = rec.shape[0]
+    jr = 0          # the next recording step of the batch's schedule: rec[jr]
+    # a lane's trace row at a recording step is written after its update (as its targets,
+    # lane_deferred), from its f, gradient norm and the distance of its point taken before
+    # the update; without metric columns (which read the point) and not at step 0
+    defer_rec = MET.shape[2] == 0
+    # the shared scalars live in scn from step to step; lane 0's column gets the last step's
+    # (the rows SHARED) before PREP advances them: the bookkeeping reads them there, and a run
+    # that stops is written back with the scalars of the step it stopped in
+    for s in range(N_SCALARS):
+        scn[s, 0] = SCL[s, 0]
     c0 = _readcyclecounter()
     while active > 0:
         n_in = active
-        # this step's shared scalars: lane 0's, advanced by PREP's shared statements
-        for s in range(N_SCALARS):
-            scn[s, 0] = SCL[s, 0]
+        # this step's shared scalars: the last step's, advanced by PREP's shared statements
+        for s in SHARED:
+            SCL[s, 0] = scn[s, 0]
         scn[SC_STEP, 0] = t + 1.0
         PREPU(scn, HYL, lw, lwi, V[V_F], 1)
+        while jr < nrec and rec[jr] < t:
+            jr += 1
+        tf = float(t)
+        recnow = defer_rec and t > 0 and jr < nrec and rec[jr] == t
+        if recnow:      # the lanes that record now: their update need not wait for it
+            for j in range(k):
+                p = V[V_NEXT, j] == tf and W[W_LIVE, j] != 0
+                V[V_REC, j] = 1.0 if p else 0.0
+                if p:
+                    V[V_NEXT, j] = -1.0
+                    for i in range(d):
+                        xr[i] = XL[i, j]
+                    V[V_RDIST, j] = _distance(xr, xstar)
         nb = STEP(t, xf, gf, stf, scf, hy0, scn1, vf, seeds, data, idata, cnt)
+        if recnow:
+            c1 = _readcyclecounter()    # the lanes' clocks up to date: the rows' stamps
+            cyc += c1 - c0
+            c0 = c1
+            share = cyc // n_in
+            for j in range(k):
+                clk[j] += share if W[W_LIVE, j] != 0 else 0
+            cyc = 0
+            for j in range(k):
+                if V[V_REC, j] == 0.0:
+                    continue
+                if V[V_QUIET, j] == 0.0:    # held back: its bookkeeping records the row
+                    V[V_NEXT, j] = tf
+                    continue
+                r = r0 + j
+                bk = BK[j]
+                trace_row(TRACE[r], bk[B_NREC], t, V[V_F, j], V[V_BEST, j],
+                          math.sqrt(V[V_S, j]), V[V_RDIST, j], clk[j])
+                bk[B_NREC] += 1
+                bk[B_JR] += 1
+                nxt = rec[bk[B_JR]] if bk[B_JR] < nrec else -1
+                bk[B_NEXTREC] = nxt
+                V[V_NEXT, j] = nxt
         m = cnt[0]     # targets reached by lanes already updated: each lane by its bit
         while m != 0:
             j = trailing_zeros(m)
@@ -152,9 +213,6 @@ def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtarget
                            SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec,
                            HITF, HITG, TRACE, MET, OUT, IOUT)
             active -= stopped
-        for s in range(N_SCALARS):      # after the bookkeeping: a run that stopped keeps
-            if scu[s] != 0:             # the scalars of the step it stopped in
-                SCL[s, 0] = scn[s, 0]
         if nb > 0:      # the lanes that went through the bookkeeping and go on
             nr = 0
             for j in range(k):
@@ -335,6 +393,9 @@ def lane_steps_kernel(problem, optimizer, scu, prepu, slow, max_dim: int = STEP_
                          bind={"FGF": fg, "PREPV": prep, "ELEMF": elem},
                          name=f"lane_step__{tag}__r{int(r)}", inline=True, noalias=True)
                   for r in (False, True))
-    steps = kc.cpu(lane_steps, bind={"STEP": step, "REDO_STEP": redo, "PREPU": prepu,
-                                     "SLOW": slow}, name=f"lane_steps__{tag}", inline=True)
+    shared = tuple(s for s in range(N_SCALARS) if scu[s])
+    steps = kc.cpu(kc.with_constants(lane_steps, "lane_steps__s" + "_".join(map(str, shared)),
+                                     SHARED=shared),
+                   bind={"STEP": step, "REDO_STEP": redo, "PREPU": prepu, "SLOW": slow},
+                   name=f"lane_steps__{tag}", inline=True)
     return steps, check
