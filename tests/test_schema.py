@@ -299,6 +299,25 @@ def test_string_columns_from_one_bytes_buffer_equal_pandas_own(dtype, values):
 
 
 @pytest.mark.parametrize("dtype", ["string", "text"])
+@pytest.mark.parametrize("values", [
+    ['{"lr":0.1}', '{"lr":0.01}'] * 8,           # few distinct settings: Arrow's take
+    ["b", "a", "b", "c", "a", "b", "b", "b"],      # first appearance is not sorted order
+    ["é", "ab", "é", "é", "ab", "é", "é", "é"],    # not ASCII
+    ["a", "b", None, "a", "a", "a", "a", "a"],     # a missing value: pandas' conversion
+    ["a", "b", "c", "d", "e", "f", "a", "b"],      # too many distinct: pandas' conversion
+])
+def test_string_columns_of_few_distinct_values_equal_pandas_own(dtype, values):
+    """A string column whose values repeat a few distinct ones is Arrow's take of those;
+    it equals pandas' conversion of the Python strings, and a cell's edit reaches no other
+    cell."""
+    want_dtype = SC.pandas_dtype(dtype)
+    col = pd.Series(T._column(list(values), dtype, len(values)))
+    assert col.equals(pd.Series(values, dtype=want_dtype)) and col.dtype == want_dtype
+    col.iloc[0] = "edited"
+    assert col[1:].reset_index(drop=True).equals(pd.Series(values[1:], dtype=want_dtype))
+
+
+@pytest.mark.parametrize("dtype", ["string", "text"])
 def test_a_column_nobody_fills_is_all_missing(dtype):
     col = pd.Series(T._column(None, dtype, 4))
     assert col.dtype == SC.pandas_dtype(dtype) and len(col) == 4 and col.isna().all()

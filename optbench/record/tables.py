@@ -61,6 +61,8 @@ def _column(v, dtype: str, n: int):
         return list_cells(v, dtype[5:-1], n)
     # (arrays, not Series: the frame takes them as they are; pandas checks a Series again
     # when it builds the frame, about a quarter of a 1,024-run runs table's time)
+    if dtype in ("string", "text") and isinstance(v, np.ndarray) and v.dtype == object:
+        v = v.tolist()      # (statuses by code) the list paths below
     if dtype in ("string", "text") and n > 0 and (scalar or (
             isinstance(v, list) and len(v) == n and v.count(v[0]) == n)):
         # one value in every row (a batch's problem, device, environment id, …)
@@ -68,6 +70,9 @@ def _column(v, dtype: str, n: int):
     if dtype in ("string", "text") and isinstance(v, list) and len(v) == n:
         fast = _arrow_strings(v, None, pandas_dtype(dtype))
         if fast is not None:       # distinct ids of one length (a sweep's run ids)
+            return fast
+        fast = _few_strings(v, pandas_dtype(dtype))
+        if fast is not None:       # few distinct values (a sweep's optimizer settings)
             return fast
     values = [v] * n if scalar else (v.to_numpy() if isinstance(v, pd.Series) else v)
     want = pandas_dtype(dtype)
@@ -231,6 +236,24 @@ def _repeat_strings(values: list, counts: np.ndarray, dtype):
         return pd.array(pa.array(values, type=pa.large_string()).take(pa.array(rows)),
                         dtype=dtype)
     return pd.array(np.repeat(np.array(values, dtype=object), counts), dtype=dtype)
+
+
+def _few_strings(values: list, dtype):
+    """``values`` as a pandas string array of ``dtype`` by Arrow's ``take`` of its distinct
+    values, or None where pandas does not store strings in Arrow, a value is not a ``str``,
+    or more than a quarter of the values are distinct (a 4,096-run sweep's 64 optimizer
+    settings: 0.3 against 0.7 ms through pandas' conversion of every value)."""
+    if getattr(dtype, "storage", None) != "pyarrow":
+        return None
+    distinct = dict.fromkeys(values)
+    if 4 * len(distinct) > len(values) or set(map(type, distinct)) != {str}:
+        return None
+    import pyarrow as pa
+
+    code = {v: i for i, v in enumerate(distinct)}
+    rows = np.fromiter(map(code.__getitem__, values), np.int64, len(values))
+    return pd.array(pa.array(list(distinct), type=pa.large_string()).take(pa.array(rows)),
+                    dtype=dtype)
 
 
 def _arrow_strings(values: list, counts, dtype):
