@@ -106,10 +106,13 @@ class AxRecorder:
 @pytest.mark.parametrize("pkey", ["quad20", "mlp"])
 def test_asgd_f_avg_is_f_at_torchs_ax(pkey):
     """With t0 = 10 averaging starts at step 12 (μ = 1 / (t − t0) < 1): ax departs from x,
-    and f_avg is f(ax) at every step (f(x0) at step 0)."""
+    and f_avg is f(ax) at every step (f(x0) at step 0, by the problem's VALUE kernel: its
+    FG sums in another order, which on the rotated quadratic may round the last bit
+    differently, depending on the machine's LAPACK rotation)."""
     hyper = {"lr": 0.05, "t0": 10.0}
     prob = PROBLEMS[pkey]
     _, f, res = optbench_run(prob, ob.optimizer("asgd", **hyper), steps=300)
+    assert res.trace.sort_values("step")["f_avg"].iloc[0] == prob.value(prob.x0(0))
     rec = []
 
     def recorder(opt):
@@ -119,7 +122,7 @@ def test_asgd_f_avg_is_f_at_torchs_ax(pkey):
     with float64_scalars():
         torch_run(prob, make_torch("asgd", hyper), steps=300, scheduler=recorder)
     f_avg = res.trace.sort_values("step")["f_avg"].to_numpy()
-    assert f_avg[0] == f[0]
+    np.testing.assert_allclose(f_avg[0], f[0], rtol=1e-15)
     np.testing.assert_allclose(f_avg[1:], rec[0].f, rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(f_avg[1:12], f[1:12], rtol=1e-14)   # ax = x before averaging
     assert np.all(f_avg[20:] != f[20:]) and f_avg[-1] < f_avg[0]
