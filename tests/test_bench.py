@@ -266,5 +266,8 @@ def test_fused_ab_times_both_drivers_on_the_same_bits():
     assert 0 < res["recording"]["none_ns"] < math.inf
     (l0,) = res["lane0"]
     assert l0["same_bits"] and 0 < l0["lane0_ns"] < math.inf and 0 < l0["copied_ns"] < math.inf
+    (w,) = res["whole"]     # the whole step, with the lr shared, and the passes: same bits
+    assert w["used"] and w["lr_used"] and w["same_bits"]
+    assert all(0 < w[k] < math.inf for k in ("whole_ns", "whole_lr_ns", "passes_ns"))
     md = lane_ab.to_markdown(res)
     assert md.startswith(lane_ab.TITLE) and "| rosenbrock | 2 |" in md and "| adam |" in md

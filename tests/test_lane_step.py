@@ -293,3 +293,42 @@ def test_rows_recorded_after_the_update_bit_for_bit(record):
     hits = np.concatenate([np.asarray(h) for h in budget.hit_step])
     assert (hits[hits > 0] % every == 0).any()      # targets reached at recording steps
     assert {"budget", "diverged", "converged"} <= set(got.runs.status)
+
+
+def test_chunks_share_lr_per_chunk_of_lanes():
+    from optbench.runner.engines.cpu import chunks_share_lr
+
+    a, b = ob.optimizer("adam", lr=1e-3), ob.optimizer("adam", lr=1e-2)
+    assert chunks_share_lr([a] * LANES + [b] * LANES + [a] * 3)
+    assert not chunks_share_lr([a] * (LANES - 1) + [b] * (LANES + 1))
+    assert not chunks_share_lr([a] * LANES + [b, a])
+    # equal rates in distinct optimizer objects count as one rate
+    assert chunks_share_lr([ob.optimizer("adam", lr=1e-3) for _ in range(LANES + 2)])
+
+
+@pytest.mark.parametrize("name", ["adam", "nadam", "sgd", "rmsprop", "lion", "adabelief"])
+def test_whole_step_with_the_lr_shared_bit_for_bit(name):
+    """A sweep whose seeds vary fastest, LANES per learning rate: every chunk's runs share
+    the lr, and the whole step computes the step size once per chunk-step (one division per
+    step, not one per run). Runs of the budget with targets, runs that stop at their last
+    target, a divergent rate, traces and a short last chunk give the generic loop's bits;
+    forced on a batch whose chunks mix rates, the mixed chunks take the passes, same bits."""
+    from optbench.runner.engines.cpu import LaneEngine, chunks_share_lr
+    from optbench.runner.lanes import uniform_kernels
+
+    o = O.make(name)
+    assert sum(uniform_kernels(o, lr_shared=True)[2]) > sum(uniform_kernels(o)[2])
+    prob = ob.problem("rosenbrock", start="random")
+    base = {"lion": 3e-4, "sgd": 1e-4}.get(name, 3e-3)
+    rates = [base, 10 * base, 1e6]
+    specs = [RunSpec.make(prob, ob.optimizer(name, lr=rates[s // LANES]), seed=s, steps=400,
+                          stop="budget" if s % 2 else "target",
+                          targets=[10.0, 1.0, 0.1, 1e-2, 1e-4], record="log")
+             for s in range(2 * LANES + 7)]
+    assert chunks_share_lr([s.build_optimizer() for s in specs])
+    got = _same_results(specs)
+    assert {"budget", "diverged"} <= set(got.runs.status)
+    mixed = [RunSpec.make(prob, ob.optimizer(name, lr=rates[s % 2]), seed=s, steps=300,
+                          stop="budget", targets=[10.0, 1.0, 0.1], record="log")
+             for s in range(LANES)] + specs[:LANES]
+    _same_results(mixed, engine=LaneEngine(lr_shared=True))

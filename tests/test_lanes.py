@@ -289,11 +289,11 @@ def test_uniform_update_is_one_lane_loop_per_path(name):
 
 
 # -- driver level ----------------------------------------------------------------------------
-def _same_results(specs):
-    """The lane engine's tables and end points equal the generic loop's, every column but
-    the timings."""
+def _same_results(specs, engine=None):
+    """The lane engine's (or ``engine``'s) tables and end points equal the generic loop's,
+    every column but the timings."""
     ref = E.run_batch(specs, parallel=False)
-    got = E.run_batch(specs, parallel=True, engine=LaneEngine())
+    got = E.run_batch(specs, parallel=True, engine=engine or LaneEngine())
     skip = {"wall_s", "compile_s", "env_id", "time_s"}
     for a, b in ((ref.runs, got.runs), (ref.traces, got.traces)):
         assert list(a.columns) == list(b.columns) and len(a) == len(b)

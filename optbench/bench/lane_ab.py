@@ -34,13 +34,13 @@ PROBLEMS = ({"problem": "rosenbrock"}, {"problem": "beale"}, {"problem": "himmel
 
 
 def _sweep(problem: dict, seeds: int, steps: int, record: str = "log",
-           optimizer: str = "adam"):
+           optimizer: str = "adam", n_lr: int = 64):
     from optbench.runner.suites import suite_specs
 
     suite = {"name": "fused-ab", "steps": steps, "seeds": seeds, "stop": "budget",
              "record": record, "problems": [{**problem, "start": "random"}],
              "optimizers": [{"optimizer": optimizer,
-                             "lr": [float(v) for v in np.logspace(-4, -1, 64)]}]}
+                             "lr": [float(v) for v in np.logspace(-4, -1, n_lr)]}]}
     specs = suite_specs(suite)
     return specs, specs[0].build_problem(), [s.build_optimizer() for s in specs]
 
@@ -139,18 +139,26 @@ def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8,
           problem: dict = PROBLEMS[0]) -> dict:
     """The runner's driver (the whole step, where the pair has it) against the same driver
     with the passes, ``optimizer`` × ``problem``, alternating: ns of thread time per
-    run-step, best of ``rounds``, and whether the bits agree."""
+    run-step, best of ``rounds``, and whether the bits agree. The sweep's seeds vary fastest,
+    64 (one chunk) per learning rate, so that a third driver, the whole step with the lr
+    shared by a chunk's runs (``lane_driver(lr_shared=True)``, what the runner uses for such
+    a sweep), runs it too."""
     from optbench.runner.lane_step import step_forms
-    from optbench.runner.lanes import lane_driver, uniform_kernels
+    from optbench.runner.lanes import LANES, lane_driver, uniform_kernels
 
-    sweep = _sweep(problem, seeds, steps, optimizer=optimizer)
+    n_lr = max(1, seeds * 64 // LANES)
+    sweep = _sweep(problem, LANES, steps, optimizer=optimizer, n_lr=n_lr)
     prob, opt = sweep[1], sweep[2][0]
     best, same = _alternate({"whole": lane_driver(prob, opt, parallel=False),
+                             "whole_lr": lane_driver(prob, opt, parallel=False, lr_shared=True),
                              "passes": lane_driver(prob, opt, parallel=False,
                                                    whole_step=False)}, sweep, rounds)
     return {"optimizer": optimizer, "problem": problem["problem"], "dim": prob.dim,
-            "whole_ns": best["whole"], "passes_ns": best["passes"],
+            "whole_ns": best["whole"], "whole_lr_ns": best["whole_lr"],
+            "passes_ns": best["passes"],
             "used": step_forms(prob, opt, uniform_kernels(opt)[2]) is not None,
+            "lr_used": step_forms(prob, opt, uniform_kernels(opt, lr_shared=True)[2])
+            is not None and uniform_kernels(opt, lr_shared=True)[2] != uniform_kernels(opt)[2],
             "same_bits": same}
 
 
@@ -204,13 +212,21 @@ def to_markdown(res: dict) -> str:
               "`runner/lane_step.py`, against the same driver with its passes; the 51-target "
               "ladder, targets of the budget's runs recorded after the update; ns per "
               "run-step; where it is not used, both columns are the passes: a libm call on a "
-              "lane's values, or more than one on shared values, `lane_step.vectorises`):",
+              "lane's values, or more than one on shared values, `lane_step.vectorises`; "
+              "the sweep's 64 seeds per learning rate make each chunk's runs share the lr, "
+              "and the third driver is the whole step with the lr shared, the step size "
+              "computed once per chunk-step, which the runner uses for such a sweep; "
+              "where that adds no shared scalar (`sgd`'s step is the lr), the plain whole "
+              "step):",
               "",
-              "| optimizer | problem | whole step (ns) | passes (ns) | ratio | whole step used | "
-              "same bits |", "|---|---|---|---|---|---|---|"]
+              "| optimizer | problem | whole step (ns) | lr shared (ns) | passes (ns) | "
+              "whole / passes | lr shared / passes | whole step used | lr shared used | "
+              "same bits |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in res.get("whole", []):
+        lr_ns = r.get("whole_lr_ns", float("nan"))
         lines.append(f"| {r['optimizer']} | {r.get('problem', 'rosenbrock')} | "
-                     f"{r['whole_ns']:.2f} | {r['passes_ns']:.2f} | "
-                     f"{r['whole_ns'] / r['passes_ns']:.2f} | {r['used']} | "
-                     f"{r['same_bits']} |")
+                     f"{r['whole_ns']:.2f} | {lr_ns:.2f} | {r['passes_ns']:.2f} | "
+                     f"{r['whole_ns'] / r['passes_ns']:.2f} | "
+                     f"{lr_ns / r['passes_ns']:.2f} | {r['used']} | "
+                     f"{r.get('lr_used', False)} | {r['same_bits']} |")
     return "\n".join(lines) + "\n"

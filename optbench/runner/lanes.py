@@ -158,6 +158,15 @@ def lane_chunk(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps, xs
         hy0[h] = HYL[h, 0]
     fast = HAS_STEP and uni and not stoch and not sched and not modify and not dwd \
         and scu[SC_STEP] != 0 and OPTIONS(hy0)
+    if fast and LR_SHARED:
+        # the whole step compiled with the lr shared (STEP_UNIFORM): every run of the chunk
+        # has the same lr, else the passes
+        for j in range(1, k):
+            if not V[V_LR, j] == V[V_LR, 0]:
+                fast = False
+        if fast:
+            for s in range(N_SCALARS):
+                shr[s] = STEP_UNIFORM[s]
     xf = XL.reshape(d * LANES)
     gf = GL.reshape(d * LANES)
     stf = STL.reshape(ns * d * LANES)
@@ -307,6 +316,8 @@ LWI_ROWS = 1
 SC_UNIFORM = (0,) * N_SCALARS   # rebound per pair: 1 for the scalars the uniform form shares
 LANE0 = True    # rebound per driver: the uniform forms keep the shared scalars on lane 0 only
 HAS_STEP = False    # rebound per driver: the pair has the whole step (lane_step.py; with LANE0)
+LR_SHARED = False   # rebound per driver: the whole step takes the lr as shared (one per chunk)
+STEP_UNIFORM = (0,) * N_SCALARS   # rebound: the whole step's shared scalar rows (with LR_SHARED)
 
 FG_LANES = dict(arrays=("x", "g"), scalars=("seed",), ints=("seed", "step"),
                 int_arrays=("idata",))
@@ -322,23 +333,25 @@ def lane_kernels(problem, optimizer):
     return fg, prep, elem
 
 
-def uniform_kernels(optimizer, lane0: bool = True):
+def uniform_kernels(optimizer, lane0: bool = True, lr_shared: bool = False):
     """The uniform lane forms of PREP and ELEM, and the tuple SC_UNIFORM (1: a scalar both
-    share across lanes; the lr, the seed and what PREP computes from them vary). An
+    share across lanes; the lr, the seed and what PREP computes from them vary; with
+    ``lr_shared``, for chunks whose runs share the lr, the seed and what comes from it). An
     optimizer whose kernels have no uniform form gets its plain lane forms and no shared
     scalar (then the chunk's check is about the hyperparameters only, and both paths are the
     same code)."""
     try:
-        return _uniform_kernels(optimizer, ("sc",) if lane0 else ())
+        return _uniform_kernels(optimizer, ("sc",) if lane0 else (), lr_shared)
     except LaneError:
         prep = lane_form(optimizer.PREP, **PREP_LANES)
         elem = lane_form(optimizer.ELEM, **ELEM_LANES)
         return prep, elem, (0,) * N_SCALARS
 
 
-def _uniform_kernels(optimizer, lane0=()):
+def _uniform_kernels(optimizer, lane0=(), lr_shared=False):
     prep = lane_form(optimizer.PREP, **PREP_LANES,
-                     varying={"sc": {SC_LR, SC_SEED}, "hy": set()}, lane0=lane0)
+                     varying={"sc": {SC_SEED} if lr_shared else {SC_LR, SC_SEED}, "hy": set()},
+                     lane0=lane0)
     vary = set(prep.lane_varying["sc"])
     elem = lane_form(optimizer.ELEM, **ELEM_LANES, varying={"sc": vary, "hy": set()},
                      lane0=lane0)
@@ -347,15 +360,25 @@ def _uniform_kernels(optimizer, lane0=()):
 
 
 def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX_DIM,
-                lane0: bool = True, whole_step: bool = True):
+                lane0: bool = True, whole_step: bool = True, lr_shared: bool = False):
     """The lane batch driver for this (problem, optimizer) pair (SPECIAL_SIG arguments), with
     the fused first pass where the problem's dimension is at most ``fuse_max_dim``,
     (``lane0``) the uniform forms keeping the shared scalars on lane 0 only, and
     (``whole_step``, with ``lane0``) the whole step in one lane loop where the pair has it
-    (``lane_step.py``)."""
+    (``lane_step.py``). With ``lr_shared`` the whole step takes the chunk's lr as one of its
+    shared scalars (the step size ``lr / (1 − β₁ᵗ)`` once per step, not once per run: one
+    division less per run-step for Adam), for chunks whose runs share the lr; a chunk whose
+    runs do not takes the passes. Where that adds no shared scalar, the plain driver."""
     fg, prep, elem = lane_kernels(problem, optimizer)
     prepu, elemu, scu = uniform_kernels(optimizer, lane0)
-    rows = {k: max(1, *(f.lane_rows[k] for f in (fg, prep, elem, prepu, elemu))) for k in "fi"}
+    step_prepu, step_scu = prepu, scu
+    if lr_shared and lane0 and whole_step:
+        step_prepu, _, step_scu = uniform_kernels(optimizer, lane0, lr_shared=True)
+    lr_shared = step_scu != scu and any(step_scu)
+    if not lr_shared:
+        step_prepu, step_scu = prepu, scu
+    rows = {k: max(1, *(f.lane_rows[k] for f in (fg, prep, elem, prepu, elemu, step_prepu)))
+            for k in "fi"}
     tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}"
     slow = kc.cpu(lane_slow, bind={"VALUE": problem.VALUE,
                                    "METRICS": problem.METRICS or L.no_metrics,
@@ -366,17 +389,22 @@ def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX
         tag += f"__fused{problem.dim}"
     if lane0:
         tag += "__lane0"
-    found = lane_steps_kernel(problem, optimizer, scu, prepu, slow) if whole_step and lane0 \
-        else None
+    found = lane_steps_kernel(problem, optimizer, step_scu, step_prepu, slow) \
+        if whole_step and lane0 else None
     has_step = found is not None
+    lr_shared = lr_shared and has_step
     if found is None:     # a call (over 30 arguments: Python passes them as *args, which
         found = kc.cpu(no_lane_steps), no_options    # numba's inliner refuses), never made
     fast, options = found
 
     if has_step:
         tag += "__step"
-    chunk = kc.cpu(kc.with_constants(lane_chunk, f"lane_chunk__l{int(lane0)}{int(has_step)}",
-                                     LANE0=lane0, HAS_STEP=has_step),
+    if lr_shared:
+        tag += "__lrs"
+    chunk = kc.cpu(kc.with_constants(lane_chunk, f"lane_chunk__l{int(lane0)}{int(has_step)}"
+                                     f"{int(lr_shared)}" + "".join(map(str, step_scu)),
+                                     LANE0=lane0, HAS_STEP=has_step, LR_SHARED=lr_shared,
+                                     STEP_UNIFORM=step_scu),
                    bind={"FGL": fg, "QPASS": qpass, "PREPL": prep, "ELEML": elem,
                                      "PREPU": prepu, "ELEMU": elemu, "SLOW": slow,
                                      "FAST": fast, "OPTIONS": options},

@@ -115,12 +115,30 @@ class LaneEngine(BatchDriverEngine):
               f"all, a coordinate-wise optimizer: chunks of {LANES} runs as the vectorised, "
               "innermost axis")
 
+    def __init__(self, lr_shared: bool | None = None):
+        # the whole step with the lr shared by a chunk's runs: None, when every chunk's runs
+        # share it (chunks_share_lr); True / False to compare drivers (a chunk whose runs do
+        # not share it takes the passes either way)
+        self.lr_shared = lr_shared
+
     def applies(self, job):
         return first_order_cpu(job) and use_lanes(job.prob, job.runs, job.steps) \
             and has_lane_forms(job.prob, job.opts[0])
 
     def driver(self, job, parallel):
-        return lane_driver(job.prob, job.opts[0], parallel)
+        share = chunks_share_lr(job.opts) if self.lr_shared is None else self.lr_shared
+        return lane_driver(job.prob, job.opts[0], parallel, lr_shared=share)
+
+
+def chunks_share_lr(opts) -> bool:
+    """Whether the runs of every chunk of ``LANES`` runs (in batch order) share one learning
+    rate: a sweep whose seeds vary fastest, LANES or a multiple of it per rate. Then the lane
+    driver's whole step computes the step size once per chunk-step."""
+    lr_of = {id(o): float(o.lr) for o in dict(zip(map(id, opts), opts)).values()}
+    lrs = np.fromiter(map(lr_of.__getitem__, map(id, opts)), np.float64, len(opts))
+    full = len(lrs) // LANES * LANES
+    head, rest = lrs[:full].reshape(-1, LANES), lrs[full:]
+    return bool((head == head[:, :1]).all() and (rest == rest[:1]).all())
 
 
 def use_lanes(prob, runs: int, steps: int) -> bool:
