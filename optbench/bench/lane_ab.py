@@ -143,7 +143,7 @@ def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8,
     64 (one chunk) per learning rate, so that a third driver, the whole step with the lr
     shared by a chunk's runs (``lane_driver(lr_shared=True)``, what the runner uses for such
     a sweep), runs it too."""
-    from optbench.runner.lane_step import step_forms
+    from optbench.runner.lane_step import lr_sharing_pays, step_forms
     from optbench.runner.lanes import LANES, lane_driver, uniform_kernels
 
     n_lr = max(1, seeds * 64 // LANES)
@@ -157,8 +157,8 @@ def whole(optimizer: str, seeds: int = 16, steps: int = 10_000, rounds: int = 8,
             "whole_ns": best["whole"], "whole_lr_ns": best["whole_lr"],
             "passes_ns": best["passes"],
             "used": step_forms(prob, opt, uniform_kernels(opt)[2]) is not None,
-            "lr_used": step_forms(prob, opt, uniform_kernels(opt, lr_shared=True)[2])
-            is not None and uniform_kernels(opt, lr_shared=True)[2] != uniform_kernels(opt)[2],
+            "lr_used": lr_sharing_pays(prob, opt, uniform_kernels(opt)[2],
+                                       uniform_kernels(opt, lr_shared=True)[2]),
             "same_bits": same}
 
 
@@ -215,9 +215,10 @@ def to_markdown(res: dict) -> str:
               "lane's values, or more than one on shared values, `lane_step.vectorises`; "
               "the sweep's 64 seeds per learning rate make each chunk's runs share the lr, "
               "and the third driver is the whole step with the lr shared, the step size "
-              "computed once per chunk-step, which the runner uses for such a sweep; "
-              "where that adds no shared scalar (`sgd`'s step is the lr), the plain whole "
-              "step):",
+              "computed once per chunk-step, which the runner uses for such a sweep where "
+              "that takes a division out of the per-run statements "
+              "(`lane_step.lr_sharing_pays`); elsewhere the third column is the plain "
+              "driver again):",
               "",
               "| optimizer | problem | whole step (ns) | lr shared (ns) | passes (ns) | "
               "whole / passes | lr shared / passes | whole step used | lr shared used | "

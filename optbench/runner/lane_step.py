@@ -376,6 +376,27 @@ def step_forms(problem, optimizer, scu, max_dim: int = STEP_MAX_DIM):
     return fg, prep, elem
 
 
+def _divisions(fn) -> int:
+    """The divisions in a flat form's statements (``/``, ``/=``)."""
+    tree = ast.parse(fn.flat_source)
+    return sum(isinstance(n, (ast.BinOp, ast.AugAssign)) and isinstance(n.op, ast.Div)
+               for n in ast.walk(tree))
+
+
+def lr_sharing_pays(problem, optimizer, scu, scu_lr) -> bool:
+    """Whether the whole step with the lr shared (the uniform forms' shared rows ``scu_lr``)
+    should replace the plain one (``scu``) for chunks whose runs share the lr: both exist and
+    the per-run statements (``PREP``'s and ``ELEM``'s flat forms) have fewer divisions with it
+    (Adam's step size lr / (1 − β₁ᵗ)). Divisions bound the loop; where none goes, the plain
+    step is as fast or faster (``bench fused``: sgd, rmsprop), and a pair without a plain
+    whole step keeps its passes (adan's would become a whole step slower than its passes)."""
+    plain = step_forms(problem, optimizer, scu)
+    shared = step_forms(problem, optimizer, scu_lr)
+    if plain is None or shared is None:
+        return False
+    return sum(map(_divisions, shared[1:])) < sum(map(_divisions, plain[1:]))
+
+
 def lane_steps_kernel(problem, optimizer, scu, prepu, slow, max_dim: int = STEP_MAX_DIM):
     """The whole-step loop for the pair (``prepu``: its uniform PREP lane form, ``slow``: its
     compiled ``lane_slow``) and the kernel that tells whether a chunk's hyperparameters give

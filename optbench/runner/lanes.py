@@ -66,7 +66,7 @@ from .lane_rows import (LANES, N_V, N_W, V_BEST, V_COEF, V_CV, V_DWD, V_F, V_LR,
                         V_NST, V_QUIET, V_S, V_WD, V_DEAD, V_DEFER, W_LIVE, W_SEED,
                         W_STOPPED, quiet_select)
 from .lane_slow import _thresholds, lane_slow
-from .lane_step import lane_steps_kernel, no_lane_steps, no_options
+from .lane_step import lane_steps_kernel, lr_sharing_pays, no_lane_steps, no_options
 from .lockstep import book_slow, chunk_clocks
 from .loop import (C_CLIPN, C_CLIPV, C_DWD, C_LR, C_MAX, C_STOCH, C_STOP, C_WD, F_BEST, N_BF,
                    N_BK, book_start, modified_grad, step_scalars)
@@ -368,13 +368,14 @@ def lane_driver(problem, optimizer, parallel: bool, fuse_max_dim: int = FUSE_MAX
     (``lane_step.py``). With ``lr_shared`` the whole step takes the chunk's lr as one of its
     shared scalars (the step size ``lr / (1 − β₁ᵗ)`` once per step, not once per run: one
     division less per run-step for Adam), for chunks whose runs share the lr; a chunk whose
-    runs do not takes the passes. Where that adds no shared scalar, the plain driver."""
+    runs do not takes the passes. Where that takes no division out of the per-run statements
+    (``lane_step.lr_sharing_pays``), the plain driver."""
     fg, prep, elem = lane_kernels(problem, optimizer)
     prepu, elemu, scu = uniform_kernels(optimizer, lane0)
     step_prepu, step_scu = prepu, scu
     if lr_shared and lane0 and whole_step:
         step_prepu, _, step_scu = uniform_kernels(optimizer, lane0, lr_shared=True)
-    lr_shared = step_scu != scu and any(step_scu)
+    lr_shared = step_scu != scu and lr_sharing_pays(problem, optimizer, scu, step_scu)
     if not lr_shared:
         step_prepu, step_scu = prepu, scu
     rows = {k: max(1, *(f.lane_rows[k] for f in (fg, prep, elem, prepu, elemu, step_prepu)))
