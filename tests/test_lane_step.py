@@ -325,7 +325,9 @@ def test_the_lr_is_shared_where_that_takes_a_division_out_of_the_per_run_stateme
     assert not any(map(pays, ["sgd", "rmsprop", "lion", "momentum", "adan"]))
 
 
-@pytest.mark.parametrize("name", ["adam", "nadam", "adagrad", "yogi", "adabelief", "amsgrad"])
+# four of the optimizers it is taken for (each pair compiles its driver): the step size's
+# division (adam), nadam's coefficients, adagrad's lr decay, yogi's sign update
+@pytest.mark.parametrize("name", ["adam", "nadam", "adagrad", "yogi"])
 def test_whole_step_with_the_lr_shared_bit_for_bit(name):
     """A sweep whose seeds vary fastest, LANES per learning rate: every chunk's runs share
     the lr, and the whole step computes the step size once per chunk-step (one division per
