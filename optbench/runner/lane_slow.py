@@ -48,6 +48,18 @@ def _thresholds(j, bk, bf, rec, V, W):
     V[V_NEXT, j] = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1.0
 
 
+@kc.kernel
+def record_row(t, j, f, best, gn, dist, tick, trace, bk, rec, V):
+    """Lane j's trace row at recording step t when recording is all its step asks for
+    (``bookkeep``'s row and counters, without its call), and its next recording step."""
+    trace_row(trace, bk[B_NREC], t, f, best, gn, dist, tick)
+    bk[B_NREC] += 1
+    bk[B_JR] += 1
+    nxt = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1
+    bk[B_NEXTREC] = nxt
+    V[V_NEXT, j] = nxt
+
+
 @template("VALUE", "METRICS", "BOOK_SLOW")
 def lane_slow(t, r0, k, stoch, XL, STL, SCL, shr, V, W, BK, BF, clk, xr, X, ST, SC, data,
               idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF, HITG, TRACE, MET,
@@ -78,12 +90,7 @@ def lane_slow(t, r0, k, stoch, XL, STL, SCL, shr, V, W, BK, BF, clk, xr, X, ST, 
             # steps): bookkeep's trace row and counters, without its call
             b = V[V_BEST, j]
             best = f if f < b else b
-            trace_row(TRACE[r], bk[B_NREC], t, f, best, gn, _distance(xr, xstar), clk[j])
-            bk[B_NREC] += 1
-            bk[B_JR] += 1
-            nxt = rec[bk[B_JR]] if bk[B_JR] < rec.shape[0] else -1
-            bk[B_NEXTREC] = nxt
-            V[V_NEXT, j] = nxt
+            record_row(t, j, f, best, gn, _distance(xr, xstar), clk[j], TRACE[r], bk, rec, V)
             V[V_BEST, j] = best
             continue
         quiet = False

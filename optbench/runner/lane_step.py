@@ -51,6 +51,7 @@ import ast
 import inspect
 import math
 import textwrap
+from functools import lru_cache
 
 from numba.cpython.unsafe.numbers import trailing_zeros
 
@@ -65,8 +66,8 @@ from optbench.kernels.slots import N_SCALARS, SC_STEP
 
 from .lane_rows import (LANES, V_BEST, V_DEAD, V_F, V_NEXT, V_QUIET, V_RDIST, V_REC, V_REDO,
                         V_S, W_LIVE, W_SEED, W_STOPPED, quiet_select)
-from .lane_slow import lane_deferred
-from .loop import B_JR, B_NEXTREC, B_NREC, _distance, trace_row
+from .lane_slow import lane_deferred, record_row
+from .loop import _distance
 
 STEP_MAX_DIM = 2     # the unrolled body; as lane_fused.FUSE_MAX_DIM
 assert LANES <= 64   # a lane's bit in one int64
@@ -121,6 +122,15 @@ def lane_step(t, XL, GL, STL, SCL, hy0, scn, V, seeds, data, idata, cnt):
     return nb
 
 
+@kc.kernel
+def live_shares(cyc, n_in, k, clk, W):
+    """Each live lane's equal share of the ``cyc`` cycles its ``n_in`` lanes spent since
+    the last event, added to its clock."""
+    share = cyc // n_in
+    for j in range(k):
+        clk[j] += share if W[W_LIVE, j] != 0 else 0
+
+
 @template("STEP", "REDO_STEP", "PREPU", "SLOW")
 def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec, HITF,
                HITG, TRACE, MET, OUT, IOUT, r0, k, XL, STL, SCL, HYL, V, W, lw, lwi, BK, BF,
@@ -172,11 +182,8 @@ def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtarget
         nb = STEP(t, xf, gf, stf, scf, hy0, scn1, vf, seeds, data, idata, cnt)
         if recnow:
             c1 = _readcyclecounter()    # the lanes' clocks up to date: the rows' stamps
-            cyc += c1 - c0
+            live_shares(cyc + c1 - c0, n_in, k, clk, W)
             c0 = c1
-            share = cyc // n_in
-            for j in range(k):
-                clk[j] += share if W[W_LIVE, j] != 0 else 0
             cyc = 0
             for j in range(k):
                 if V[V_REC, j] == 0.0:
@@ -184,15 +191,8 @@ def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtarget
                 if V[V_QUIET, j] == 0.0:    # held back: its bookkeeping records the row
                     V[V_NEXT, j] = tf
                     continue
-                r = r0 + j
-                bk = BK[j]
-                trace_row(TRACE[r], bk[B_NREC], t, V[V_F, j], V[V_BEST, j],
-                          math.sqrt(V[V_S, j]), V[V_RDIST, j], clk[j])
-                bk[B_NREC] += 1
-                bk[B_JR] += 1
-                nxt = rec[bk[B_JR]] if bk[B_JR] < nrec else -1
-                bk[B_NEXTREC] = nxt
-                V[V_NEXT, j] = nxt
+                record_row(t, j, V[V_F, j], V[V_BEST, j], math.sqrt(V[V_S, j]),
+                           V[V_RDIST, j], clk[j], TRACE[r0 + j], BK[j], rec, V)
         m = cnt[0]     # targets reached by lanes already updated: each lane by its bit
         while m != 0:
             j = trailing_zeros(m)
@@ -203,11 +203,8 @@ def lane_steps(X, ST, SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtarget
         stopped = 0
         if nb > 0:
             c1 = _readcyclecounter()    # the lanes' clocks up to date: the bookkeeping reads
-            cyc += c1 - c0
+            live_shares(cyc + c1 - c0, n_in, k, clk, W)
             c0 = c1
-            share = cyc // n_in
-            for j in range(k):
-                clk[j] += share if W[W_LIVE, j] != 0 else 0
             cyc = 0
             stopped = SLOW(t, r0, k, False, XL, STL, SCL, shr, V, W, BK, BF, clk, xr, X, ST,
                            SC, data, idata, CTL, SP, nsteps, xstar, ftargets, gtargets, rec,
@@ -378,9 +375,15 @@ def step_forms(problem, optimizer, scu, max_dim: int = STEP_MAX_DIM):
 
 def _divisions(fn) -> int:
     """The divisions in a flat form's statements (``/``, ``/=``)."""
-    tree = ast.parse(fn.flat_source)
+    return _source_divisions(fn.flat_source)
+
+
+@lru_cache(maxsize=256)
+def _source_divisions(source: str) -> int:
+    # (memoised: the lane engine asks once per batch, and walking the tree cost a sweep's
+    # driver lookup about 1 ms)
     return sum(isinstance(n, (ast.BinOp, ast.AugAssign)) and isinstance(n.op, ast.Div)
-               for n in ast.walk(tree))
+               for n in ast.walk(ast.parse(source)))
 
 
 def lr_sharing_pays(problem, optimizer, scu, scu_lr) -> bool:
