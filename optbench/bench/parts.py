@@ -11,6 +11,9 @@ per kernel, to compare two trees or to see where a whole-run figure's time goes.
 * ``norm``: µs per ‖g‖² of the run loops at d = 17,154 (the width-128 MLP;
   ``runner/grad_norm.py``): in a vector register (``grad_sumsq``), as its plain loops
   (``grad_sumsq_loops``, eight scalar partial sums) and as one serial sum (the order before);
+* ``quotient``: ns per coordinate of the whole-vector update at d = 17,154 (the width-128
+  MLP) of the optimizers whose ELEM has a quotient form (``kernels/quotient.py``): the plain
+  ``vector_update`` against ``vector_update_q`` (same bits), alternating, best of repeats;
 * ``perm``: ns per minibatch index (``problems/minibatch.perm_index``: key and Feistel walk),
   one index at a time and 32 at once (``perm_block``, as the MLP's tiles load them);
 * ``phases``: where one ``execute()`` of the 4,096-run Adam sweep of ``peers --only sweep``
@@ -146,6 +149,38 @@ def norm(d: int = 17_154, calls: int = 2000) -> dict:
     g = np.random.default_rng(0).standard_normal(d)
     return {how: 1e6 * _best(loop, calls, g, d, which) / calls
             for which, how in enumerate(NORMS)}
+
+
+def quotient(name: str, calls: int, rounds: int = 5) -> dict:
+    """ns per coordinate of ``name``'s whole-vector update at d = 17,154: the plain update
+    and the one with its quotient form, alternating, best of ``rounds`` each."""
+    from optbench import optimizers as O
+    from optbench.kernels import signatures as S
+    from optbench.kernels.slots import N_SCALARS, SC_LR
+    from optbench.optimizers.base import update_template, vector_update
+
+    opt = O.make(name)
+    tpl, bind, tag = update_template(opt)
+    fns = {"plain": kc.cpu(vector_update, S.UPDATE_SIG, bind={"PREP": opt.PREP, "ELEM": opt.ELEM},
+                           name=f"vector_update__{name.replace('-', '_')}", inline=True),
+           "quotient form": kc.cpu(tpl, S.UPDATE_SIG, bind=bind, inline=True,
+                                   name=f"vector_update__{name.replace('-', '_')}{tag}")}
+    d = 17_154
+    g = np.random.default_rng(0).standard_normal(d)
+    hy = opt.hyper_array()
+
+    def loop(fn):
+        x, st, sc = np.zeros(d), np.zeros((opt.n_state(), d)), np.zeros(N_SCALARS)
+        opt.init_scalars(sc)
+        sc[SC_LR] = 1e-3
+        for _ in range(calls):
+            fn(x, g, st, sc, hy)
+
+    best = {k: np.inf for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            best[k] = min(best[k], _best(loop, fn, repeats=1))
+    return {k: 1e9 * v / (calls * d) for k, v in best.items()}
 
 
 def perm(n: int, steps: int) -> dict:
@@ -298,6 +333,9 @@ def parts(quick: bool = False) -> dict:
         "products (GFLOP/s, the MLP's dense products, 32 samples)":
             {w: products(w, 2e6 if quick else 2e7) for w in ((16, 64) if quick else (16, 64, 128))},
         "norm (µs per ‖g‖², d = 17,154)": norm(calls=200 if quick else 2000),
+        "quotient (ns per coordinate, whole-vector update, d = 17,154)":
+            {name: quotient(name, 20 if quick else 200)
+             for name in (("adam",) if quick else ("adam", "adabelief", "yogi"))},
         "perm (ns per minibatch index)":
             {n: perm(n, 50 if quick else 1000) for n in (256, 200, 2048)},
         "phases (one execute() of the 4,096-run sweep)": phases(quick),

@@ -332,11 +332,12 @@ def _special_batch(X, G, ST, SC, HY, data, idata, seeds, CTL, skinds, SP, nsteps
 def special_driver(problem, optimizer, parallel: bool):
     """The batch driver with the pair's kernels inlined into ``run_core`` (its source with the
     kernel parameters bound): compiled on first use of the pair (seconds), cached on disk."""
-    from optbench.optimizers.base import vector_update
+    from optbench.optimizers.base import update_template
 
     tag = f"{type(problem).__name__}__{optimizer.ELEM.__name__}"
-    update = kc.cpu(vector_update, bind={"PREP": optimizer.PREP, "ELEM": optimizer.ELEM},
-                    name=f"vector_update__{optimizer.ELEM.__name__}__inl", inline=True)
+    tpl, bind, q = update_template(optimizer)
+    update = kc.cpu(tpl, bind=bind, name=f"vector_update__{optimizer.ELEM.__name__}__inl{q}",
+                    inline=True)
     core = kc.cpu(kc.without_params(run_core.py_func, KERNEL_PARAMS),
                   bind={"fg": problem.FG, "value": problem.VALUE, "update": update,
                         "metrics": problem.METRICS or no_metrics},
