@@ -335,7 +335,7 @@ def parts(quick: bool = False) -> dict:
         "norm (µs per ‖g‖², d = 17,154)": norm(calls=200 if quick else 2000),
         "quotient (ns per coordinate, whole-vector update, d = 17,154)":
             {name: quotient(name, 20 if quick else 200)
-             for name in (("adam",) if quick else ("adam", "adabelief", "yogi"))},
+             for name in (("adam",) if quick else ("adam", "adabelief", "yogi", "ademamix"))},
         "perm (ns per minibatch index)":
             {n: perm(n, 50 if quick else 1000) for n in (256, 200, 2048)},
         "phases (one execute() of the 4,096-run sweep)": phases(quick),

@@ -161,6 +161,17 @@ def _is_shape_use(expr, name_node) -> bool:
     return False
 
 
+def module_int(fn, e):
+    """The value of expression ``e`` (an index such as ``SC.sqrt_bc2``) evaluated in kernel
+    ``fn``'s module if it is an int there, else None."""
+    try:
+        v = eval(compile(ast.Expression(e), "<row>", "eval"),  # noqa: S307
+                 dict(fn.__globals__))
+    except Exception:
+        return None
+    return v if isinstance(v, int) else None
+
+
 def parse_kernel(fn, form: str = "at form"):
     """(function node, body without its docstring) of kernel ``fn``'s source, refusing with
     :class:`LaneError` what a one-lane form cannot hold (``form`` names it in the message)."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 import ast
 import copy
 
-from .lane_at import LANE, _At, _constant_locals, emit, parse_kernel
+from .lane_at import LANE, _At, _constant_locals, emit, module_int, parse_kernel
 from .lane_types import LaneError
 
 __all__ = ["flat_form", "GUARD"]
@@ -74,12 +74,7 @@ class _Flat(_At):
         if any(isinstance(n, ast.Name) and (n.id in self.consts or n.id == LANE)
                for n in ast.walk(e)):
             return None
-        try:
-            v = eval(compile(ast.Expression(e), "<row>", "eval"),  # noqa: S307
-                     dict(self.fn.__globals__))
-        except Exception:
-            return None
-        return v if isinstance(v, int) else None
+        return module_int(self.fn, e)
 
     def visit_Subscript(self, node):
         v = node.value

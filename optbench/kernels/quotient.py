@@ -52,7 +52,7 @@ from numba import types
 from numba.extending import intrinsic
 
 from .compile import kernel
-from .lane_at import emit, parse_kernel
+from .lane_at import emit, module_int, parse_kernel
 from .lane_types import LaneError
 
 __all__ = ["fma", "sqrt_quotient", "quotient_form", "HAS_FMA", "B_MIN", "B_MAX"]
@@ -112,12 +112,8 @@ class _Rewrite(ast.NodeTransformer):
                 and isinstance(node.right, ast.Subscript)
                 and isinstance(node.right.value, ast.Name) and node.right.value.id == self.sc):
             return node
-        try:
-            row = eval(compile(ast.Expression(node.right.slice), "<row>", "eval"),  # noqa: S307
-                       dict(self.fn.__globals__))
-        except Exception:
-            return node
-        if not isinstance(row, int):
+        row = module_int(self.fn, node.right.slice)
+        if row is None:
             return node
         self.rows.add(row)
         return ast.copy_location(ast.Call(ast.Name(NAME, ast.Load()),
