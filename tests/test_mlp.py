@@ -304,6 +304,18 @@ def test_teacher_student_reaches_zero_loss_with_adam():
     assert p.value(res.x0) > 1e-2
 
 
+def test_long_mlp_runs_keep_the_generic_driver():
+    """The pair-specialised driver inlines the network into the run loop: no faster per step,
+    about a minute to compile, so mlp (specialise = False) keeps the generic driver, however
+    long the run or the batch; other problems still get it."""
+    from optbench.runner.engines.cpu import use_special
+
+    p = ob.problem("mlp", dataset="xor", depth=1, width=4, n=32)
+    assert not p.stochastic and not p.specialise
+    assert not use_special(p, 1, 20_000) and not use_special(p, 10_000, 10_000)
+    assert use_special(ob.problem("rosenbrock"), 1, 20_000)
+
+
 # ------------------------------------------------------------------ minibatches -----------
 
 @pytest.mark.parametrize("batch", [1, 7, 33])

@@ -10,7 +10,7 @@ import pytest
 
 from optbench.bench import peers
 from optbench.bench.common import write_section
-from optbench.bench.peers.common import Row, machine
+from optbench.bench.peers.common import Row, cpu_signature, machine
 
 
 def test_rows_speedup_and_goals():
@@ -22,6 +22,25 @@ def test_rows_speedup_and_goals():
     assert rate.speedup == pytest.approx(1.25) and rate.met is True
     skipped = Row("w", "p", ours=1.0, theirs=None, goal=3.0, skipped="torch not installed")
     assert math.isnan(skipped.speedup) and skipped.met is None
+
+
+def test_machine_names_the_cpu_family_and_model():
+    """A VM's model name can be bare ("AMD EPYC"): the report's header adds the x86 family and
+    model from /proc/cpuinfo, and AVX-512 when the flags list it."""
+    import re
+    from pathlib import Path
+
+    info = Path("/proc/cpuinfo")
+    text = info.read_text() if info.exists() else ""
+    sig = cpu_signature()
+    if "cpu family" not in text:
+        assert sig == ""
+        return
+    fam = re.search(r"^cpu family\s*:\s*(\d+)", text, re.M).group(1)
+    mod = re.search(r"^model\s*:\s*(\d+)", text, re.M).group(1)
+    avx = "avx512f" in re.search(r"^flags\s*:(.*)$", text, re.M).group(1).split()
+    assert sig == f"family {fam} model {mod}" + (", AVX-512" if avx else "")
+    assert machine()["cpu"].endswith(f"({sig})")
 
 
 def test_quick_run_compares_against_every_peer_and_reports_missing_ones(monkeypatch):

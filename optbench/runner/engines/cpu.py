@@ -42,8 +42,9 @@ def use_lockstep(prob, runs: int, steps: int) -> bool:
 def use_special(prob, runs: int, steps: int) -> bool:
     """Whether a batch is long enough to pay for compiling its pair-specialised driver once
     (seconds, then cached on disk): a single run of SPECIAL_MIN_STEPS steps, or a batch of
-    SPECIAL_MIN_WORK steps in all. Stochastic problems keep the generic driver."""
-    if prob.stochastic:
+    SPECIAL_MIN_WORK steps in all. Stochastic problems keep the generic driver, and so do
+    problems that say the specialisation gains them nothing (``specialise = False``: mlp)."""
+    if prob.stochastic or not prob.specialise:
         return False
     return (runs == 1 and steps >= SPECIAL_MIN_STEPS) or runs * steps >= SPECIAL_MIN_WORK
 
@@ -87,8 +88,9 @@ class GenericEngine(BatchDriverEngine):
 
 class SpecialEngine(BatchDriverEngine):
     name = "special"
-    reason = (f"not stochastic, and a single run of at least {SPECIAL_MIN_STEPS:,} steps or "
-              f"{SPECIAL_MIN_WORK:,} steps in all: the pair's kernels inlined")
+    reason = (f"not stochastic, a problem that gains from it (specialise), and a single run "
+              f"of at least {SPECIAL_MIN_STEPS:,} steps or {SPECIAL_MIN_WORK:,} steps in all: "
+              "the pair's kernels inlined")
 
     def applies(self, job):
         return first_order_cpu(job) and use_special(job.prob, job.runs, job.steps)
