@@ -45,8 +45,9 @@ class Problem:
     EFG = None                          # separable problems: efg(xi, data, idata, i) -> (f_i, g_i)
     METRICS = None                      # optional: metrics(x, data, idata, out), see metric_names
     parallel_safe: ClassVar[bool] = True  # False: kernels use scratch in data; runs go one by one
-    specialise: ClassVar[bool] = True   # False: the pair-specialised driver gains nothing (its
-                                        # gradient is a loop nest of its own) and is not used
+    specialise: ClassVar[bool] = True   # False: the pair-specialised drivers (special,
+                                        # lockstep) gain nothing (its gradient is a loop nest
+                                        # of its own) and are not used
 
     def __init__(self, **params):
         self.p = self.resolve_params(params)

@@ -305,15 +305,17 @@ def test_teacher_student_reaches_zero_loss_with_adam():
 
 
 def test_long_mlp_runs_keep_the_generic_driver():
-    """The pair-specialised driver inlines the network into the run loop: no faster per step,
-    about a minute to compile, so mlp (specialise = False) keeps the generic driver, however
-    long the run or the batch; other problems still get it."""
-    from optbench.runner.engines.cpu import use_special
+    """The pair-specialised drivers (special, lockstep) inline the network into the run loop:
+    no faster per step, about a minute to compile, so mlp (specialise = False) keeps the
+    generic driver, however long the run or the batch; other problems still get them."""
+    from optbench.runner.engines.cpu import use_lockstep, use_special
 
     p = ob.problem("mlp", dataset="xor", depth=1, width=4, n=32)
-    assert not p.stochastic and not p.specialise
+    assert not p.stochastic and not p.specialise and p.dim <= 64
     assert not use_special(p, 1, 20_000) and not use_special(p, 10_000, 10_000)
-    assert use_special(ob.problem("rosenbrock"), 1, 20_000)
+    assert not use_lockstep(p, 10_000, 10_000)
+    r = ob.problem("rosenbrock")
+    assert use_special(r, 1, 20_000) and use_lockstep(r, 10_000, 10_000)
 
 
 # ------------------------------------------------------------------ minibatches -----------

@@ -32,10 +32,11 @@ FUSED_MIN_DIM = 4096  # separable problems at least this large use the fused par
 
 
 def use_lockstep(prob, runs: int, steps: int) -> bool:
-    """Whether a batch runs in the lockstep driver: small problems (d <= LOCKSTEP_MAX_DIM), at
-    least two chunks of runs, and SPECIAL_MIN_WORK steps in all (its compilation, seconds
-    once per pair and then cached, must pay for itself)."""
-    return prob.dim <= LOCKSTEP_MAX_DIM and runs >= 2 * LOCKSTEP_K \
+    """Whether a batch runs in the lockstep driver: small problems (d <= LOCKSTEP_MAX_DIM) that
+    gain from their kernels inlined (``specialise``), at least two chunks of runs, and
+    SPECIAL_MIN_WORK steps in all (its compilation, seconds once per pair and then cached,
+    must pay for itself)."""
+    return prob.dim <= LOCKSTEP_MAX_DIM and prob.specialise and runs >= 2 * LOCKSTEP_K \
         and runs * steps >= SPECIAL_MIN_WORK
 
 
@@ -101,8 +102,9 @@ class SpecialEngine(BatchDriverEngine):
 
 class LockstepEngine(BatchDriverEngine):
     name = "lockstep"
-    reason = (f"d <= {LOCKSTEP_MAX_DIM}, at least {2 * LOCKSTEP_K} runs and "
-              f"{SPECIAL_MIN_WORK:,} steps in all: chunks of {LOCKSTEP_K} runs stepped together")
+    reason = (f"d <= {LOCKSTEP_MAX_DIM}, a problem that gains from it (specialise), at least "
+              f"{2 * LOCKSTEP_K} runs and {SPECIAL_MIN_WORK:,} steps in all: chunks of "
+              f"{LOCKSTEP_K} runs stepped together")
 
     def applies(self, job):
         return first_order_cpu(job) and use_lockstep(job.prob, job.runs, job.steps)
