@@ -41,13 +41,14 @@ def cpu_signature() -> str:
     code at different widths): e.g. ``family 25 model 17, AVX-512``; "" elsewhere."""
     info: dict = {}
     try:
-        for line in open("/proc/cpuinfo"):
-            k, _, v = line.partition(":")
-            k = k.strip()
-            if k in ("cpu family", "model", "flags") and k not in info:
-                info[k] = v.strip()
-            if not line.strip() and info:
-                break
+        with open("/proc/cpuinfo") as f:
+            for line in f:                  # the first processor's block
+                k, _, v = line.partition(":")
+                k = k.strip()
+                if k in ("cpu family", "model", "flags") and k not in info:
+                    info[k] = v.strip()
+                if not line.strip() and info:
+                    break
     except OSError:
         return ""
     if "cpu family" not in info or "model" not in info:
