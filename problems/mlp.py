@@ -126,9 +126,8 @@ class Mlp(Problem):
     family = "mlp"
     start_default = "random"
     parallel_safe = False
-    # inlining the network into the run loop gains nothing per step (an Adam run: 85.1 against
-    # 86.4 ms at d = 17, 18.3 against 18.6 ms at d = 35; 32 runs of 20,000 steps at d = 17 in
-    # the lockstep driver: 1.15 against 1.13 s) and costs about a minute of compile
+    # inlining the network into the run loop (special, lockstep) made Adam runs and sweeps no
+    # faster per step and cost about a minute of compile
     specialise = False
     formula = (r"f(x) = \frac1n\sum_{j=1}^n \ell(\mathrm{MLP}_x(a_j), y_j)"
                r" + \frac{\lambda}{2}\sum_l \|W_l\|_F^2")

@@ -10,7 +10,8 @@ import pytest
 
 from optbench.bench import peers
 from optbench.bench.common import write_section
-from optbench.bench.peers.common import Row, cpu_signature, machine
+from optbench.bench.peers.common import Row, machine
+from optbench.record.env import cpu_signature
 
 
 def test_rows_speedup_and_goals():

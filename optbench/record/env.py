@@ -11,14 +11,36 @@ from pathlib import Path
 from .schema import SCHEMA_VERSION
 
 
-def cpu_model() -> str:
+def cpuinfo() -> dict:
+    """The first processor's fields of /proc/cpuinfo (name → value; {} where there is none)."""
+    info: dict = {}
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return info
+    for line in text.splitlines():
+        if not line.strip():
+            if info:
+                break
+            continue
+        k, _, v = line.partition(":")
+        info.setdefault(k.strip(), v.strip())
+    return info
+
+
+def cpu_model() -> str:
+    return cpuinfo().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_signature() -> str:
+    """The x86 family and model, and whether the CPU has AVX-512 (a virtual machine's model
+    name can be as bare as "AMD EPYC", and machines of one name run vector code at different
+    widths): e.g. ``family 25 model 17, AVX-512``; "" where /proc/cpuinfo does not say."""
+    info = cpuinfo()
+    if "cpu family" not in info or "model" not in info:
+        return ""
+    avx = ", AVX-512" if "avx512f" in info.get("flags", "").split() else ""
+    return f"family {info['cpu family']} model {info['model']}{avx}"
 
 
 def git_commit(path=None) -> str | None:

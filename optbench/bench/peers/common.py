@@ -35,32 +35,10 @@ def gpu_name() -> str | None:
         return None
 
 
-def cpu_signature() -> str:
-    """The x86 family and model of /proc/cpuinfo, and whether the CPU has AVX-512 (a virtual
-    machine's model name can be as bare as "AMD EPYC", and machines of one name run vector
-    code at different widths): e.g. ``family 25 model 17, AVX-512``; "" elsewhere."""
-    info: dict = {}
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:                  # the first processor's block
-                k, _, v = line.partition(":")
-                k = k.strip()
-                if k in ("cpu family", "model", "flags") and k not in info:
-                    info[k] = v.strip()
-                if not line.strip() and info:
-                    break
-    except OSError:
-        return ""
-    if "cpu family" not in info or "model" not in info:
-        return ""
-    avx = ", AVX-512" if "avx512f" in info.get("flags", "").split() else ""
-    return f"family {info['cpu family']} model {info['model']}{avx}"
-
-
 def machine() -> dict:
     """CPU model (with its family and model), cores, GPU, package versions and date: the
     header of every report."""
-    from optbench.record.env import cpu_model, git_commit
+    from optbench.record.env import cpu_model, cpu_signature, git_commit
     import platform
 
     sig = cpu_signature()
